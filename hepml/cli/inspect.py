@@ -1,0 +1,60 @@
+"""``hepml inspect FILE...``: what a ROOT file holds and how hepml reads it."""
+
+from __future__ import annotations
+
+import argparse
+
+from rich.table import Table
+
+from hepml.io import inspect_file
+from hepml.io.reader import expand_paths
+
+__all__ = ["add_parser", "run"]
+
+HELP = """Describe ROOT files: trees and entries, compression, the detected schema,
+hepml's collections with their fields, and branches the schema expected but did
+not find.
+
+example:
+  hepml inspect ../shared/data/*.root
+"""
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "inspect",
+        help="describe ROOT files as hepml reads them",
+        description=HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("files", nargs="+", metavar="FILE", help="ROOT files or globs")
+    p.add_argument("--schema", default="auto", help="schema to apply (default: auto-detect)")
+    p.add_argument("--tree", default=None, help="tree to describe (default: the schema's own)")
+    p.add_argument(
+        "--fields", type=int, default=12, help="fields to list per collection (default 12)"
+    )
+    p.set_defaults(run=run)
+
+
+def run(args, ui) -> int:
+    for path in expand_paths(args.files):
+        d = inspect_file(path, schema=args.schema, tree=args.tree)
+        ui.print(f"[bold]{d.path}[/]  ({d.size_bytes / 1e6:.2f} MB, compression {d.compression})")
+        trees = ", ".join(f"{n} [{c}, {e} entries]" for n, (c, e) in d.trees.items())
+        ui.print(f"  trees: {trees}")
+        ui.print(
+            f"  reading tree {d.tree!r}: {d.entries} entries, {d.branches} branches, schema: "
+            f"[bold]{d.schema or 'unknown (pass --schema or a YAML mapping)'}[/]"
+        )
+        if d.collections:
+            table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+            table.add_column("  collection")
+            table.add_column("fields")
+            for name, fields in d.collections.items():
+                shown = fields[: args.fields]
+                more = f" … (+{len(fields) - len(shown)})" if len(fields) > len(shown) else ""
+                table.add_row(f"  {name}", ", ".join(shown) + more)
+            ui.print(table)
+        if d.missing:
+            ui.print(f"  expected but not found: {', '.join(d.missing)}")
+    return 0

@@ -1,0 +1,67 @@
+"""Entry point of the ``hepml`` command (console script)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from importlib import import_module
+
+from hepml._version import __version__
+from hepml.cli.ui import UI
+from hepml.errors import HepmlError
+
+__all__ = ["build_parser", "main"]
+
+#: subcommand -> module in hepml.cli
+COMMANDS = ("inspect", "generate", "demo")
+
+EPILOG = """examples:
+  hepml inspect ../shared/data/*.root
+  hepml generate --process ttbar --events 2000 --jobs 2 -o ttbar.root
+  hepml demo
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports bad arguments as one line and exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="hepml",
+        description="Classify collision events and jets with graph neural networks.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"hepml {__version__}")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars or notes")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMANDS:
+        import_module(f"hepml.cli.{name}").add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    ui = UI(quiet=args.quiet)
+    try:
+        return int(args.run(args, ui) or 0)
+    except HepmlError as err:
+        ui.error(str(err))
+        return err.exit_code
+    except KeyboardInterrupt:
+        ui.error("interrupted")
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

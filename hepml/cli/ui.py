@@ -1,0 +1,54 @@
+"""Terminal output for the CLI: messages, tables and progress bars (rich), or quiet."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+__all__ = ["UI"]
+
+
+class UI:
+    """Where the CLI prints; ``quiet`` keeps only results and errors."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.quiet = quiet
+        self.out = Console(highlight=False, soft_wrap=True)
+        self.err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+    def info(self, msg: str) -> None:
+        if not self.quiet:
+            self.err.print(msg)
+
+    def print(self, *objs) -> None:
+        self.out.print(*objs)
+
+    def error(self, msg: str) -> None:
+        self.err.print(f"[bold red]error:[/] {msg}", markup=True, highlight=False)
+
+    @contextlib.contextmanager
+    def progress(self, description: str, total: int | None) -> Iterator:
+        """A progress bar on stderr; yields ``advance(n)``. Nothing when quiet."""
+        if self.quiet:
+            yield lambda n=1: None
+            return
+        columns = [
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+        ]
+        with Progress(*columns, console=self.err) as bar:
+            task = bar.add_task(description, total=total)
+            yield lambda n=1: bar.advance(task, n)

@@ -1,0 +1,474 @@
+"""Chunked reading of ROOT files (TTree and RNTuple) into hepml's event model.
+
+:func:`open_events` streams one or many files (globs expand, in sorted order)
+chunk by chunk; only the branches the schema maps are read; every chunk knows
+its file, tree and entry range; memory stays bounded by a few chunks however
+long the files are. :func:`read_events` reads everything into one array.
+
+Example::
+
+    from hepml.io import open_events
+
+    stream = open_events("data/nano_*.root", step_size="50 MB", skip_bad_files=True)
+    for events, info in stream.with_info():
+        print(info.file, info.entry_start, info.entry_stop, ak.sum(events.jets.pt))
+    print(stream.summary)
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+import awkward as ak
+import uproot
+
+from hepml.errors import ConfigError, HepmlError, InputError
+from hepml.io.events import build_events
+from hepml.io.schemas import (
+    COLLECTIONS,
+    SCHEMAS,
+    EventMapping,
+    detect_schema,
+    load_mapping,
+    mapping_for,
+)
+
+__all__ = [
+    "ChunkInfo",
+    "EventStream",
+    "FileReport",
+    "ReadSummary",
+    "expand_paths",
+    "find_tree",
+    "open_events",
+    "open_root",
+    "read_events",
+]
+
+#: Collections each built-in schema must find, or the file is not of that schema.
+REQUIRED = {"hepml": ("particles",), "nanoaod": ("ids",), "delphes": (), "flat": ()}
+_TREE_CLASSES = ("TTree", "ROOT::RNTuple", "ROOT::Experimental::RNTuple")
+
+
+@dataclass(frozen=True)
+class ChunkInfo:
+    """Where a chunk came from: file, tree, schema and entry range [start, stop)."""
+
+    file: str
+    tree: str
+    schema: str
+    entry_start: int
+    entry_stop: int
+    index: int
+
+    @property
+    def entries(self) -> int:
+        return self.entry_stop - self.entry_start
+
+
+@dataclass
+class FileReport:
+    """What happened to one input file."""
+
+    path: str
+    status: str = "pending"  # "ok", "empty" or "skipped"
+    reason: str = ""
+    tree: str = ""
+    schema: str = ""
+    entries: int = 0
+    events: int = 0
+    chunks: int = 0
+
+
+@dataclass
+class ReadSummary:
+    """Every input file with its status and the number of events read from it."""
+
+    files: list[FileReport] = field(default_factory=list)
+
+    @property
+    def events(self) -> int:
+        return sum(f.events for f in self.files)
+
+    @property
+    def skipped(self) -> list[FileReport]:
+        return [f for f in self.files if f.status == "skipped"]
+
+    def __str__(self) -> str:
+        lines = [
+            f"{len(self.files)} file(s), {self.events} event(s) read, {len(self.skipped)} skipped"
+        ]
+        for f in self.files:
+            what = f"{f.events} events" if f.status != "skipped" else f"SKIPPED: {f.reason}"
+            lines.append(f"  {f.path}: {f.status}, {what}")
+        return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- files
+
+
+def expand_paths(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> list[str]:
+    """Expand globs (sorted) and check that every named file exists."""
+    if isinstance(paths, str | os.PathLike):
+        paths = [paths]
+    out: list[str] = []
+    for p in paths:
+        s = os.fspath(p)
+        if glob.has_magic(s):
+            hits = sorted(glob.glob(s))
+            if not hits:
+                raise InputError(f"{s}: no file matches this pattern; check the path")
+            out.extend(hits)
+        else:
+            out.append(s)
+    if not out:
+        raise InputError("no input files given")
+    return out
+
+
+def open_root(path: str) -> uproot.ReadOnlyDirectory:
+    """``uproot.open`` with errors that say which file and what to do."""
+    if not os.path.exists(path):
+        raise InputError(f"{path}: no such file; check the path")
+    if os.path.isdir(path):
+        raise InputError(f"{path}: is a directory, not a ROOT file; pass the files inside it")
+    try:
+        return uproot.open(path)
+    except Exception as err:
+        msg = str(err).splitlines()[0] if str(err) else type(err).__name__
+        if "not a ROOT file" in msg:
+            raise InputError(
+                f"{path}: not a ROOT file ({msg}); hepml reads ROOT files (TTree or RNTuple)"
+            ) from None
+        raise InputError(
+            f"{path}: cannot open as ROOT ({type(err).__name__}: {msg}); the file may be "
+            "truncated or corrupt: copy it again, or use skip_bad_files=True to go on without it"
+        ) from None
+
+
+def _trees(f: uproot.ReadOnlyDirectory) -> dict[str, str]:
+    out = {}
+    for key, cls in f.classnames(recursive=False).items():
+        if cls in _TREE_CLASSES:
+            out.setdefault(key.split(";")[0], cls)
+    return out
+
+
+def _branch_names(tree) -> list[str]:
+    if isinstance(tree, uproot.TTree):
+        return list(tree.keys(recursive=True, full_paths=False))
+    return [k for k in tree if not k.startswith("_collection")]
+
+
+def find_tree(f: uproot.ReadOnlyDirectory, path: str, tree: str | None, schema: str):
+    """The tree (TTree or RNTuple) to read: named, the schema's default, or the only one."""
+    trees = _trees(f)
+    if tree is not None:
+        if tree not in trees:
+            raise InputError(
+                f"{path}: no tree {tree!r} in this file (it has: {sorted(trees) or 'no trees'}); "
+                "pass one of those with tree=... (--tree on the command line)"
+            )
+        return f[tree], tree
+    if not trees:
+        raise InputError(f"{path}: this file holds no TTree or RNTuple (keys: {f.keys()})")
+    order = []
+    if schema in SCHEMAS:
+        order += [t for t in SCHEMAS[schema][1] if t in trees]
+    for defaults in (v[1] for v in SCHEMAS.values()):
+        order += [t for t in defaults if t in trees]
+    order += sorted(trees)
+    for name in dict.fromkeys(order):
+        obj = f[name]
+        if schema != "auto" or detect_schema(_branch_names(obj)) is not None:
+            return obj, name
+    return f[order[0]], order[0]
+
+
+# --------------------------------------------------------------------------- stream
+
+
+class EventStream:
+    """An iterable over chunks of events; see :func:`open_events`.
+
+    Iterating yields ``ak.Array`` chunks; :meth:`with_info` yields
+    ``(events, ChunkInfo)`` pairs. After (or during) iteration,
+    :attr:`summary` lists every file with the events read or the reason it was
+    skipped. Each chunk's ``attrs["hepml"]`` also holds its provenance.
+    """
+
+    def __init__(
+        self,
+        paths: str | os.PathLike | Iterable[str | os.PathLike],
+        schema: str | os.PathLike | EventMapping = "auto",
+        *,
+        tree: str | None = None,
+        step_size: int | str = "100 MB",
+        entry_start: int | None = None,
+        entry_stop: int | None = None,
+        collections: Sequence[str] | None = None,
+        extras: bool = True,
+        skip_bad_files: bool = False,
+    ) -> None:
+        self.paths = expand_paths(paths)
+        self.schema = schema
+        self.tree = tree
+        self.step_size = step_size
+        self.entry_start = entry_start
+        self.entry_stop = entry_stop
+        self.collections = list(collections) if collections is not None else None
+        self.extras = extras
+        self.skip_bad_files = skip_bad_files
+        self.summary = ReadSummary([FileReport(p) for p in self.paths])
+        if self.collections is not None:
+            unknown = [c for c in self.collections if c not in COLLECTIONS]
+            if unknown:
+                raise ConfigError(
+                    f"unknown collection(s) {unknown}; hepml's collections are {list(COLLECTIONS)}"
+                )
+        if isinstance(step_size, int) and step_size <= 0:
+            raise ConfigError(f"step_size must be positive, got {step_size}")
+        if entry_start is not None and entry_start < 0:
+            raise ConfigError(f"entry_start must be >= 0, got {entry_start}")
+        self._mapping: EventMapping | None = None
+        if isinstance(schema, EventMapping):
+            self._mapping = schema
+        elif isinstance(schema, os.PathLike) or str(schema).endswith((".yaml", ".yml")):
+            self._mapping = load_mapping(schema)
+        self._user_mapping = self._mapping is not None
+        if self._mapping is not None:
+            self._mapping = self._mapping.select(self.collections)
+            if not extras:
+                self._mapping = self._mapping.core()
+        elif schema != "auto" and schema not in SCHEMAS:
+            raise ConfigError(
+                f"unknown schema {schema!r}; use 'auto', one of {list(SCHEMAS)}, or a YAML mapping file"
+            )
+
+    # ------------------------------------------------------------------ API
+    def __iter__(self) -> Iterator[ak.Array]:
+        for events, _ in self.with_info():
+            yield events
+
+    def with_info(self) -> Iterator[tuple[ak.Array, ChunkInfo]]:
+        """Yield ``(events, ChunkInfo)`` for every chunk, files in order."""
+        skip_before = self.entry_start or 0
+        remaining = None if self.entry_stop is None else self.entry_stop - skip_before
+        index = 0
+        for report in self.summary.files:
+            if remaining is not None and remaining <= 0:
+                report.status = "ok"
+                continue
+            try:
+                tree, mapping, where = self._prepare(report)
+                n = tree.num_entries
+                start = min(skip_before, n)
+                skip_before -= start
+                stop = n if remaining is None else min(n, start + remaining)
+                report.entries = stop - start
+                if remaining is not None:
+                    remaining -= stop - start
+                for events, info in self._chunks(tree, mapping, report, where, start, stop, index):
+                    index += 1
+                    yield events, info
+                report.status = "ok" if n > 0 else "empty"
+            except HepmlError as err:
+                report.status = "skipped"
+                report.reason = str(err)
+                if not self.skip_bad_files:
+                    raise
+
+    @property
+    def mapping(self) -> EventMapping | None:
+        """The mapping in use once the first file was opened."""
+        return self._mapping
+
+    # ------------------------------------------------------------------ internals
+    def _prepare(self, report: FileReport):
+        path = report.path
+        f = open_root(path)
+        want_tree = self.tree or (self._mapping.tree if self._user_mapping else None)
+        schema = self.schema if isinstance(self.schema, str) else "yaml"
+        tree, tree_name = find_tree(f, path, want_tree, schema if schema in SCHEMAS else "auto")
+        report.tree = tree_name
+        where = f"{path}:{tree_name}"
+        try:
+            names = _branch_names(tree)
+        except Exception as err:
+            raise InputError(
+                f"{where}: cannot read the list of branches ({type(err).__name__}: {err}); "
+                "the file may be truncated or corrupt"
+            ) from None
+        detected = detect_schema(names)
+        if self._mapping is None:
+            name = self.schema if self.schema != "auto" else detected
+            if name is None:
+                raise InputError(
+                    f"{where}: cannot tell the schema from the branch names (e.g. {names[:5]}); "
+                    f"pass schema= one of {list(SCHEMAS)} or a YAML mapping file"
+                )
+            mapping = mapping_for(name, names, tree_name)
+            self._check_required(mapping, where)
+            mapping = mapping.select(self._wanted(mapping, where))
+            self._mapping = mapping if self.extras else mapping.core()
+        elif self.schema == "auto" and detected != self._mapping.schema:
+            first = next(r.path for r in self.summary.files if r.status in ("ok", "empty"))
+            raise InputError(
+                f"{path}: schema {detected!r} differs from {self._mapping.schema!r} of {first}; "
+                "read files of one schema per call (or pass schema= explicitly)"
+            )
+        mapping = self._mapping
+        report.schema = mapping.schema
+        have = set(names)
+        need = [b for b in mapping.branches() if b not in have]
+        if need:
+            raise InputError(
+                f"{where}: branch(es) {need[:6]}{' ...' if len(need) > 6 else ''} missing, which "
+                f"schema {mapping.schema!r} needs; check the file, or restrict collections=[...]"
+            )
+        return tree, mapping, where
+
+    def _check_required(self, mapping: EventMapping, where: str) -> None:
+        for coll in REQUIRED.get(mapping.schema, ()):
+            ok = coll in mapping.collections or (
+                coll == "ids" and {"run", "event"} <= mapping.scalars.keys()
+            )
+            if not ok:
+                miss = ", ".join(mapping.missing[:6]) or "its collections"
+                raise InputError(
+                    f"{where}: schema {mapping.schema!r} needs collection {coll!r} but branch(es) "
+                    f"{miss} are missing; check the file or choose another schema"
+                )
+
+    def _wanted(self, mapping: EventMapping, where: str) -> list[str] | None:
+        if self.collections is None:
+            return None
+        absent = [c for c in self.collections if c not in mapping.available()]
+        if absent:
+            raise InputError(
+                f"{where}: schema {mapping.schema!r} found no branches for collection(s) {absent} "
+                f"(it has {mapping.available()}; expected but missing: {mapping.missing[:6]})"
+            )
+        return self.collections
+
+    def _chunks(self, tree, mapping, report, where, start, stop, index):
+        branches = mapping.branches()
+        if stop <= start:  # an empty file (or range) is an empty result, not an error
+            raw = self._read_range(tree, branches, where, 0, 0)
+            events = build_events(raw, mapping, entry_start=start, where=where)
+            info = ChunkInfo(report.path, report.tree, mapping.schema, start, start, index)
+            report.chunks += 1
+            yield self._stamp(events, info), info
+            return
+        it = tree.iterate(
+            filter_name=branches,
+            step_size=self.step_size,
+            entry_start=start,
+            entry_stop=stop,
+            report=True,
+        )
+        while True:
+            try:
+                raw, rep = next(it)
+            except StopIteration:
+                break
+            except Exception as err:
+                done = start + report.events
+                raise InputError(
+                    f"{where}: entries {done}-{stop} could not be read ({type(err).__name__}: "
+                    f"{_first_line(err)}); the file may be truncated or corrupt: copy it again, or "
+                    "use skip_bad_files=True to go on without it"
+                ) from None
+            s, e = int(rep.tree_entry_start), int(rep.tree_entry_stop)
+            raw = raw[[f for f in raw.fields if not f.startswith("_collection")]]
+            events = build_events(raw, mapping, entry_start=s, where=f"{where} entries {s}-{e}")
+            info = ChunkInfo(report.path, report.tree, mapping.schema, s, e, index)
+            index += 1
+            report.events += len(events)
+            report.chunks += 1
+            yield self._stamp(events, info), info
+
+    @staticmethod
+    def _read_range(tree, branches, where, start, stop):
+        try:
+            return tree.arrays(filter_name=branches, entry_start=start, entry_stop=stop)
+        except Exception as err:
+            raise InputError(
+                f"{where}: entries {start}-{stop} could not be read ({type(err).__name__}: "
+                f"{_first_line(err)}); the file may be truncated or corrupt"
+            ) from None
+
+    @staticmethod
+    def _stamp(events: ak.Array, info: ChunkInfo) -> ak.Array:
+        attrs = dict(events.attrs or {})
+        attrs["hepml"] = {
+            "file": info.file,
+            "tree": info.tree,
+            "schema": info.schema,
+            "entry_start": info.entry_start,
+            "entry_stop": info.entry_stop,
+        }
+        return ak.Array(events, attrs=attrs)
+
+
+def _first_line(err: BaseException) -> str:
+    s = str(err).strip()
+    return s.splitlines()[0][:300] if s else type(err).__name__
+
+
+def open_events(
+    paths: str | os.PathLike | Iterable[str | os.PathLike],
+    schema: str | os.PathLike | EventMapping = "auto",
+    *,
+    tree: str | None = None,
+    step_size: int | str = "100 MB",
+    entry_start: int | None = None,
+    entry_stop: int | None = None,
+    collections: Sequence[str] | None = None,
+    extras: bool = True,
+    skip_bad_files: bool = False,
+) -> EventStream:
+    """Stream ROOT files as chunks of hepml events.
+
+    Parameters
+    ----------
+    paths : a file, a glob (expanded, sorted) or a list of them; read in order.
+    schema : ``"auto"`` (from the branch names), ``"hepml"``, ``"nanoaod"``,
+        ``"delphes"``, ``"flat"``, a YAML mapping file, or an
+        :class:`~hepml.io.schemas.EventMapping`.
+    tree : the TTree/RNTuple name; by default the schema's own or the only one.
+    step_size : entries per chunk (int) or a memory size such as ``"100 MB"``.
+    entry_start, entry_stop : a global entry range over the files in order.
+    collections : restrict to these collections (only their branches are read).
+    extras : also read non-kinematic fields of objects (``btag``, ``iso`` ...).
+    skip_bad_files : go on past files that cannot be read; the summary says why.
+
+    Returns
+    -------
+    EventStream
+        Iterable of ``ak.Array`` records with fields such as ``particles``
+        (``Momentum4D``: px, py, pz, E, pid, charge), ``jets`` (pt, eta, phi,
+        mass, ...), ``met`` (``Momentum2D``), ``triggers``, ``weight``, ``run``,
+        ``lumi``, ``event`` and ``entry``.
+    """
+    return EventStream(
+        paths,
+        schema,
+        tree=tree,
+        step_size=step_size,
+        entry_start=entry_start,
+        entry_stop=entry_stop,
+        collections=collections,
+        extras=extras,
+        skip_bad_files=skip_bad_files,
+    )
+
+
+def read_events(paths, schema="auto", **kwargs) -> ak.Array:
+    """Read everything :func:`open_events` would stream into one array."""
+    chunks = list(open_events(paths, schema, **kwargs))
+    out = ak.concatenate(chunks) if len(chunks) > 1 else chunks[0]
+    return ak.Array(out, attrs={"hepml": {"files": expand_paths(paths)}})

@@ -1,0 +1,110 @@
+"""Write awkward arrays to ROOT (uproot) or parquet, atomically.
+
+The output goes to a temporary name beside the target and is renamed when it is
+complete, so a crash never leaves a half-written file under the final name.
+
+Example::
+
+    write_root("out.root", {"events": events_dict, "runinfo": runinfo_dict})
+    write_parquet("jets.parquet", jets)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import awkward as ak
+import numpy as np
+import uproot
+
+from hepml.errors import InputError
+
+__all__ = ["atomic_path", "write", "write_parquet", "write_root"]
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """A temporary path beside ``path``, renamed onto it when the block succeeds."""
+    path = Path(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise InputError(f"{path}: output folder {parent} does not exist; create it first")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp makes 0600; outputs are ordinary files
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def _branch_dict(arrays: Mapping[str, object] | ak.Array) -> dict[str, object]:
+    if isinstance(arrays, ak.Array):
+        return {f: arrays[f] for f in arrays.fields}
+    return dict(arrays)
+
+
+def write_root(
+    path: str | os.PathLike,
+    trees: Mapping[str, Mapping[str, object] | ak.Array | Iterator],
+    *,
+    compression: str = "zstd",
+    level: int = 5,
+) -> Path:
+    """Write one or more trees to a ROOT file atomically.
+
+    ``trees`` maps a tree name to a dict of branches (numpy arrays, jagged
+    awkward arrays, or records of jagged arrays, written as ``name_field``
+    branches with an ``nname`` counter), or to an iterator of such dicts,
+    appended chunk by chunk (for outputs larger than memory).
+    """
+    comp = {"zstd": uproot.ZSTD, "zlib": uproot.ZLIB, "lz4": uproot.LZ4, "lzma": uproot.LZMA}
+    if compression not in comp:
+        raise InputError(f"unknown compression {compression!r}; use one of {sorted(comp)}")
+    with atomic_path(path) as tmp, uproot.recreate(tmp, compression=comp[compression](level)) as f:
+        for name, data in trees.items():
+            chunks = [data] if isinstance(data, Mapping | ak.Array) else data
+            first = True
+            for chunk in chunks:
+                if first:
+                    # mktree writes records of jagged arrays as flat ``name_field``
+                    # branches with one ``nname`` counter (what ROOT users expect)
+                    f.mktree(name, _branch_dict(chunk))
+                    first = False
+                else:
+                    f[name].extend(_branch_dict(chunk))
+    return Path(path)
+
+
+def write_parquet(path: str | os.PathLike, array: ak.Array | Mapping[str, object]) -> Path:
+    """Write an awkward array (or dict of columns) to parquet atomically."""
+    if not isinstance(array, ak.Array):
+        array = ak.zip(
+            {
+                k: ak.Array(np.asarray(v)) if isinstance(v, np.ndarray) else v
+                for k, v in array.items()
+            },
+            depth_limit=1,
+        )
+    with atomic_path(path) as tmp:
+        ak.to_parquet(array, tmp)
+    return Path(path)
+
+
+def write(path: str | os.PathLike, array: ak.Array, *, tree: str = "events") -> Path:
+    """Write by extension: ``.root`` (one tree) or ``.parquet``."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".root":
+        return write_root(path, {tree: array})
+    if suffix in (".parquet", ".pq"):
+        return write_parquet(path, array)
+    raise InputError(f"{path}: unknown output type {suffix!r}; use .root or .parquet")

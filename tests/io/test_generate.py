@@ -1,0 +1,136 @@
+"""Pythia 8 generation into hepml's layout, read back with open_events."""
+
+from __future__ import annotations
+
+import awkward as ak
+import numpy as np
+import pytest
+
+from hepml.errors import ConfigError
+from hepml.io import read_events, read_runinfo
+from hepml.io.generate import GenerateConfig, generate, pythia_settings
+
+
+def _decaying_tops(partons):
+    """Tops per event that decay (t -> W q) in the stored parton record."""
+    mother_pid = partons.pid[ak.where(partons.mother >= 0, partons.mother, 0)]
+    return ak.sum((abs(partons.pid) == 24) & (abs(mother_pid) == 6) & (partons.mother >= 0), axis=1)
+
+
+def test_ttbar_sample_has_tops_and_their_decay_products(samples):
+    ev = read_events(samples["ttbar"])
+    assert len(ev) == 120
+    partons = ev.partons
+    assert ak.all(_decaying_tops(partons) == 2)
+    ak.local_index(partons.pid)
+    mother_pid = partons.pid[ak.where(partons.mother >= 0, partons.mother, 0)]
+    w_from_top = (abs(partons.pid) == 24) & (abs(mother_pid) == 6) & (partons.mother >= 0)
+    top_idx = partons.mother[w_from_top]
+    for e in range(5):  # follow the decay chain in a few events
+        pid = ak.to_numpy(partons.pid[e])
+        mother = ak.to_numpy(partons.mother[e])
+        for t in ak.to_numpy(top_idx[e]):
+            daughters = set(pid[mother == t])
+            assert np.sign(pid[t]) * 24 in daughters
+            assert daughters & {np.sign(pid[t]) * q for q in (1, 3, 5)}
+            # the W (through its copies) ends in two fermions
+            w = np.flatnonzero((mother == t) & (abs(pid) == 24))[0]
+            while (kids := np.flatnonzero(mother == w)).size == 1 and abs(pid[kids[0]]) == 24:
+                w = kids[0]
+            kids = np.flatnonzero(mother == w)
+            assert len(kids) == 2
+            assert all(abs(pid[k]) <= 16 for k in kids)
+    # final-state particles: no neutrinos, integer charges, physical energies
+    p = ev.particles
+    assert not ak.any((abs(p.pid) == 12) | (abs(p.pid) == 14) | (abs(p.pid) == 16))
+    assert ak.all(p.E > 0)
+    assert 200 < ak.mean(ak.num(p)) < 2000
+    assert ak.all(ev.event == np.arange(120))
+    assert set(np.unique(ak.to_numpy(ev.run))) == {0, 1}  # two jobs merged
+
+
+def test_runinfo_has_cross_sections(samples):
+    tt = read_runinfo(samples["ttbar"])
+    assert tt.process == "ttbar"
+    assert 300 < tt.cross_section_pb < 900  # LO ttbar at 13 TeV is about 500 pb
+    assert 0 < tt.cross_section_error_pb < 0.3 * tt.cross_section_pb
+    assert tt.events_accepted == 120
+    assert tt.events_tried >= 120
+    assert tt.seeds == [12, 13]
+    assert tt.generator.startswith("pythia8mc 8.3")
+    qcd = read_runinfo(samples["qcd"])
+    assert qcd.process == "qcd"
+    assert qcd.cross_section_pb > tt.cross_section_pb
+
+
+def test_charge_and_momentum_are_conserved(tmp_path):
+    path = tmp_path / "nu.root"
+    generate(GenerateConfig(process="zjets", events=10, seed=5, keep_neutrinos=True), path)
+    ev = read_events(path)
+    # two protons in, so the final state carries charge +2 and the beams' momentum
+    assert ak.all(ak.sum(ev.particles.charge, axis=1) == 2)
+    np.testing.assert_allclose(ak.to_numpy(ak.sum(ev.particles.E, axis=1)), 13000.0, rtol=1e-4)
+    np.testing.assert_allclose(ak.to_numpy(ak.sum(ev.particles.px, axis=1)), 0.0, atol=0.05)
+
+
+def test_same_seed_reproduces_and_another_seed_differs(tmp_path):
+    a, b, c = (tmp_path / f"{x}.root" for x in "abc")
+    for path, seed in ((a, 7), (b, 7), (c, 8)):
+        generate(GenerateConfig(process="wjets", events=8, seed=seed), path)
+    ea, eb, ec = (read_events(p) for p in (a, b, c))
+    assert ak.array_equal(ea.particles, eb.particles)
+    assert ak.array_equal(ea.partons, eb.partons)
+    assert not ak.array_equal(ea.particles, ec.particles)
+
+
+def test_jobs_without_merge_write_one_file_per_job(tmp_path):
+    result = generate(
+        GenerateConfig(process="zprime_ttbar", events=6, seed=2, jobs=2, merge=False, mass=1500),
+        tmp_path / "zp.root",
+    )
+    assert [p.name for p in result.outputs] == ["zp_job0.root", "zp_job1.root"]
+    assert not (tmp_path / "zp.root").exists()
+    info = read_runinfo(tmp_path / "zp_job*.root")
+    assert info.events_accepted == 6
+    assert info.seeds == [3, 4]
+    ev = read_events(result.outputs)
+    assert ak.to_list(ev.event) == list(range(6))
+    # the Z' decays to a top pair
+    assert ak.all(_decaying_tops(ev.partons) == 2)
+    assert ak.any(ev.partons.pid == 32)
+    assert not list(tmp_path.glob(".*.part"))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"process": "susy"}, "unknown process 'susy'"),
+        ({"events": 0}, "--events must be at least 1"),
+        ({"jobs": 3, "events": 2}, r"--jobs \(3\) exceeds --events \(2\)"),
+        (
+            {"pthat_min": 500, "pthat_max": 400},
+            r"--pthat-max \(400\) must exceed --pthat-min \(500\)",
+        ),
+        ({"settings": ["HardQCD:all on"]}, "not of the form 'Key = value'"),
+    ],
+)
+def test_bad_generator_configs(kwargs, message):
+    with pytest.raises(ConfigError, match=message):
+        GenerateConfig(**kwargs).validate()
+
+
+def test_settings_carry_pthat_and_seed():
+    s = pythia_settings(GenerateConfig(process="qcd", pthat_min=400, pthat_max=800, seed=41), job=1)
+    assert "PhaseSpace:pTHatMin = 400" in s
+    assert "PhaseSpace:pTHatMax = 800" in s
+    assert "Random:seed = 43" in s
+    assert "HardQCD:all = on" in s
+
+
+def test_pythia_rejecting_a_setting_is_a_clear_error(tmp_path):
+    with pytest.raises(ConfigError, match="Pythia rejected the setting 'NoSuch:thing = 3'"):
+        generate(
+            GenerateConfig(process="ttbar", events=1, settings=["NoSuch:thing = 3"]),
+            tmp_path / "x.root",
+        )
+    assert not (tmp_path / "x.root").exists()

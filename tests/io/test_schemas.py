@@ -1,0 +1,162 @@
+"""Delphes layout, user YAML mappings and schema detection."""
+
+from __future__ import annotations
+
+import awkward as ak
+import numpy as np
+import pytest
+import uproot
+
+from hepml.errors import ConfigError
+from hepml.io import detect_schema, load_mapping, read_events
+from tests.conftest import HZZ
+
+
+@pytest.fixture
+def delphes_file(tmp_path):
+    """A tree laid out as Delphes writes it: ``Name.Field`` branches, ``Name_size`` counters."""
+    rng = np.random.default_rng(3)
+
+    def coll(n_per_event, fields):
+        counts = np.asarray(n_per_event)
+        return {
+            f: ak.unflatten(rng.uniform(lo, hi, counts.sum()), counts)
+            for f, (lo, hi) in fields.items()
+        }
+
+    kin = {"PT": (1, 50), "Eta": (-2, 2), "Phi": (-3, 3)}
+    data = {
+        "Event": ak.zip({"Number": ak.Array([[1], [2]]), "Weight": ak.Array([[0.5], [1.5]])}),
+        "EFlowTrack": ak.zip(
+            {
+                **coll([3, 1], kin),
+                "Charge": ak.Array([[1, -1, 1], [-1]]),
+                "PID": ak.Array([[211, -211, 321], [-11]]),
+            }
+        ),
+        "EFlowPhoton": ak.zip(
+            coll([2, 0], {"ET": (1, 10), "Eta": (-2, 2), "Phi": (-3, 3), "E": (20, 30)})
+        ),
+        "EFlowNeutralHadron": ak.zip(
+            coll([1, 1], {"ET": (1, 10), "Eta": (-2, 2), "Phi": (-3, 3), "E": (20, 30)})
+        ),
+        "Jet": ak.zip(
+            {
+                **coll([2, 1], kin),
+                "Mass": ak.Array([[5.0, 6.0], [7.0]]),
+                "BTag": ak.Array([[1, 0], [0]]),
+            }
+        ),
+        "Muon": ak.zip(
+            {
+                **coll([0, 1], kin),
+                "Charge": ak.Array([[], [1]]),
+                "IsolationVar": ak.Array([[], [0.1]]),
+            }
+        ),
+        "MissingET": ak.zip(coll([1, 1], {"MET": (10, 20), "Phi": (-3, 3)})),
+    }
+    path = tmp_path / "delphes.root"
+    with uproot.recreate(path) as f:
+        f.mktree(
+            "Delphes",
+            data,
+            counter_name=lambda name: f"{name}_size",
+            field_name=lambda outer, inner: f"{outer}.{inner}",
+        )
+    return path, data
+
+
+def test_delphes_particles_merge_tracks_photons_and_neutral_hadrons(delphes_file):
+    path, data = delphes_file
+    assert detect_schema(uproot.open(path)["Delphes"].keys()) == "delphes"
+    events = read_events(path)
+    assert ak.to_list(ak.num(events.particles)) == [6, 2]
+    # tracks first, then photons, then neutral hadrons; pT preserved
+    pt = ak.to_numpy(ak.flatten(events.particles.pt))
+    ref = np.concatenate(
+        [
+            ak.to_numpy(
+                ak.flatten(
+                    ak.concatenate(
+                        [
+                            data["EFlowTrack"].PT,
+                            data["EFlowPhoton"].ET,
+                            data["EFlowNeutralHadron"].ET,
+                        ],
+                        axis=1,
+                    )
+                )
+            )
+        ]
+    )
+    np.testing.assert_allclose(pt, ref, rtol=1e-9)
+    assert ak.to_list(events.particles.pid) == [[211, -211, 321, 22, 22, 130], [-11, 130]]
+    assert ak.to_list(events.particles.charge) == [[1, -1, 1, 0, 0, 0], [-1, 0]]
+    # towers keep their energy
+    np.testing.assert_allclose(
+        ak.to_numpy(events.particles.E[0][3:5]), ak.to_numpy(data["EFlowPhoton"].E[0])
+    )
+    assert ak.to_list(events.jets.mass) == [[5.0, 6.0], [7.0]]
+    assert ak.to_list(events.jets.bTag) == [[1, 0], [0]]
+    np.testing.assert_allclose(ak.to_numpy(ak.flatten(events.muons.mass)), [0.1056583755])
+    assert ak.to_list(events.weight) == [0.5, 1.5]
+    assert ak.to_list(events.event) == [1, 2]
+    assert len(events.met.pt) == 2
+
+
+def test_yaml_mapping_reads_like_the_builtin_flat_schema(tmp_path, shared_data):
+    spec = tmp_path / "hzz.yaml"
+    spec.write_text(
+        """
+tree: events
+collections:
+  muons:
+    kind: xyze
+    counter: NMuon
+    fields: {px: Muon_Px, py: Muon_Py, pz: Muon_Pz, E: Muon_E, charge: Muon_Charge}
+met: {kind: xy, fields: {px: MET_px, py: MET_py}}
+weight: EventWeight
+triggers: {IsoMu24: triggerIsoMu24}
+"""
+    )
+    mine = read_events(shared_data / HZZ, schema=spec)
+    builtin = read_events(shared_data / HZZ, collections=["muons", "met", "weight", "triggers"])
+    assert set(mine.fields) == {"muons", "met", "weight", "triggers", "entry"}
+    for f in ("pt", "eta", "phi", "charge"):
+        assert ak.array_equal(mine.muons[f], builtin.muons[f])
+    assert ak.array_equal(mine.met.pt, builtin.met.pt)
+    assert ak.array_equal(mine.weight, builtin.weight)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("collections: {}", "needs a top-level 'tree'"),
+        ("tree: t\ncolections: {}", "unknown key"),
+        (
+            "tree: t\ncollections: {jets: {kind: xyze, fields: {px: a}}}",
+            r"lacks \['py', 'pz', 'E'\]",
+        ),
+        ("tree: t\ncollections: {jets: {kind: cartesian, fields: {}}}", "kind is 'cartesian'"),
+        (
+            "tree: t\ncollections: {cars: {kind: xyze, fields: {}}}",
+            "collections.cars is not one of",
+        ),
+        ("tree: [unclosed", "not valid YAML"),
+    ],
+)
+def test_bad_yaml_mappings_name_the_key(tmp_path, text, message):
+    spec = tmp_path / "bad.yaml"
+    spec.write_text(text)
+    with pytest.raises(ConfigError, match=message) as err:
+        load_mapping(spec)
+    assert "bad.yaml" in str(err.value)
+
+
+def test_detection_signatures():
+    assert detect_schema(["particle_px", "particle_pid", "nparticle"]) == "hepml"
+    assert detect_schema(["run", "luminosityBlock", "event", "nJet", "Jet_pt"]) == "nanoaod"
+    assert detect_schema(["Event.Number", "Particle.PT"]) == "delphes"
+    assert detect_schema(["Jet_Px", "Jet_Py", "Jet_Pz", "Jet_E"]) == "flat"
+    assert detect_schema(["x", "y"]) is None
