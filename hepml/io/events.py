@@ -28,8 +28,37 @@ _PARTICLE_LIKE = ("particles", "partons")
 _KINEMATIC = {f for fields in KINDS.values() for f in fields}
 
 
-def _flat(raw: ak.Array, branch: str) -> np.ndarray:
-    return ak.to_numpy(ak.flatten(raw[branch], axis=None))
+class _Raw:
+    """Fast access to the branches of one chunk: offsets and flat contents as numpy."""
+
+    def __init__(self, raw: ak.Array) -> None:
+        self.layout = ak.to_layout(raw)
+        self.fields = set(self.layout.fields)
+        self._jagged: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def array(self, branch: str) -> ak.Array:
+        return ak.Array(self.layout.content(branch))
+
+    def flat(self, branch: str) -> np.ndarray:
+        """A per-event branch as a numpy array."""
+        node = self.layout.content(branch)
+        if isinstance(node, ak.contents.NumpyArray):
+            return np.asarray(node.data)
+        return ak.to_numpy(ak.Array(node))
+
+    def jagged(self, branch: str) -> tuple[np.ndarray, np.ndarray]:
+        """``(offsets starting at 0, content)`` of a jagged branch of numbers."""
+        if branch not in self._jagged:
+            node = self.layout.content(branch)
+            if not isinstance(node, ak.contents.ListOffsetArray):
+                node = node.to_ListOffsetArray64(True)
+            offsets = np.asarray(node.offsets.data)
+            content = node.content
+            if not isinstance(content, ak.contents.NumpyArray):
+                content = ak.to_layout(ak.to_numpy(ak.Array(content)))
+            data = np.asarray(content.data)[offsets[0] : offsets[-1]]
+            self._jagged[branch] = (offsets - offsets[0], data)
+        return self._jagged[branch]
 
 
 def _xyz_from_ptetaphi(pt, eta, phi):
@@ -74,24 +103,24 @@ def _needed(src: Source) -> tuple[str, ...]:
     return KINDS[src.kind]
 
 
-def _collection(
-    raw: ak.Array, name: str, src: Source, where: str, entry0: int
-) -> tuple[ak.Array, np.ndarray]:
-    """One source's jagged record array and its counts per event."""
+def _collection(raw: _Raw, name: str, src: Source, where: str, entry0: int) -> ak.contents.Content:
+    """One source's jagged record array (a layout), after checking its counts."""
     lead = next((f for f in KINDS[src.kind] if f in src.fields), next(iter(src.fields)))
     first = src.fields[lead]
-    counts = ak.to_numpy(ak.num(raw[first], axis=1))
-    for _f, b in src.fields.items():
-        other = ak.to_numpy(ak.num(raw[b], axis=1))
-        if not np.array_equal(other, counts):
-            i = int(np.flatnonzero(other != counts)[0])
+    offsets, _ = raw.jagged(first)
+    for b in src.fields.values():
+        other, _ = raw.jagged(b)
+        if not np.array_equal(other, offsets):
+            c1, c2 = np.diff(other), np.diff(offsets)
+            i = int(np.flatnonzero(c1 != c2)[0])
             raise InputError(
-                f"{where}: branch {b!r} has {other[i]} values at entry {entry0 + i} but "
-                f"{first!r} has {counts[i]} (collection {name!r}); the file is inconsistent: "
+                f"{where}: branch {b!r} has {c1[i]} values at entry {entry0 + i} but "
+                f"{first!r} has {c2[i]} (collection {name!r}); the file is inconsistent: "
                 f"regenerate it, or read without {name!r} (collections=[...])"
             )
     if src.counter is not None and src.counter in raw.fields:
-        declared = ak.to_numpy(raw[src.counter]).astype(np.int64)
+        declared = raw.flat(src.counter).astype(np.int64)
+        counts = np.diff(offsets)
         if not np.array_equal(declared, counts):
             i = int(np.flatnonzero(declared != counts)[0])
             raise InputError(
@@ -99,11 +128,10 @@ def _collection(
                 f"but {first!r} holds {counts[i]} values (collection {name!r}); the file is "
                 f"inconsistent: regenerate it, or read without {name!r} (collections=[...])"
             )
-    n = int(counts.sum())
-    cols = {f: _flat(raw, b) for f, b in src.fields.items()}
+    n = int(offsets[-1])
+    cols = {f: raw.jagged(b)[1] for f, b in src.fields.items()}
     particle_like = name in _PARTICLE_LIKE
-    core = _convert(src, cols, n, particle_like)
-    out = dict(core)
+    out = _convert(src, cols, n, particle_like)
     if particle_like:
         for k in ("pid", "charge"):
             v = cols.get(k, np.full(n, src.constants.get(k, 0)))
@@ -114,14 +142,24 @@ def _collection(
     for k, v in src.constants.items():
         if k not in out and k not in _KINEMATIC:
             out[k] = np.full(n, v)
-    return ak.zip(out, depth_limit=1), counts
+    record = ak.contents.RecordArray(
+        [ak.contents.NumpyArray(v) for v in out.values()],
+        list(out),
+        length=n,
+        parameters={"__record__": "Momentum4D"},
+    )
+    return ak.contents.ListOffsetArray(ak.index.Index64(offsets.astype(np.int64)), record)
 
 
-def _scalar(arr: ak.Array, default: float) -> ak.Array:
+def _scalar(raw: _Raw, branch: str, default: float) -> np.ndarray:
     """A per-event value; Delphes stores them as one-element lists (``Event.Weight``)."""
+    node = raw.layout.content(branch)
+    if isinstance(node, ak.contents.NumpyArray):
+        return np.asarray(node.data)
+    arr = ak.Array(node)
     if arr.ndim > 1:
-        return ak.fill_none(ak.firsts(arr, axis=1), default)
-    return arr
+        arr = ak.fill_none(ak.firsts(arr, axis=1), default)
+    return ak.to_numpy(arr)
 
 
 def build_events(raw: ak.Array, mapping: EventMapping, *, entry_start: int, where: str) -> ak.Array:
@@ -132,38 +170,50 @@ def build_events(raw: ak.Array, mapping: EventMapping, *, entry_start: int, wher
     file and tree for error messages.
     """
     n = len(raw)
-    fields: dict[str, ak.Array | np.ndarray] = {}
+    r = _Raw(raw)
+    fields: dict[str, ak.contents.Content | np.ndarray] = {}
     for name, sources in mapping.collections.items():
-        parts = []
-        for src in sources:
-            flat, counts = _collection(raw, name, src, where, entry_start)
-            parts.append(ak.unflatten(flat, counts))
-        if len(parts) > 1:  # several sources (Delphes): keep the fields they all have
-            common = [f for f in parts[0].fields if all(f in p.fields for p in parts[1:])]
-            parts = [p[common] for p in parts]
-        arr = parts[0] if len(parts) == 1 else ak.concatenate(parts, axis=1)
-        fields[name] = ak.with_name(arr, "Momentum4D")
+        parts = [_collection(r, name, src, where, entry_start) for src in sources]
+        if len(parts) == 1:
+            fields[name] = parts[0]
+            continue
+        # several sources (Delphes): concatenate per event, keeping the fields they all have
+        arrays = [ak.Array(p) for p in parts]
+        common = [f for f in arrays[0].fields if all(f in a.fields for a in arrays[1:])]
+        merged = ak.concatenate([a[common] for a in arrays], axis=1)
+        fields[name] = ak.to_layout(ak.with_name(merged, "Momentum4D"))
     if mapping.met is not None:
         m = mapping.met
-        col = {k: ak.to_numpy(_scalar(raw[b], 0.0)) for k, b in m.fields.items()}
+        col = {k: _scalar(r, b, 0.0) for k, b in m.fields.items()}
         if m.kind == "xy":
             px, py = col["px"].astype(np.float64), col["py"].astype(np.float64)
             met = {"pt": np.hypot(px, py), "phi": np.arctan2(py, px)}
         else:
             met = {"pt": col["pt"], "phi": col["phi"]}
-        fields["met"] = ak.zip(met, with_name="Momentum2D")
+        fields["met"] = ak.contents.RecordArray(
+            [ak.contents.NumpyArray(v) for v in met.values()],
+            list(met),
+            length=n,
+            parameters={"__record__": "Momentum2D"},
+        )
     if mapping.triggers:
-        fields["triggers"] = ak.zip(
-            {k: ak.values_astype(raw[b], bool) for k, b in mapping.triggers.items()}, depth_limit=1
+        fields["triggers"] = ak.contents.RecordArray(
+            [
+                ak.contents.NumpyArray(r.flat(b).astype(bool, copy=False))
+                for b in mapping.triggers.values()
+            ],
+            list(mapping.triggers),
+            length=n,
         )
     for k in ("run", "lumi", "event"):
         if k in mapping.scalars:
-            fields[k] = _scalar(raw[mapping.scalars[k]], -1)
+            fields[k] = _scalar(r, mapping.scalars[k], -1)
     fields["entry"] = np.arange(entry_start, entry_start + n, dtype=np.int64)
     if "weight" in mapping.scalars:
-        fields["weight"] = ak.values_astype(
-            _scalar(raw[mapping.scalars["weight"]], 1.0), np.float64
-        )
+        fields["weight"] = _scalar(r, mapping.scalars["weight"], 1.0).astype(np.float64)
     elif mapping.with_weight:
         fields["weight"] = np.ones(n, dtype=np.float64)
-    return ak.zip(fields, depth_limit=1)
+    contents = [
+        ak.contents.NumpyArray(v) if isinstance(v, np.ndarray) else v for v in fields.values()
+    ]
+    return ak.Array(ak.contents.RecordArray(contents, list(fields), length=n))

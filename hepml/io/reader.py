@@ -160,7 +160,7 @@ def _trees(f: uproot.ReadOnlyDirectory) -> dict[str, str]:
 def _branch_names(tree) -> list[str]:
     if isinstance(tree, uproot.TTree):
         return list(tree.keys(recursive=True, full_paths=False))
-    return [k for k in tree if not k.startswith("_collection")]
+    return [k for k in tree.keys() if not k.startswith("_collection")]
 
 
 def find_tree(f: uproot.ReadOnlyDirectory, path: str, tree: str | None, schema: str):
@@ -175,6 +175,9 @@ def find_tree(f: uproot.ReadOnlyDirectory, path: str, tree: str | None, schema: 
         return f[tree], tree
     if not trees:
         raise InputError(f"{path}: this file holds no TTree or RNTuple (keys: {f.keys()})")
+    if len(trees) == 1:
+        name = next(iter(trees))
+        return f[name], name
     order = []
     if schema in SCHEMAS:
         order += [t for t in SCHEMAS[schema][1] if t in trees]
@@ -383,7 +386,6 @@ class EventStream:
                     "use skip_bad_files=True to go on without it"
                 ) from None
             s, e = int(rep.tree_entry_start), int(rep.tree_entry_stop)
-            raw = raw[[f for f in raw.fields if not f.startswith("_collection")]]
             events = build_events(raw, mapping, entry_start=s, where=f"{where} entries {s}-{e}")
             info = ChunkInfo(report.path, report.tree, mapping.schema, s, e, index)
             index += 1

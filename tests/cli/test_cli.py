@@ -1,0 +1,133 @@
+"""The hepml command line: help, version, errors as one line, inspect and generate."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from hepml import __version__
+from hepml.cli.main import COMMANDS, main
+from tests.conftest import HZZ, NANOAOD, RNTUPLE
+
+
+def test_version_and_help(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.strip() == f"hepml {__version__}"
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    for cmd in COMMANDS:
+        assert cmd in out
+
+
+@pytest.mark.parametrize("cmd", COMMANDS)
+def test_every_command_has_help_with_an_example(cmd, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([cmd, "--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    assert "example" in out
+    assert f"hepml {cmd}" in out
+
+
+def test_user_error_is_one_line_without_traceback(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "hepml.cli.main", "inspect", str(tmp_path / "missing.root")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1
+    assert "missing.root: no such file" in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["generate", "--process", "ttbar", "--events", "0"], "--events must be at least 1"),
+        (["generate", "--process", "higgs"], "invalid choice: 'higgs'"),
+        (["inspect"], "the following arguments are required: FILE"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+    ],
+)
+def test_bad_arguments_exit_nonzero_with_one_line(argv, message, capsys):
+    try:
+        code = main(argv)
+    except SystemExit as exit_:
+        code = exit_.code
+    assert code != 0
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
+    assert len([line for line in err.splitlines() if line.strip()]) == 1
+
+
+def test_inspect_real_files(shared_data, capsys):
+    files = [str(shared_data / n) for n in (NANOAOD, RNTUPLE, HZZ)]
+    assert main(["inspect", *files]) == 0
+    out = capsys.readouterr().out
+    assert out.count("schema: nanoaod") == 2
+    assert "schema: flat" in out
+    assert "ROOT::RNTuple, 10 entries" in out
+    assert "TTree, 200 entries" in out
+    assert "jets" in out
+    assert "HLT_" in out
+
+
+def test_inspect_reports_missing_branches(tmp_path, capsys):
+    import numpy as np
+    import uproot
+
+    path = tmp_path / "partial_nano.root"
+    with uproot.recreate(path) as f:
+        f.mktree(
+            "Events",
+            {
+                "run": np.ones(2, np.int32),
+                "luminosityBlock": np.ones(2, np.int32),
+                "event": np.arange(2),
+                "nJet": np.zeros(2, np.int32),
+                "Jet_pt": np.zeros(2),
+            },
+        )
+    assert main(["inspect", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "expected but not found" in out
+    assert "Jet_eta" in out
+    assert "MET_pt" in out
+
+
+def test_generate_writes_a_readable_file(tmp_path, capsys):
+    out = tmp_path / "q.root"
+    code = main(
+        [
+            "--quiet",
+            "generate",
+            "--process",
+            "qcd",
+            "--events",
+            "6",
+            "--pthat-min",
+            "300",
+            "--seed",
+            "4",
+            "-o",
+            str(out),
+        ]
+    )
+    assert code == 0
+    text = capsys.readouterr().out
+    assert f"wrote {out}" in text
+    assert "events/s" in text
+    assert "cross-section" in text
+    from hepml.io import read_events, read_runinfo
+
+    assert len(read_events(out)) == 6
+    assert read_runinfo(out).cross_section_pb > 0
