@@ -6,6 +6,7 @@ import awkward as ak
 import numpy as np
 import pytest
 import uproot
+import vector
 
 from hepml.errors import ConfigError
 from hepml.io import detect_schema, load_mapping, read_events
@@ -160,3 +161,38 @@ def test_detection_signatures():
     assert detect_schema(["Event.Number", "Particle.PT"]) == "delphes"
     assert detect_schema(["Jet_Px", "Jet_Py", "Jet_Pz", "Jet_E"]) == "flat"
     assert detect_schema(["x", "y"]) is None
+
+
+def test_pfnano_candidates_become_particles(tmp_path):
+    rng = np.random.default_rng(1)
+    counts = np.array([3, 0, 2])
+    n = counts.sum()
+    pf = {
+        "pt": rng.uniform(1, 20, n),
+        "eta": rng.uniform(-2, 2, n),
+        "phi": rng.uniform(-3, 3, n),
+        "mass": np.array([0.1396, 0.0, 0.4937, 0.1396, 0.0]),
+        "pdgId": np.array([211, 22, -321, -211, 130], dtype=np.int32),
+        "charge": np.array([1, 0, -1, -1, 0], dtype=np.int32),
+    }
+    path = tmp_path / "pfnano.root"
+    with uproot.recreate(path) as f:
+        f.mktree(
+            "Events",
+            {
+                "run": np.ones(3, np.int32),
+                "luminosityBlock": np.ones(3, np.int32),
+                "event": np.arange(3, dtype=np.int64),
+                "PFCands": ak.zip({k: ak.unflatten(v, counts) for k, v in pf.items()}),
+            },
+            counter_name=lambda name: f"n{name}",
+        )
+    events = read_events(path)
+    assert ak.to_list(ak.num(events.particles)) == [3, 0, 2]
+    ref = vector.array({"pt": pf["pt"], "eta": pf["eta"], "phi": pf["phi"], "mass": pf["mass"]})
+    p = ak.flatten(events.particles)
+    np.testing.assert_allclose(ak.to_numpy(p.px), ref.px, rtol=1e-12)
+    np.testing.assert_allclose(ak.to_numpy(p.pz), ref.pz, rtol=1e-12)
+    np.testing.assert_allclose(ak.to_numpy(p.E), ref.E, rtol=1e-12)
+    assert ak.to_list(p.pid) == [211, 22, -321, -211, 130]
+    assert ak.to_list(p.charge) == [1, 0, -1, -1, 0]
