@@ -7,4 +7,6 @@ and returns numpy arrays. The awkward glue lives in :mod:`hepml.reco`.
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from . import cluster, fourvec
+
+__all__: list[str] = ["cluster", "fourvec"]

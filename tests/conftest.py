@@ -23,12 +23,13 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def samples(tmp_path_factory) -> dict[str, Path]:
-    """Small Pythia samples made once per session: ttbar with 2 jobs, QCD with 1."""
+    """Small Pythia samples made once per session: boosted ttbar (2 jobs) and QCD dijets,
+    both with pT-hat > 400 GeV so that top decays fall inside R = 0.8 jets."""
     from hepml.io.generate import GenerateConfig, generate
 
     out = tmp_path_factory.mktemp("samples")
     made = {}
-    for process, events, jobs, pthat in (("ttbar", 120, 2, None), ("qcd", 60, 1, 300.0)):
+    for process, events, jobs, pthat in (("ttbar", 120, 2, 400.0), ("qcd", 60, 1, 400.0)):
         path = out / f"{process}.root"
         generate(
             GenerateConfig(process=process, events=events, seed=11, jobs=jobs, pthat_min=pthat),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from hepml.io.generate import PROCESSES, GenerateConfig, generate
+from hepml.io.generate import PROCESSES, GenerateConfig, check_output, generate
 
 __all__ = ["add_parser", "config_from_args", "run"]
 
@@ -19,7 +19,7 @@ examples:
 """
 
 
-def add_parser(sub) -> None:
+def add_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "generate",
         help="generate events with Pythia 8",
@@ -43,6 +43,7 @@ def add_parser(sub) -> None:
         "--set", action="append", default=[], metavar="'KEY = VALUE'", help="extra Pythia setting"
     )
     p.set_defaults(run=run)
+    return p
 
 
 def config_from_args(args) -> GenerateConfig:
@@ -64,7 +65,7 @@ def config_from_args(args) -> GenerateConfig:
 def run(args, ui) -> int:
     cfg = config_from_args(args)
     cfg.validate()
-    output = args.output or f"{cfg.process}.root"
+    output = check_output(args.output or f"{cfg.process}.root")
     with ui.progress(f"generating {cfg.process}", cfg.events) as advance:
         result = generate(cfg, output, progress=advance)
     info = result.runinfo

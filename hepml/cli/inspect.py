@@ -20,7 +20,7 @@ example:
 """
 
 
-def add_parser(sub) -> None:
+def add_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "inspect",
         help="describe ROOT files as hepml reads them",
@@ -34,6 +34,7 @@ def add_parser(sub) -> None:
         "--fields", type=int, default=12, help="fields to list per collection (default 12)"
     )
     p.set_defaults(run=run)
+    return p
 
 
 def run(args, ui) -> int:

@@ -13,7 +13,7 @@ from hepml.errors import HepmlError
 __all__ = ["build_parser", "main"]
 
 #: subcommand -> module in hepml.cli
-COMMANDS = ("inspect", "generate", "demo")
+COMMANDS = ("inspect", "generate", "reconstruct", "demo")
 
 EPILOG = """examples:
   hepml inspect ../shared/data/*.root
@@ -40,7 +40,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars or notes")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMANDS:
-        import_module(f"hepml.cli.{name}").add_parser(sub)
+        p = import_module(f"hepml.cli.{name}").add_parser(sub)
+        # also accepted after the subcommand: hepml generate ... --quiet
+        p.add_argument(
+            "-q",
+            "--quiet",
+            action="store_true",
+            default=argparse.SUPPRESS,
+            help="no progress bars or notes",
+        )
     return parser
 
 

@@ -39,7 +39,14 @@ from hepml.extras import require
 from hepml.io.runinfo import RunInfo, combine_runinfo
 from hepml.io.write import write_root
 
-__all__ = ["PROCESSES", "GenerateConfig", "GenerateResult", "generate", "pythia_settings"]
+__all__ = [
+    "PROCESSES",
+    "GenerateConfig",
+    "GenerateResult",
+    "check_output",
+    "generate",
+    "pythia_settings",
+]
 
 MB_TO_PB = 1.0e9
 NEUTRINOS = (12, 14, 16)
@@ -332,6 +339,16 @@ def _split(n: int, jobs: int) -> list[int]:
     return [base + (1 if j < extra else 0) for j in range(jobs)]
 
 
+def check_output(output: str | os.PathLike) -> Path:
+    """The output path, if its folder exists and it names a ROOT file."""
+    output = Path(output)
+    if not output.parent.exists():
+        raise ConfigError(f"{output}: output folder {output.parent} does not exist")
+    if output.suffix != ".root":
+        raise ConfigError(f"{output}: hepml generate writes ROOT files; use a .root name")
+    return output
+
+
 def generate(
     cfg: GenerateConfig,
     output: str | os.PathLike,
@@ -348,11 +365,7 @@ def generate(
     """
     cfg.validate()
     require("pythia8mc", extra="generate", purpose="event generation")
-    output = Path(output)
-    if not output.parent.exists():
-        raise ConfigError(f"{output}: output folder {output.parent} does not exist")
-    if output.suffix != ".root":
-        raise ConfigError(f"{output}: hepml generate writes ROOT files; use a .root name")
+    output = check_output(output)
     report = progress or (lambda k: None)
     sizes = _split(cfg.events, cfg.jobs)
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int)

@@ -52,7 +52,7 @@ def test_ttbar_sample_has_tops_and_their_decay_products(samples):
 def test_runinfo_has_cross_sections(samples):
     tt = read_runinfo(samples["ttbar"])
     assert tt.process == "ttbar"
-    assert 300 < tt.cross_section_pb < 900  # LO ttbar at 13 TeV is about 500 pb
+    assert 2 < tt.cross_section_pb < 30  # LO ttbar at 13 TeV with pT-hat > 400 GeV: ~8 pb
     assert 0 < tt.cross_section_error_pb < 0.3 * tt.cross_section_pb
     assert tt.events_accepted == 120
     assert tt.events_tried >= 120
@@ -61,6 +61,12 @@ def test_runinfo_has_cross_sections(samples):
     qcd = read_runinfo(samples["qcd"])
     assert qcd.process == "qcd"
     assert qcd.cross_section_pb > tt.cross_section_pb
+
+
+def test_inclusive_ttbar_cross_section(tmp_path):
+    generate(GenerateConfig(process="ttbar", events=40, seed=9), tmp_path / "tt.root")
+    info = read_runinfo(tmp_path / "tt.root")
+    assert 350 < info.cross_section_pb < 750  # LO ttbar at 13 TeV: about 500 pb
 
 
 def test_charge_and_momentum_are_conserved(tmp_path):

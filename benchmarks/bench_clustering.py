@@ -1,0 +1,203 @@
+"""Benchmark: hepml's Numba anti-kt against FastJet's awkward interface.
+
+Both cluster the same Pythia 8 events (half ttbar, half QCD dijets with
+pT-hat > 500 GeV, at 13 TeV: about 550 final-state particles each, neutrinos
+dropped), in the same process, with anti-kt R = 0.4 and 0.8 (E-scheme):
+
+* FastJet: ``fastjet.ClusterSequence(events, JetDefinition(antikt_algorithm, R))``
+  then ``.inclusive_jets()`` (its awkward interface, one C++ call for all events);
+* hepml: :func:`hepml.kernels.cluster.cluster_batch` (inclusive jets sorted by pt
+  and each particle's jet index), with one Numba thread and with all of them.
+
+Each timing is the best of ``--repeat`` runs. The first hepml call is timed
+apart: in a fresh process with an empty Numba cache (JIT compilation) and in
+this process (loading the on-disk cache when there is one). Generated events
+are cached in a temporary ``.npz`` so that reruns skip Pythia.
+
+Run::
+
+    python benchmarks/bench_clustering.py              # 1000 events
+    python benchmarks/bench_clustering.py --events 2000 --repeat 7
+
+It prints a markdown table for benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+NEUTRINOS = (12, 14, 16)
+
+
+def generate(process: str, n_events: int, seed: int) -> tuple[np.ndarray, ...]:
+    """Final-state particles (px, py, pz, E, counts) of ``n_events`` Pythia events."""
+    import awkward as ak
+    import pythia8mc
+
+    pythia = pythia8mc.Pythia("", False)
+    settings = [
+        "Beams:eCM = 13000",
+        "Print:quiet = on",
+        "Next:numberCount = 0",
+        "Random:setSeed = on",
+        f"Random:seed = {seed}",
+    ]
+    if process == "ttbar":
+        settings += ["Top:gg2ttbar = on", "Top:qqbar2ttbar = on"]
+    else:
+        settings += ["HardQCD:all = on", "PhaseSpace:pTHatMin = 500"]
+    for s in settings:
+        pythia.readString(s)
+    pythia.init()
+    prt = pythia.nextBatch(n_events).prt
+    aid = abs(prt.id)
+    keep = prt.status > 0
+    for nu in NEUTRINOS:
+        keep = keep & (aid != nu)
+    p = prt[keep].p
+    counts = ak.to_numpy(ak.num(p)).astype(np.int64)
+    flat = [
+        ak.to_numpy(ak.flatten(getattr(p, f))).astype(np.float64) for f in ("px", "py", "pz", "e")
+    ]
+    return (*flat, counts)
+
+
+def load_events(n_events: int, seed: int, cache: Path | None) -> tuple[np.ndarray, ...]:
+    """px, py, pz, E content arrays and int64 offsets; ttbar then QCD."""
+    if cache is None:
+        cache = Path(tempfile.gettempdir()) / f"hepml_bench_events_{n_events}_{seed}.npz"
+    if cache.exists():
+        d = np.load(cache)
+        return d["px"], d["py"], d["pz"], d["e"], d["offsets"]
+    t0 = time.perf_counter()
+    half = n_events // 2
+    parts = [generate("ttbar", half, seed), generate("qcd", n_events - half, seed + 1)]
+    px, py, pz, e, counts = (np.concatenate(x) for x in zip(*parts))
+    offsets = np.zeros(len(counts) + 1, np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    tmp = cache.with_suffix(".tmp.npz")
+    np.savez(tmp, px=px, py=py, pz=pz, e=e, offsets=offsets)
+    os.replace(tmp, cache)
+    print(f"generated {n_events} events in {time.perf_counter() - t0:.1f} s -> {cache}")
+    return px, py, pz, e, offsets
+
+
+def best_of(fn, repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+COLD_COMPILE = """
+import time, numpy as np
+t0 = time.perf_counter()
+from hepml.kernels.cluster import ANTIKT, cluster_batch
+x = np.array([1.0, 2.0, 0.5]); off = np.array([0, 3], dtype=np.int64)
+cluster_batch(x, x[::-1].copy(), x, 3 * x, off, 0.4, ANTIKT, 0.0, -1)
+print(time.perf_counter() - t0)
+"""
+
+
+def cold_compile_seconds() -> float:
+    """First call in a fresh process with an empty Numba cache (pure JIT compile)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        env = dict(os.environ, NUMBA_CACHE_DIR=tmp)
+        out = subprocess.run(
+            [sys.executable, "-c", COLD_COMPILE], env=env, capture_output=True, text=True
+        )
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--events", type=int, default=1000)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--radii", type=float, nargs="+", default=[0.4, 0.8])
+    ap.add_argument("--cache", type=Path, default=None, help="events .npz (default: temp dir)")
+    ap.add_argument("--no-cold-compile", action="store_true", help="skip the cold-JIT subprocess")
+    args = ap.parse_args(argv)
+
+    import awkward as ak
+    import fastjet
+    import numba
+
+    px, py, pz, e, offsets = load_events(args.events, args.seed, args.cache)
+    n_ev = len(offsets) - 1
+    n_mean = offsets[-1] / n_ev
+    events = ak.unflatten(
+        ak.zip({"px": px, "py": py, "pz": pz, "E": e}, with_name="Momentum4D"),
+        np.diff(offsets),
+    )
+
+    cold = None if args.no_cold_compile else cold_compile_seconds()
+    t0 = time.perf_counter()
+    from hepml.kernels.cluster import ANTIKT, cluster_batch
+
+    cluster_batch(px[:3], py[:3], pz[:3], e[:3], np.array([0, 3], np.int64), 0.4, ANTIKT, 0.0, -1)
+    first_call = time.perf_counter() - t0
+
+    n_threads_all = numba.config.NUMBA_NUM_THREADS
+    rows = []
+    for R in args.radii:
+        jetdef = fastjet.JetDefinition(fastjet.antikt_algorithm, R)
+
+        def run_fastjet(jetdef=jetdef):
+            return fastjet.ClusterSequence(events, jetdef).inclusive_jets()
+
+        def run_hepml(R=R):
+            return cluster_batch(px, py, pz, e, offsets, R, ANTIKT, 0.0, -1)
+
+        fj_jets = run_fastjet()  # warm up (and check the jet counts agree)
+        numba.set_num_threads(1)
+        hm = run_hepml()
+        if not np.array_equal(np.diff(hm[4]), ak.to_numpy(ak.num(fj_jets))):
+            raise RuntimeError(f"jet multiplicities differ from FastJet at R={R}")
+        t_fj = best_of(run_fastjet, args.repeat)
+        t_1 = best_of(run_hepml, args.repeat)
+        numba.set_num_threads(n_threads_all)
+        run_hepml()
+        t_all = best_of(run_hepml, args.repeat)
+        rows.append((R, n_ev / t_fj, n_ev / t_1, n_ev / t_all))
+
+    print()
+    print(
+        f"Clustering {n_ev} Pythia 8 events (ttbar + QCD, 13 TeV, "
+        f"{n_mean:.0f} particles/event), anti-kt, E-scheme; best of {args.repeat}."
+    )
+    print(
+        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
+        f"Python {platform.python_version()}, numba {numba.__version__}, "
+        f"fastjet {fastjet.__version__} (FastJet {fastjet.fastjet_version_string()})."
+    )
+    print()
+    header = (
+        "| R | FastJet (awkward) ev/s | hepml 1 thread ev/s | ratio "
+        f"| hepml {n_threads_all} threads ev/s | ratio |"
+    )
+    print(header)
+    print("|---|---:|---:|---:|---:|---:|")
+    for R, fj, h1, hn in rows:
+        print(f"| {R} | {fj:,.0f} | {h1:,.0f} | {h1 / fj:.2f}x | {hn:,.0f} | {hn / fj:.2f}x |")
+    print()
+    if cold is not None:
+        print(f"hepml first call, cold JIT compile (empty Numba cache): {cold:.1f} s")
+    print(f"hepml first call in this process (on-disk cache if present): {first_call:.2f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,54 @@
+"""Between awkward arrays and the kernels' flat buffers (content + offsets)."""
+
+from __future__ import annotations
+
+import awkward as ak
+import numpy as np
+
+__all__ = ["as_float64", "counts_to_offsets", "flat", "jagged_record", "offsets_of", "unflatten2"]
+
+
+def offsets_of(array: ak.Array) -> np.ndarray:
+    """int64 offsets ``(n + 1,)`` of a jagged array's first list dimension."""
+    counts = ak.to_numpy(ak.num(array, axis=1)).astype(np.int64)
+    return counts_to_offsets(counts)
+
+
+def counts_to_offsets(counts: np.ndarray) -> np.ndarray:
+    out = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=out[1:])
+    return out
+
+
+def as_float64(x) -> np.ndarray:
+    return np.ascontiguousarray(np.asarray(x, dtype=np.float64))
+
+
+def flat(array: ak.Array, field: str, dtype=np.float64) -> np.ndarray:
+    """A field (or vector property such as ``pt``) of a jagged record, flattened."""
+    values = getattr(array, field) if field not in array.fields else array[field]
+    return np.ascontiguousarray(ak.to_numpy(ak.flatten(values, axis=None)).astype(dtype))
+
+
+def jagged_record(
+    columns: dict[str, np.ndarray], offsets: np.ndarray, name: str | None = None
+) -> ak.Array:
+    """A ``var * record`` array from flat columns and offsets, without copying."""
+    n = int(offsets[-1])
+    contents = []
+    for v in columns.values():
+        if isinstance(v, ak.contents.Content):
+            contents.append(v)
+        elif isinstance(v, ak.Array):
+            contents.append(ak.to_layout(v))
+        else:
+            contents.append(ak.contents.NumpyArray(np.ascontiguousarray(v)))
+    params = {"__record__": name} if name else None
+    record = ak.contents.RecordArray(contents, list(columns), length=n, parameters=params)
+    layout = ak.contents.ListOffsetArray(ak.index.Index64(offsets.astype(np.int64)), record)
+    return ak.Array(layout)
+
+
+def unflatten2(content: ak.Array | np.ndarray, inner: np.ndarray, outer: np.ndarray) -> ak.Array:
+    """Two levels of lists: ``inner`` counts per middle item, ``outer`` per event."""
+    return ak.unflatten(ak.unflatten(content, inner), outer)

@@ -1,0 +1,412 @@
+"""ROOT in, one row per selected jet out: ``hepml reconstruct``.
+
+For each chunk of events: optional smearing, clustering, the jet selection,
+truth labels, substructure and per-particle features; rows are written to
+ROOT (tree ``jets``) or parquet with the event ids, so they join back to the
+input. Every input event is counted: it gave jets, or it was rejected with a
+reason.
+
+Example::
+
+    from hepml.reco.pipeline import ReconstructConfig, reconstruct
+    summary = reconstruct(["ttbar.root"], "jets.parquet", ReconstructConfig(smear=True))
+    print(summary)
+"""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing as mp
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import awkward as ak
+import numpy as np
+import uproot
+
+from hepml.errors import ConfigError, HepmlError, InputError
+from hepml.io import open_events
+from hepml.io.reader import expand_paths, open_root
+from hepml.io.write import atomic_path
+from hepml.reco.cluster import ALGORITHMS, ClusterReport, cluster
+from hepml.reco.features import FEATURE_NAMES, jet_particle_features
+from hepml.reco.labels import hadronic_tops, select_jets, top_matched
+from hepml.reco.smear import SmearConfig, smear
+from hepml.reco.substructure import soft_drop, substructure
+
+__all__ = ["ReconstructConfig", "ReconstructSummary", "reconstruct", "reconstruct_events"]
+
+TOP_PROCESSES = ("ttbar", "zprime_ttbar")
+LABELS = ("auto", "top", "qcd", "none")
+
+
+@dataclass
+class ReconstructConfig:
+    """Every knob of the reconstruction; recorded in the output."""
+
+    algorithm: str = "antikt"
+    radius: float = 0.8
+    pt_min: float = 550.0
+    pt_max: float = 650.0
+    eta_max: float = 2.0
+    label: str = "auto"  # top: keep top-matched jets (label 1); qcd: label 0; none: -1
+    smear: bool = False
+    smear_config: SmearConfig | None = None
+    seed: int = 0
+    max_particles: int | None = None
+    drop_nonfinite: bool = False
+    step_size: str | int = "50 MB"
+
+    def validate(self) -> None:
+        if self.algorithm.lower() not in ALGORITHMS:
+            raise ConfigError(
+                f"unknown --algorithm {self.algorithm!r}; use antikt, kt or cambridge"
+            )
+        if self.radius <= 0:
+            raise ConfigError(f"--radius must be positive, got {self.radius}")
+        if self.pt_max <= self.pt_min:
+            raise ConfigError(f"--pt-max ({self.pt_max}) must exceed --pt-min ({self.pt_min})")
+        if self.eta_max <= 0:
+            raise ConfigError(f"--eta-max must be positive, got {self.eta_max}")
+        if self.label not in LABELS:
+            raise ConfigError(f"--label must be one of {LABELS}, got {self.label!r}")
+        if self.max_particles is not None and self.max_particles < 1:
+            raise ConfigError(f"--max-particles must be at least 1, got {self.max_particles}")
+
+
+@dataclass
+class ReconstructSummary:
+    """Events in, jets out, events rejected (by reason), per file."""
+
+    events_in: int = 0
+    events_with_jets: int = 0
+    jets_out: int = 0
+    rejected: Counter = field(default_factory=Counter)
+    files: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    outputs: list[str] = field(default_factory=list)
+
+    def add(self, other: ReconstructSummary) -> None:
+        self.events_in += other.events_in
+        self.events_with_jets += other.events_with_jets
+        self.jets_out += other.jets_out
+        self.rejected.update(other.rejected)
+        for k, v in other.files.items():
+            self.files[k] = self.files.get(k, 0) + v
+
+    @property
+    def balanced(self) -> bool:
+        return self.events_in == self.events_with_jets + sum(self.rejected.values())
+
+    def __str__(self) -> str:
+        lines = [
+            f"events in: {self.events_in}, with selected jets: {self.events_with_jets}, "
+            f"jets out: {self.jets_out}"
+        ]
+        for reason, n in sorted(self.rejected.items()):
+            lines.append(f"  rejected ({reason}): {n}")
+        return "\n".join(lines)
+
+
+def check_output(output: str | os.PathLike) -> Path:
+    """The output path, if its folder exists and it is ``.root`` or ``.parquet``."""
+    output = Path(output)
+    if output.suffix.lower() not in (".root", ".parquet"):
+        raise ConfigError(f"{output}: write .root or .parquet")
+    if not output.parent.exists():
+        raise ConfigError(f"{output}: output folder {output.parent} does not exist")
+    return output
+
+
+def _label_mode(cfg: ReconstructConfig, path: str, events: ak.Array) -> str:
+    if cfg.label != "auto":
+        return cfg.label
+    f = open_root(path)
+    if "runinfo" in [k.split(";")[0] for k in f.keys(recursive=False)]:
+        procs = set(f["runinfo"]["process"].array(library="np").tolist())
+        return "top" if procs & set(TOP_PROCESSES) else "qcd"
+    if "partons" in events.fields:
+        return "top" if ak.any(abs(events.partons.pid) == 6) else "qcd"
+    return "none"
+
+
+def reconstruct_events(
+    events: ak.Array, cfg: ReconstructConfig, label_mode: str, file_index: int = 0
+) -> tuple[ak.Array, ReconstructSummary]:
+    """One chunk: rows of selected jets and the chunk's event accounting."""
+    summary = ReconstructSummary(events_in=len(events))
+    particles = events.particles
+    if cfg.smear:
+        seed = cfg.seed * 1_000_003 + int(ak.to_numpy(events.entry)[0] if len(events) else 0)
+        particles = smear(particles, cfg.smear_config, seed=seed)
+    report = ClusterReport()
+    jets = cluster(
+        particles,
+        cfg.algorithm,
+        cfg.radius,
+        pt_min=cfg.pt_min,
+        on_nonfinite="drop" if cfg.drop_nonfinite else "raise",
+        report=report,
+    )
+    bad = np.zeros(len(events), dtype=bool)
+    if report.dropped_events:
+        bad[report.dropped_events] = True
+    jet_index = ak.local_index(jets.pt, axis=1)
+    keep = select_jets(jets, cfg.pt_min, cfg.pt_max, cfg.eta_max)
+    selected = ak.to_numpy(ak.any(keep, axis=1))
+    if label_mode == "top":
+        matched = top_matched(jets, hadronic_tops(events.partons), radius=0.8)
+        label = ak.values_astype(matched, np.int32)
+        keep_final = keep & matched
+    else:
+        value = 0 if label_mode == "qcd" else -1
+        label = ak.values_astype(jets.pt * 0 + value, np.int32)
+        keep_final = keep
+    passed = ak.to_numpy(ak.any(keep_final, axis=1))
+    summary.rejected["non-finite momenta"] += int(bad.sum())
+    summary.rejected["no jet in the selection"] += int((~bad & ~selected).sum())
+    summary.rejected["no top-matched jet"] += int((~bad & selected & ~passed).sum())
+    summary.events_with_jets = int(passed.sum())
+    # per selected jet
+    sel_jets = jets[keep_final]
+    n_per_event = ak.to_numpy(ak.num(sel_jets))
+    feats = jet_particle_features(particles, sel_jets, cfg.max_particles)
+    flat_jets = ak.flatten(sel_jets)
+    from hepml.reco.cluster import constituent_particles
+
+    members = ak.flatten(constituent_particles(particles, sel_jets), axis=1)
+    taus = substructure(members, radius=cfg.radius)
+    sd = soft_drop(members, radius=cfg.radius)
+    event_of_jet = np.repeat(np.arange(len(events)), n_per_event)
+
+    def per_jet(x):
+        return ak.to_numpy(x)[event_of_jet]
+
+    cols = {
+        "file_index": np.full(len(flat_jets), file_index, dtype=np.int32),
+        "entry": per_jet(events.entry),
+    }
+    for k in ("run", "lumi", "event"):
+        if k in events.fields:
+            cols[k] = per_jet(events[k])
+    cols["weight"] = (
+        per_jet(events.weight) if "weight" in events.fields else np.ones(len(flat_jets))
+    )
+    cols["jet_index"] = ak.to_numpy(ak.flatten(jet_index[keep_final])).astype(np.int32)
+    cols["label"] = ak.to_numpy(ak.flatten(label[keep_final]))
+    for k in ("pt", "eta", "phi", "mass"):
+        cols[f"jet_{k}"] = ak.to_numpy(flat_jets[k])
+    cols["jet_n_constituents"] = ak.to_numpy(flat_jets.n_constituents).astype(np.int32)
+    cols["jet_msd"] = ak.to_numpy(sd.mass)
+    for i in range(3):
+        cols[f"jet_tau{i + 1}"] = ak.to_numpy(taus.tau[:, i]) if len(flat_jets) else np.zeros(0)
+    part = ak.flatten(feats, axis=1)
+    cols = {k: np.ascontiguousarray(v) if isinstance(v, np.ndarray) else v for k, v in cols.items()}
+    cols["part"] = ak.zip({name: part[name] for name in (*FEATURE_NAMES, "index")})
+    summary.jets_out = len(flat_jets)
+    return ak.zip(cols, depth_limit=1), summary
+
+
+# --------------------------------------------------------------------------- driver
+
+
+def _work_units(paths: list[str], jobs: int) -> list[tuple[int, str, int, int]]:
+    """(file index, path, entry_start, entry_stop) pieces, about ``jobs`` per input."""
+    units = []
+    for i, p in enumerate(paths):
+        f = open_root(p)
+        tree = "events" if "events" in [k.split(";")[0] for k in f.keys(recursive=False)] else None
+        n = f[tree].num_entries if tree else None
+        if n is None or jobs == 1 or n < 2 * jobs:
+            units.append((i, p, 0, -1))
+            continue
+        edges = np.linspace(0, n, jobs + 1).astype(int)
+        units += [(i, p, int(a), int(b)) for a, b in itertools.pairwise(edges) if b > a]
+    return units
+
+
+def _run_unit(unit, cfg_dict: dict, out: str, tree_root: bool, progress=None) -> dict:
+    index, path, start, stop = unit
+    cfg = ReconstructConfig(**cfg_dict)
+    if isinstance(cfg.smear_config, dict):
+        cfg.smear_config = SmearConfig(**cfg.smear_config)
+    summary = ReconstructSummary(files={path: 0})
+    mode = None
+    rows_out = 0
+    with atomic_path(out) as tmp:
+        writer = _Writer(tmp, tree_root)
+        stream = open_events(
+            path,
+            step_size=cfg.step_size,
+            entry_start=start,
+            entry_stop=None if stop < 0 else stop,
+            collections=["particles", "partons", "ids", "weight"]
+            if _has_partons(path)
+            else ["particles", "ids", "weight"],
+        )
+        for events in stream:
+            if mode is None:
+                mode = _label_mode(cfg, path, events)
+            rows, s = reconstruct_events(events, cfg, mode, index)
+            summary.add(s)
+            summary.files[path] += s.events_in
+            rows_out += len(rows)
+            writer.write(rows)
+            if progress is not None:
+                progress(s.events_in)
+        writer.close()
+    return {
+        "events_in": summary.events_in,
+        "events_with_jets": summary.events_with_jets,
+        "jets_out": summary.jets_out,
+        "rejected": dict(summary.rejected),
+        "files": summary.files,
+    }
+
+
+def _has_partons(path: str) -> bool:
+    f = open_root(path)
+    for key, cls in f.classnames(recursive=False).items():
+        if cls == "TTree" and "parton_pid" in f[key].keys():
+            return True
+    return False
+
+
+class _Writer:
+    """Rows appended chunk by chunk to ROOT (tree ``jets``) or collected for parquet."""
+
+    def __init__(self, path: Path, root: bool) -> None:
+        self.path, self.root = path, root
+        self.file = uproot.recreate(path, compression=uproot.ZSTD(5)) if root else None
+        self.parts: list[ak.Array] = []
+        self.started = False
+
+    def write(self, rows: ak.Array) -> None:
+        if not self.root:
+            self.parts.append(rows)
+            return
+        if len(rows) == 0 and not self.started:
+            self.parts.append(rows)  # keep the structure for an empty output
+            return
+        data = {f: rows[f] for f in rows.fields}
+        if not self.started:
+            self.file.mktree("jets", data)
+            self.started = True
+        else:
+            self.file["jets"].extend(data)
+
+    def close(self) -> None:
+        if self.root:
+            if not self.started and self.parts:
+                self.file.mktree("jets", {f: self.parts[0][f] for f in self.parts[0].fields})
+            self.file.close()
+        else:
+            arr = ak.concatenate(self.parts) if self.parts else ak.Array([])
+            ak.to_parquet(arr, self.path)
+
+
+def reconstruct(
+    inputs: Sequence[str | os.PathLike],
+    output: str | os.PathLike,
+    cfg: ReconstructConfig | None = None,
+    *,
+    jobs: int = 1,
+    progress: Callable[[int], None] | None = None,
+) -> ReconstructSummary:
+    """Reconstruct ``inputs`` into ``output`` (``.root`` or ``.parquet``)."""
+    cfg = cfg or ReconstructConfig()
+    cfg.validate()
+    if jobs < 1:
+        raise ConfigError(f"--jobs must be at least 1, got {jobs}")
+    output = check_output(output)
+    suffix = output.suffix.lower()
+    paths = expand_paths(inputs)
+    units = _work_units(paths, jobs)
+    cfg_dict = asdict(cfg)
+    root = suffix == ".root"
+    t0 = time.perf_counter()
+    summary = ReconstructSummary()
+    parts = [output.with_name(f".{output.stem}.part{i}{suffix}") for i in range(len(units))]
+    try:
+        if jobs == 1:
+            results = [_run_unit(u, cfg_dict, str(p), root, progress) for u, p in zip(units, parts)]
+        else:
+            ctx = mp.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+                futures = [
+                    pool.submit(_run_unit, u, cfg_dict, str(p), root) for u, p in zip(units, parts)
+                ]
+                results = []
+                for fut in futures:
+                    try:
+                        res = fut.result()
+                    except HepmlError:
+                        raise
+                    except Exception as err:  # a worker's error, with its context
+                        raise HepmlError(
+                            f"reconstruction worker failed: {type(err).__name__}: {err}"
+                        ) from err
+                    results.append(res)
+                    if progress is not None:
+                        progress(res["events_in"])
+        for r in results:
+            summary.add(
+                ReconstructSummary(
+                    events_in=r["events_in"],
+                    events_with_jets=r["events_with_jets"],
+                    jets_out=r["jets_out"],
+                    rejected=Counter(r["rejected"]),
+                    files=r["files"],
+                )
+            )
+        _merge(parts, output, root)
+    finally:
+        for p in parts:
+            p.unlink(missing_ok=True)
+    summary.seconds = time.perf_counter() - t0
+    summary.outputs = [str(output)]
+    if not summary.balanced:  # never drop events silently
+        raise InputError(f"internal accounting error: {summary}")
+    return summary
+
+
+def _merge(parts: list[Path], output: Path, root: bool) -> None:
+    if len(parts) == 1:
+        os.replace(parts[0], output)
+        return
+    if not root:
+        arr = ak.concatenate([ak.from_parquet(p) for p in parts])
+        with atomic_path(output) as tmp:
+            ak.to_parquet(arr, tmp)
+        return
+    with atomic_path(output) as tmp, uproot.recreate(tmp, compression=uproot.ZSTD(5)) as f:
+        started = False
+        for p in parts:
+            with uproot.open(p) as src:
+                for arr in src["jets"].iterate(step_size="100 MB"):
+                    data = _regroup(arr)
+                    if not started:
+                        f.mktree("jets", data)
+                        started = True
+                    else:
+                        f["jets"].extend(data)
+
+
+def _regroup(arr: ak.Array) -> dict:
+    out: dict = {}
+    part: dict = {}
+    for name in arr.fields:
+        if name == "npart":
+            continue
+        if name.startswith("part_"):
+            part[name[5:]] = arr[name]
+        else:
+            out[name] = ak.to_numpy(arr[name])
+    if part:
+        out["part"] = ak.zip(part)
+    return out

@@ -1,0 +1,169 @@
+"""hepml.reco on awkward arrays: against FastJet, `vector` and plain awkward."""
+
+from __future__ import annotations
+
+import awkward as ak
+import fastjet
+import numpy as np
+import pytest
+import vector
+
+from hepml.errors import InputError
+from hepml.io import read_events
+from hepml.reco import (
+    FEATURE_NAMES,
+    SmearConfig,
+    cluster,
+    constituent_particles,
+    count,
+    hadronic_tops,
+    ht,
+    jet_particle_features,
+    knn_edges,
+    leading,
+    pair_mass,
+    smear,
+    soft_drop,
+    substructure,
+    top_matched,
+)
+
+
+@pytest.fixture(scope="module")
+def ttbar(samples):
+    return read_events(samples["ttbar"])
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "fj_algorithm"),
+    [
+        ("antikt", fastjet.antikt_algorithm),
+        ("kt", fastjet.kt_algorithm),
+        ("cambridge", fastjet.cambridge_algorithm),
+    ],
+)
+def test_cluster_matches_fastjet_awkward_interface(ttbar, algorithm, fj_algorithm):
+    particles = ttbar.particles[:40]
+    jets = cluster(particles, algorithm, 0.8, pt_min=20.0)
+    p4 = ak.zip({k: ak.values_astype(particles[k], np.float64) for k in ("px", "py", "pz", "E")})
+    cs = fastjet.ClusterSequence(p4, fastjet.JetDefinition(fj_algorithm, 0.8))
+    raw = cs.inclusive_jets(20.0)
+    ref = raw[ak.argsort(raw.px**2 + raw.py**2, axis=1, ascending=False, stable=True)]
+    assert ak.to_list(ak.num(jets)) == ak.to_list(ak.num(ref))
+    rv = vector.zip({k: ref[k] for k in ("px", "py", "pz", "E")})
+    for ours, theirs in ((jets.pt, rv.pt), (jets.eta, rv.eta), (jets.mass, rv.mass)):
+        np.testing.assert_allclose(
+            ak.to_numpy(ak.flatten(ours)), ak.to_numpy(ak.flatten(theirs)), rtol=1e-9, atol=1e-9
+        )
+    dphi = np.angle(
+        np.exp(1j * (ak.to_numpy(ak.flatten(jets.phi)) - ak.to_numpy(ak.flatten(rv.phi))))
+    )
+    np.testing.assert_allclose(dphi, 0.0, atol=1e-9)
+    # constituents: the same sets as FastJet's
+    idx = cs.constituent_index(20.0)
+    for e in range(5):
+        order = np.argsort(
+            -(ak.to_numpy(raw.px[e]) ** 2 + ak.to_numpy(raw.py[e]) ** 2), kind="stable"
+        )
+        theirs = [sorted(ak.to_list(idx[e][i])) for i in order]
+        assert [sorted(c) for c in ak.to_list(jets.constituents[e])] == theirs
+
+
+def test_nonfinite_momenta_raise_or_are_counted(ttbar):
+    particles = ak.to_packed(ttbar.particles[:3])
+    px = ak.to_numpy(ak.flatten(particles.px)).astype(np.float64)
+    px[ak.num(particles)[0] + 4] = np.nan  # event 1, particle 4
+    bad = ak.zip(
+        {
+            "px": ak.unflatten(px, ak.num(particles)),
+            "py": particles.py,
+            "pz": particles.pz,
+            "E": particles.E,
+        },
+        with_name="Momentum4D",
+    )
+    with pytest.raises(InputError, match=r"event 1 \(particle 4\) has a NaN"):
+        cluster(bad)
+    from hepml.reco import ClusterReport
+
+    report = ClusterReport()
+    jets = cluster(bad, on_nonfinite="drop", report=report)
+    assert report.dropped == 1
+    assert report.dropped_events == [1]
+    assert ak.num(jets)[1] == 0
+    assert ak.num(jets)[0] > 0
+
+
+def test_features_knn_and_substructure_shapes(ttbar):
+    particles = ttbar.particles[:20]
+    jets = cluster(particles, pt_min=150.0)
+    feats = jet_particle_features(particles, jets, max_particles=30)
+    assert ak.to_list(ak.num(feats)) == ak.to_list(ak.num(jets))
+    per_jet = ak.flatten(feats, axis=1)
+    n = ak.to_numpy(ak.num(per_jet))
+    assert np.all(n == np.minimum(ak.to_numpy(ak.flatten(jets.n_constituents)), 30))
+    assert set(FEATURE_NAMES) <= set(per_jet.fields)
+    # hardest first, and ΔR < R for anti-kt constituents
+    assert ak.all(per_jet.log_pt[:, :-1] >= per_jet.log_pt[:, 1:])
+    # anti-kt uses rapidity; the features use pseudorapidity: nearly all within R
+    assert ak.mean(per_jet.delta_r < 0.8) > 0.97
+    onehot = sum(per_jet[f] for f in FEATURE_NAMES[8:])
+    assert ak.all(onehot == 1)
+    edges = knn_edges(per_jet, k=7)
+    assert ak.to_list(ak.num(edges)) == ak.to_list(n * np.minimum(7, np.maximum(n - 1, 0)))
+    assert ak.all(edges.src != edges.dst)
+    members = ak.flatten(constituent_particles(particles, jets), axis=1)
+    s = substructure(members)
+    np.testing.assert_allclose(
+        ak.to_numpy(s.mass), ak.to_numpy(ak.flatten(jets.mass)), rtol=1e-9, atol=1e-6
+    )
+    tau = ak.to_numpy(s.tau)
+    assert np.all(np.isfinite(tau))
+    assert np.all(tau >= 0)
+    assert np.median(ak.to_numpy(s.tau21)) < 1.0
+    g = soft_drop(members)
+    assert np.all(ak.to_numpy(g.mass) <= ak.to_numpy(s.mass) + 1e-9)
+
+
+def test_top_labels_select_top_like_jets(ttbar):
+    jets = cluster(ttbar.particles, pt_min=200.0)
+    tops = hadronic_tops(ttbar.partons)
+    matched = top_matched(jets, tops)
+    masses = ak.to_numpy(ak.flatten(jets.mass[matched]))
+    assert len(masses) >= 5
+    assert 140 < np.median(masses) < 210  # a fully contained hadronic top
+    # the three quarks add up to the top (t -> b q q'), up to the W's recoil in the shower
+    t = ak.flatten(tops)
+    ratio = ak.to_numpy((t.q1 + t.q2 + t.q3).mass / t.top.mass)
+    assert np.median(np.abs(ratio - 1)) < 0.02
+
+
+def test_smear_is_deterministic_and_drops_invisible(ttbar):
+    particles = ttbar.particles[:10]
+    a, b = smear(particles, seed=3), smear(particles, seed=3)
+    assert ak.array_equal(a, b)
+    assert not ak.array_equal(a, smear(particles, seed=4))
+    assert ak.all(ak.num(a) < ak.num(particles))
+    assert ak.all(abs(a.eta) < 5.0 + 0.087 / 2)  # calorimeter acceptance, cell-centred
+    tight = smear(particles, SmearConfig(track_eff=0.5), seed=3)
+    n_charged = lambda x: ak.sum(x.charge != 0)  # noqa: E731
+    assert n_charged(tight) < 0.7 * n_charged(a)
+
+
+def test_primitives_against_plain_awkward(shared_data):
+    ev = read_events(
+        shared_data / "nanoAOD_2015_CMS_Open_Data_ttbar.root", collections=["jets", "muons"]
+    )
+    j = ev.jets
+    sel = (j.pt > 30) & (abs(j.eta) < 2.4)
+    np.testing.assert_allclose(ht(j, 30, 2.4), ak.to_numpy(ak.sum(j.pt[sel], axis=1)), rtol=1e-6)
+    assert list(count(j, 30, 2.4)) == ak.to_list(ak.sum(sel, axis=1))
+    lead = leading(j, "eta", 0, fill=-9.0)
+    order = ak.argsort(j.pt, axis=1, ascending=False, stable=True)
+    np.testing.assert_allclose(
+        lead, ak.to_numpy(ak.fill_none(ak.firsts(j.eta[order]), -9.0)), rtol=1e-6
+    )
+    mu = ev.muons[ak.argsort(ev.muons.pt, axis=1, ascending=False, stable=True)]
+    two = ak.num(mu) >= 2
+    ref = (mu[two][:, 0] + mu[two][:, 1]).mass
+    np.testing.assert_allclose(pair_mass(ev.muons)[ak.to_numpy(two)], ak.to_numpy(ref), rtol=1e-5)
