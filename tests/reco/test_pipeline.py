@@ -125,14 +125,25 @@ def test_smear_config_from_yaml(tmp_path, samples, capsys):
     good = tmp_path / "det.yaml"
     good.write_text("track_eff: 0.8\necal_cell: 0.02\n")
     cfg = SmearConfig.from_yaml(good)
-    assert cfg.track_eff == 0.8 and cfg.hcal_cell == SmearConfig().hcal_cell
+    assert cfg.track_eff == 0.8
+    assert cfg.hcal_cell == SmearConfig().hcal_cell
     bad = tmp_path / "bad.yaml"
     bad.write_text("track_efficiency: 0.8\n")
-    with pytest.raises(ConfigError, match=r"bad\.yaml: unknown smearing parameter\(s\) \['track_efficiency'\]"):
+    with pytest.raises(
+        ConfigError, match=r"bad\.yaml: unknown smearing parameter\(s\) \['track_efficiency'\]"
+    ):
         SmearConfig.from_yaml(bad)
     with pytest.raises(ConfigError, match="track_eff is an efficiency"):
         SmearConfig(track_eff=1.5)
-    code = main(["reconstruct", str(samples["qcd"]), "-o", str(tmp_path / "o.parquet"),
-                 "--smear-config", str(bad)])
+    code = main(
+        [
+            "reconstruct",
+            str(samples["qcd"]),
+            "-o",
+            str(tmp_path / "o.parquet"),
+            "--smear-config",
+            str(bad),
+        ]
+    )
     assert code == 2
     assert "unknown smearing parameter" in capsys.readouterr().err
