@@ -9,7 +9,8 @@ dropped), in the same process, with anti-kt R = 0.4 and 0.8 (E-scheme):
 * hepml: :func:`hepml.kernels.cluster.cluster_batch` (inclusive jets sorted by pt
   and each particle's jet index), with one Numba thread and with all of them.
 
-Each timing is the best of ``--repeat`` runs. The first hepml call is timed
+Each timing is the best of ``--repeat`` rounds (in each round FastJet and hepml
+take turns, so that the machine's slow spells hit them alike). The first hepml call is timed
 apart: in a fresh process with an empty Numba cache (JIT compilation) and in
 this process (loading the on-disk cache when there is one). Generated events
 are cached in a temporary ``.npz`` so that reruns skip Pythia.
@@ -91,12 +92,15 @@ def load_events(n_events: int, seed: int, cache: Path | None) -> tuple[np.ndarra
     return px, py, pz, e, offsets
 
 
-def best_of(fn, repeat: int) -> float:
-    best = float("inf")
+def best_of(fns: list, repeat: int) -> list[float]:
+    """Best wall time of each function over ``repeat`` rounds; the functions take
+    turns within a round so that a slow spell of the machine hits them alike."""
+    best = [float("inf")] * len(fns)
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
+        for k, fn in enumerate(fns):
+            t0 = time.perf_counter()
+            fn()
+            best[k] = min(best[k], time.perf_counter() - t0)
     return best
 
 
@@ -162,16 +166,20 @@ def main(argv: list[str] | None = None) -> None:
         def run_hepml(R=R):
             return cluster_batch(px, py, pz, e, offsets, R, ANTIKT, 0.0, -1)
 
+        def run_hepml_1(run_hepml=run_hepml):
+            numba.set_num_threads(1)
+            return run_hepml()
+
+        def run_hepml_all(run_hepml=run_hepml):
+            numba.set_num_threads(n_threads_all)
+            return run_hepml()
+
         fj_jets = run_fastjet()  # warm up (and check the jet counts agree)
-        numba.set_num_threads(1)
-        hm = run_hepml()
+        hm = run_hepml_1()
+        run_hepml_all()
         if not np.array_equal(np.diff(hm[4]), ak.to_numpy(ak.num(fj_jets))):
             raise RuntimeError(f"jet multiplicities differ from FastJet at R={R}")
-        t_fj = best_of(run_fastjet, args.repeat)
-        t_1 = best_of(run_hepml, args.repeat)
-        numba.set_num_threads(n_threads_all)
-        run_hepml()
-        t_all = best_of(run_hepml, args.repeat)
+        t_fj, t_1, t_all = best_of([run_fastjet, run_hepml_1, run_hepml_all], args.repeat)
         rows.append((R, n_ev / t_fj, n_ev / t_1, n_ev / t_all))
 
     print()
@@ -182,7 +190,7 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
         f"Python {platform.python_version()}, numba {numba.__version__}, "
-        f"fastjet {fastjet.__version__} (FastJet {fastjet.fastjet_version_string()})."
+        f"fastjet {fastjet.__version__} ({fastjet.fastjet_version_string()})."
     )
     print()
     header = (

@@ -33,26 +33,43 @@ only keeps its nearest neighbour :math:`j` with :math:`\\Delta R_{ij}^2 < R^2`
 Strategies
 ----------
 FastJet's own strategy choice (``ClusterSequence::_best_strategy``) is used
-by default (``strategy=STRATEGY_AUTO``), and each strategy below follows its
-FastJet counterpart step by step, because ties are resolved by the order in
+by default (``strategy=STRATEGY_AUTO``), and each strategy follows its FastJet
+counterpart step by step, because exact ties are resolved by the order in
 which a strategy visits pairs:
 
 * ``N2_PLAIN`` (FastJet ``N2Plain``): nearest neighbours (NN) cached per
-  object, :math:`O(N^2)`; FastJet uses it for :math:`N \\lesssim 30{-}40`.
+  object, :math:`O(N^2)`; FastJet uses it for :math:`N \\le 39` (R = 0.4) or
+  30 (R = 0.8).
 * ``N2_TILED`` (``N2Tiled``): the (y, φ) plane cut in tiles of size ≥ R, NN
-  searches only in the 3×3 neighbouring tiles, linear scan of the :math:`d`
-  table; FastJet uses it for :math:`40 \\lesssim N \\lesssim 700` (R = 0.4) or
-  :math:`30 \\lesssim N \\lesssim 500` (R = 0.8).
-* ``N2_MINHEAP_TILED`` (``N2MinHeapTiled``): tiles plus a min-heap of the
-  :math:`d`; small R, :math:`700 \\lesssim N \\lesssim 1600` at R = 0.4.
+  searches only in the 3×3 neighbouring tiles, first smallest :math:`d` of a
+  compacted table; FastJet uses it up to :math:`N \\approx 690` (R = 0.4) or
+  516 (R = 0.8).
+* ``N2_MINHEAP_TILED`` (``N2MinHeapTiled``): tiles and a min-heap of the
+  :math:`d`; R < 0.65, up to :math:`N \\approx 1600` at R = 0.4.
 * ``N2_LAZY9`` (``N2MHTLazy9``): tiles, min-heap, and NN searches that skip
-  tiles farther than the current NN; larger N, or R ≳ 0.65 above ~500.
+  tiles farther than the current NN; beyond.
 
-FastJet switches to ``N2MHTLazy25`` or its CGAL ``NlnN`` only at tens of
-thousands of particles (R ≤ 1) or for R > π/2 with N ≳ 700; there
-``N2_LAZY9`` is used instead, which gives the same jets except that exact ties
-may then resolve differently. Measured with :file:`benchmarks/bench_clustering.py`,
-FastJet's crossovers are also close to the fastest choice for these kernels.
+What differs from FastJet is only how the work is done, never its outcome:
+the d table is kept in blocks of 32 (block minimum and its first position:
+the same answer as FastJet's linear scan); the heap strategies pick the
+smallest d from the same blocks and replay FastJet's heap updates (logged)
+only when that smallest d is shared by other than a pair of mutual nearest
+neighbours, the one case where the heap's choice matters; NN searches skip
+tiles whose edge is farther than the current NN (less a 1e-7 rounding margin,
+as FastJet's own lazy strategies do), which cannot change a strict-minimum
+search; helpers are closures, so that numba does not reference-count the
+arrays at each call. Arithmetic is IEEE (``error_model="numpy"``), as in C++:
+degenerate momenta (say E = p_z = 0 < p_T) give infinite rapidities, not
+exceptions.
+
+FastJet switches to ``N2MHTLazy25`` (anti-kt: N ≳ 4900 at R = 0.8, 21900 at
+R = 0.4, 2960 at R = 1; kt and C/A a little later; any N ≥ 700–1000 for
+R > π/2) or to CGAL ``NlnN`` (millions of particles); there ``N2_LAZY9``
+runs instead: the same jets, but exact ties may then resolve differently.
+Measured with these kernels, N2Plain is faster than the tiled strategies up
+to N ≈ 85 (R = 0.4) or 60 (R = 0.8), and the three tiled ones run within
+~15% of each other for N = 300–1000: following FastJet's choice (for exact
+ties) costs at most a few microseconds per event.
 
 API
 ---
@@ -189,7 +206,7 @@ _TILE_EDGE_SECURITY_MARGIN = 1.0e-7
 # --------------------------------------------------------------------------
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _scale(kt2, p):
     """FastJet's ``jet_scale_for_algorithm``: kt^(2p)."""
     if p == 1:
@@ -201,7 +218,7 @@ def _scale(kt2, p):
     return 1e300
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _rap_phi(px, py, pz, e):
     """Rapidity and phi in [0, 2pi) exactly as ``PseudoJet::_set_rap_phi``."""
     kt2 = px * px + py * py
@@ -228,7 +245,7 @@ def _rap_phi(px, py, pz, e):
     return rap, phi
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _dist(eta_a, phi_a, eta_b, phi_b):
     """FastJet's ``_bj_dist``: squared distance in (rapidity, phi)."""
     dphi = abs(phi_a - phi_b)
@@ -238,7 +255,7 @@ def _dist(eta_a, phi_a, eta_b, phi_b):
     return dphi * dphi + deta * deta
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _dist_to_tile(e, f, own_eta_c, eta_c, phi_c, half_eta, half_phi):
     """FastJet's ``LazyTiling9::_distance_to_tile``: from (e, f), in a tile centred
     on ``own_eta_c`` in rapidity, to the edge of the tile centred on (eta_c, phi_c)."""
@@ -255,7 +272,7 @@ def _dist_to_tile(e, f, own_eta_c, eta_c, phi_c, half_eta, half_phi):
     return dphi * dphi + deta * deta
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _tiling_extent(rap, jets, n):
     """FastJet's ``TilingExtent``: the rapidity range worth tiling (``rap[i]``:
     rapidity of particle i, ``jets[i]`` its momentum)."""
@@ -310,7 +327,7 @@ def _tiling_extent(rap, jets, n):
     return minrap, maxrap
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _tile_of(eta, phi, eta_min, eta_max, size_eta, size_phi, n_phi, n_eta_m1):
     """FastJet's ``_tile_index(eta, phi)`` (guarded against non-finite input)."""
     if eta <= eta_min:
@@ -327,7 +344,7 @@ def _tile_of(eta, phi, eta_min, eta_max, size_eta, size_phi, n_phi, n_eta_m1):
     return iphi + ieta * n_phi
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _tile_neighbours(ieta_min, ieta_max, n_phi):
     """Neighbours of FastJet's tiles, ``nb[t, :cnt[t]]``: the tile itself, its
     left (L) neighbours, then from ``rh[t]`` on its right (R) ones:
@@ -365,7 +382,7 @@ def _tile_neighbours(ieta_min, ieta_max, n_phi):
     return nb, cnt, rh
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _heap_init(hv, mv, ml, m):
     """FastJet's ``MinHeap::initialise`` on the values in ``hv[:m]``.
 
@@ -383,9 +400,9 @@ def _heap_init(hv, mv, ml, m):
             mv[parent] = mv[i]
 
 
-# The N2Tiled d table is scanned for its first minimum; blocks of 32 entries
-# keep their minimum and its first position, which gives the same answer as
-# FastJet's linear scan with ~n/32 + 32 comparisons per step instead of n.
+# d values are kept in blocks of 32 entries with their minimum and its first
+# position: the first smallest d (FastJet's N2Tiled linear scan) then takes
+# ~n/32 + 32 comparisons per step instead of n.
 _BLOCK_SHIFT = 5
 _BLOCK = 1 << _BLOCK_SHIFT
 
@@ -395,20 +412,21 @@ _BLOCK = 1 << _BLOCK_SHIFT
 # --------------------------------------------------------------------------
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _run(n, R, p, strategy, jets, jet_hist, hist, hd, cnt):
     """Cluster the ``n`` particles in ``jets[:n]`` with ``strategy``, writing
     the new pseudojets into ``jets``, the history into ``hist``/``hd`` and
     counting rows in ``cnt`` (history rows, jet rows).
 
-    Each strategy follows its FastJet routine statement by statement (same
-    floating-point expressions, same order of visits, same tie resolution):
-    N2Plain ``_simple_N2_cluster``, N2Tiled ``_faster_tiled_N2_cluster``,
+    Each strategy reproduces its FastJet routine (same floating-point
+    expressions, same order of visits, same tie resolution): N2Plain
+    ``_simple_N2_cluster``, N2Tiled ``_faster_tiled_N2_cluster``,
     N2MinHeapTiled ``_minheap_faster_tiled_N2_cluster``, N2MHTLazy9
-    ``LazyTiling9::run``. Brief-jet "pointers" are slot indices, -1 is NULL.
-    The helpers are closures rather than functions because numba would
-    reference-count every array argument at each call, which costs more than
-    the work they do.
+    ``LazyTiling9::run``; the module docstring lists where the work is done
+    differently without changing its outcome. Brief-jet "pointers" are slot
+    indices, -1 is NULL. The helpers are closures rather than functions
+    because numba would reference-count every array argument at each call,
+    which costs more than the work they do.
     """
     R2 = R * R
     invR2 = 1.0 / R2
@@ -457,12 +475,14 @@ def _run(n, R, p, strategy, jets, jet_hist, hist, hd, cnt):
         nn[a] = -1
 
     def dij(a):
-        # _bj_diJ: d of slot a times R^2
+        # _bj_diJ: d of slot a times R^2 (capped at DBL_MAX: only momenta beyond
+        # ~1e150 GeV overflow, and the removed jets must stay behind)
         k = kt2[a]
         b = nn[a]
         if b >= 0 and kt2[b] < k:
             k = kt2[b]
-        return nnd[a] * k
+        v = nnd[a] * k
+        return v if v <= _DBL_MAX else _DBL_MAX
 
     def add_step(p1, p2, jetp, d):
         # _add_step_to_history
@@ -537,17 +557,17 @@ def _run(n, R, p, strategy, jets, jet_hist, hist, hd, cnt):
         hi = min(lo + _BLOCK, nl)
         m = dval[lo]
         am = lo
-        c = 1
         for i in range(lo + 1, hi):
-            v = dval[i]
-            if v < m:
-                m = v
+            if dval[i] < m:
+                m = dval[i]
                 am = i
-                c = 1
-            elif v == m:
-                c += 1
         bmin[blk] = m
         barg[blk] = am
+        c = 0
+        if minheap:  # (only the heap strategies need to know about ties)
+            for i in range(lo, hi):
+                if dval[i] == m:
+                    c += 1
         bcnt[blk] = c
 
     def block_set(pos, v, nl):
@@ -579,14 +599,15 @@ def _run(n, R, p, strategy, jets, jet_hist, hist, hd, cnt):
             heap_update(log_loc[k], log_val[k])
         nlog[0] = 0
 
-    def heap_set(loc, value):
+    def heap_set(loc, value, removed):
         if nlog[0] == nlogmax:
             heap_sync()
         k = nlog[0]
         log_loc[k] = loc
         log_val[k] = value
         nlog[0] = k + 1
-        block_set(loc, value, n)
+        # (removed jets are +inf in the blocks, DBL_MAX in FastJet's heap)
+        block_set(loc, math.inf if removed else value, n)
 
     for i in range(n):
         set_bj(i, i)
@@ -692,7 +713,7 @@ def _run(n, R, p, strategy, jets, jet_hist, hist, hd, cnt):
     nb, nbc, rh = _tile_neighbours(ieta_min, ieta_max, n_phi)
     head = np.full(ntiles, -1, np.int64)
     tagged = np.zeros(ntiles, np.bool_)
-    max_nnd = np.zeros(ntiles)  # upper bound on the NN distances in each tile
+    max_nnd = np.zeros(ntiles)  # N2MHTLazy9: bound on the NN distances in a tile
     eta_c = np.empty(ntiles)  # tile centres
     phi_c = np.empty(ntiles)
     for ie in range(n_eta_m1 + 1):
@@ -911,7 +932,8 @@ def _run(n, R, p, strategy, jets, jet_hist, hist, hd, cnt):
                     exact = not (a2 >= 0 and nn[a] == a2 and nn[a2] == a)
                 if exact:
                     heap_sync()
-                    a = ml[0]
+                    if ji[ml[0]] >= 0:  # (always, unless d overflowed)
+                        a = ml[0]
         dmin *= invR2
         b = nn[a]
         old_tile = 0
@@ -931,8 +953,9 @@ def _run(n, R, p, strategy, jets, jet_hist, hist, hd, cnt):
         else:
             record_ib(ji[a], dmin)
             remove(a)
+        ji[a] = -1  # (slot a is gone)
         if minheap:
-            heap_set(a, _DBL_MAX)
+            heap_set(a, _DBL_MAX, True)
 
         if not lazy:
             # ---- N2Tiled / N2MinHeapTiled ----
@@ -958,40 +981,27 @@ def _run(n, R, p, strategy, jets, jet_hist, hist, hd, cnt):
                     block_rescan(pa >> _BLOCK_SHIFT, nleft)
                 if (nleft & (_BLOCK - 1)) != 0 and barg[nleft >> _BLOCK_SHIFT] == nleft:
                     block_rescan(nleft >> _BLOCK_SHIFT, nleft)
-            # Tiles (and jets in them) that provably cannot change a nearest
-            # neighbour are skipped: a candidate only counts if strictly closer
-            # than the current one, so skipping those at least as far (lower
-            # bound from the tile edges, less a margin for rounding) changes
-            # nothing; FastJet's N2MHTLazy9 does the same.
-            # B's own nearest neighbour evolves in locals (bd, bn) during the loop
+            # (B's own nearest neighbour evolves in locals bd, bn during the loop;
+            # recomputed nearest neighbours come from scan_nn)
             eb = 0.0
             fb = 0.0
-            ecb = 0.0
             bd = R2
             bn = -1
             if b >= 0:
                 eb = eta[b]
                 fb = phi[b]
-                ecb = eta_c[tile[b]]
             for iu in range(nu):
                 t = union[iu]
                 tagged[t] = False
-                check_b = False
-                if b >= 0:
-                    dtt = _dist_to_tile(eb, fb, ecb, eta_c[t], phi_c[t], hfe, hfp)
-                    dtt -= _TILE_EDGE_SECURITY_MARGIN
-                    check_b = dtt < max_nnd[t] or dtt < bd
                 i = head[t]
                 while i >= 0:
                     if nn[i] == a or (b >= 0 and nn[i] == b):
                         if minheap:
                             ns = push(i, ns)
                         scan_nn(i)
-                        if nnd[i] > max_nnd[t]:
-                            max_nnd[t] = nnd[i]
                         if not minheap:
                             block_set(posn[i], dij(i), nleft)
-                    if check_b and i != b:
+                    if b >= 0 and i != b:
                         d = _dist(eta[i], phi[i], eb, fb)
                         if d < nnd[i]:
                             nnd[i] = d
@@ -1007,8 +1017,6 @@ def _run(n, R, p, strategy, jets, jet_hist, hist, hd, cnt):
             if b >= 0:
                 nnd[b] = bd
                 nn[b] = bn
-            if b >= 0 and nnd[b] > max_nnd[tile[b]]:
-                max_nnd[tile[b]] = nnd[b]
             if not minheap:
                 if b >= 0:
                     block_set(posn[b], dij(b), nleft)
@@ -1071,7 +1079,7 @@ def _run(n, R, p, strategy, jets, jet_hist, hist, hd, cnt):
         while ns > 0:
             ns -= 1
             i = stack[ns]
-            heap_set(i, dij(i))
+            heap_set(i, dij(i), False)
             posn[i] = 0
             if lazy:
                 ti = tile[i]
@@ -1085,12 +1093,12 @@ def _run(n, R, p, strategy, jets, jet_hist, hist, hd, cnt):
 # --------------------------------------------------------------------------
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _parabola(a, b, c, x):
     return c * (a * x * x + b * x + 1)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def choose_strategy(n: int, R: float, p: int) -> int:
     """The strategy FastJet's ``Best`` picks (``ClusterSequence::_best_strategy``).
 
@@ -1116,7 +1124,7 @@ def choose_strategy(n: int, R: float, p: int) -> int:
     return N2_LAZY9
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _cluster_into(px, py, pz, e, R, p, strategy, hist, hd, jets):
     """Cluster one event into preallocated ``hist (2n,4)``, ``hd (2n,2)``,
     ``jets (2n,4)``; returns the number of pseudojets (rows of ``jets`` used)."""
@@ -1147,12 +1155,12 @@ def _cluster_into(px, py, pz, e, R, p, strategy, hist, hd, jets):
     return cnt[1]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _finite4(a, b, c, d):
     return math.isfinite(a) and math.isfinite(b) and math.isfinite(c) and math.isfinite(d)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def cluster_sequence(
     px: np.ndarray,
     py: np.ndarray,
@@ -1202,7 +1210,7 @@ def cluster_sequence(
 # --------------------------------------------------------------------------
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _sort_rows_by_pt(jets, rows):
     """``sorted_by_pt``: rows ordered by decreasing pt^2 (stable on ties)."""
     m = rows.shape[0]
@@ -1214,7 +1222,7 @@ def _sort_rows_by_pt(jets, rows):
     return rows[order]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def inclusive_jets(
     hist: np.ndarray, dij: np.ndarray, jets: np.ndarray, p: int, ptmin: float = 0.0
 ) -> np.ndarray:
@@ -1258,7 +1266,7 @@ def inclusive_jets(
     return _sort_rows_by_pt(jets, out[:k])
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def n_exclusive_jets(hist: np.ndarray, dij: np.ndarray, dcut: float) -> int:
     """Number of jets when clustering stops at ``dcut`` (FastJet ``n_exclusive_jets``)."""
     nh = hist.shape[0]
@@ -1270,7 +1278,7 @@ def n_exclusive_jets(hist: np.ndarray, dij: np.ndarray, dcut: float) -> int:
     return nh - (i + 1)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def exclusive_jets(hist: np.ndarray, njets: int) -> np.ndarray:
     """Rows of ``jets`` of the event clustered to ``njets`` jets, in FastJet's
     order (``exclusive_jets_up_to(njets)``: all particles when njets > n).
@@ -1296,13 +1304,13 @@ def exclusive_jets(hist: np.ndarray, njets: int) -> np.ndarray:
     return out[:k]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def exclusive_jets_dcut(hist: np.ndarray, dij: np.ndarray, dcut: float) -> np.ndarray:
     """Rows of ``jets`` of the exclusive jets at ``dcut`` (FastJet ``exclusive_jets(dcut)``)."""
     return exclusive_jets(hist, n_exclusive_jets(hist, dij, dcut))
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def exclusive_dmerge(hist: np.ndarray, dij: np.ndarray, njets: int) -> float:
     """d of the merge that went from ``njets + 1`` to ``njets`` jets (0 if njets ≥ n)."""
     n = hist.shape[0] // 2
@@ -1311,7 +1319,7 @@ def exclusive_dmerge(hist: np.ndarray, dij: np.ndarray, njets: int) -> float:
     return dij[2 * n - njets - 1, 0]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def exclusive_dmerge_max(hist: np.ndarray, dij: np.ndarray, njets: int) -> float:
     """Largest d of all merges up to the one leaving ``njets`` jets (0 if njets ≥ n)."""
     n = hist.shape[0] // 2
@@ -1320,7 +1328,7 @@ def exclusive_dmerge_max(hist: np.ndarray, dij: np.ndarray, njets: int) -> float
     return dij[2 * n - njets - 1, 1]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def constituents(hist: np.ndarray, jet_row: int) -> np.ndarray:
     """Indices of the particles in pseudojet ``jet_row``, in FastJet's order
     (``add_constituents``: depth first, parent1 before parent2).
@@ -1357,7 +1365,7 @@ def constituents(hist: np.ndarray, jet_row: int) -> np.ndarray:
     return out[:k]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def particle_jet_indices(hist: np.ndarray, jet_rows: np.ndarray) -> np.ndarray:
     """For each particle, the position in ``jet_rows`` of the jet containing it,
     -1 if none (FastJet ``particle_jet_indices``). Returns int64 ``(n,)``."""
@@ -1389,7 +1397,7 @@ def particle_jet_indices(hist: np.ndarray, jet_rows: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def first_nonfinite(
     px: np.ndarray, py: np.ndarray, pz: np.ndarray, e: np.ndarray, offsets: np.ndarray
 ) -> np.ndarray:
@@ -1406,7 +1414,7 @@ def first_nonfinite(
     return out
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _first_nonfinite_in(px, py, pz, e, lo, hi):
     """Index (from ``lo``) of the first non-finite particle in [lo, hi), or -1."""
     for i in range(lo, hi):
@@ -1415,7 +1423,7 @@ def _first_nonfinite_in(px, py, pz, e, lo, hi):
     return -1
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _event_jets(px, py, pz, e, R, p, strategy, mode, ptmin, njets, dcut, out, particle_jet):
     """Cluster one (finite) event and keep the jets of ``mode``: inclusive above
     ``ptmin`` (0), ``exclusive_jets(njets)`` (1) or ``exclusive_jets(dcut)`` (2),
@@ -1445,7 +1453,7 @@ def _event_jets(px, py, pz, e, R, p, strategy, mode, ptmin, njets, dcut, out, pa
     return m
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=True, error_model="numpy")
 def _jets_batch_loop(
     px, py, pz, e, offsets, R, p, strategy, mode, ptmin, njets, dcut, tmp, count, status, pjet
 ):
@@ -1465,7 +1473,7 @@ def _jets_batch_loop(
                 pjet[i] = -1
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _jets_batch(px, py, pz, e, offsets, R, p, strategy, mode, ptmin, njets, dcut):
     nev = offsets.shape[0] - 1
     ntot = px.shape[0]
@@ -1498,7 +1506,7 @@ def _jets_batch(px, py, pz, e, offsets, R, p, strategy, mode, ptmin, njets, dcut
     return jpx, jpy, jpz, je, jet_offsets, particle_jet, status
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def cluster_batch(
     px: np.ndarray,
     py: np.ndarray,
@@ -1527,7 +1535,7 @@ def cluster_batch(
     )  # fmt: skip
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def exclusive_batch(
     px: np.ndarray,
     py: np.ndarray,
@@ -1551,7 +1559,7 @@ def exclusive_batch(
     )  # fmt: skip
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=True, error_model="numpy")
 def _history_batch_loop(px, py, pz, e, offsets, R, p, strategy, hist, hd, jets, npj, status):
     for ev in numba.prange(offsets.shape[0] - 1):
         lo = offsets[ev]
@@ -1575,7 +1583,7 @@ def _history_batch_loop(px, py, pz, e, offsets, R, p, strategy, hist, hd, jets, 
                 d[r, 1] = 0.0
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def cluster_history_batch(
     px: np.ndarray,
     py: np.ndarray,

@@ -16,6 +16,9 @@ Conventions (FastJet's):
 * The pseudorapidity of a particle with :math:`p_T = 0` is :math:`+10^5`.
 * :math:`m = \\mathrm{sign}(m^2)\\sqrt{|m^2|}` (negative for space-like momenta).
 
+All functions use IEEE arithmetic (``error_model="numpy"``: a division by zero
+gives inf or nan, as in FastJet's C++, rather than raising).
+
 Example::
 
     from hepml.kernels.fourvec import rapidity, phi, delta_r2
@@ -62,19 +65,19 @@ TWOPI = 2.0 * math.pi
 MAXRAP = 1.0e5
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def pt2(px: float, py: float) -> float:
     """Squared transverse momentum, :math:`p_T^2 = p_x p_x + p_y p_y` (FastJet ``kt2``)."""
     return px * px + py * py
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def pt(px: float, py: float) -> float:
     """Transverse momentum, :math:`p_T = \\sqrt{p_x^2 + p_y^2}` (FastJet ``perp``)."""
     return math.sqrt(px * px + py * py)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def phi(px: float, py: float) -> float:
     """Azimuth in :math:`[0, 2\\pi)`, as FastJet stores it (``PseudoJet::phi``).
 
@@ -95,7 +98,7 @@ def phi(px: float, py: float) -> float:
     return f
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def phi_std(px: float, py: float) -> float:
     """Azimuth in :math:`(-\\pi, \\pi]` (FastJet ``phi_std``): :func:`phi` shifted by
     :math:`-2\\pi` when above :math:`\\pi`."""
@@ -105,7 +108,7 @@ def phi_std(px: float, py: float) -> float:
     return f
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def rapidity(px: float, py: float, pz: float, e: float) -> float:
     """Rapidity, as FastJet computes it (``PseudoJet::_set_rap_phi``).
 
@@ -135,13 +138,13 @@ def rapidity(px: float, py: float, pz: float, e: float) -> float:
     return y
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def rapidity_phi(px: float, py: float, pz: float, e: float) -> tuple[float, float]:
     """``(rapidity(px, py, pz, e), phi(px, py))`` in one call (what clustering needs)."""
     return rapidity(px, py, pz, e), phi(px, py)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def eta(px: float, py: float, pz: float) -> float:
     """Pseudorapidity, as FastJet computes it (``PseudoJet::pseudorapidity``).
 
@@ -161,13 +164,13 @@ def eta(px: float, py: float, pz: float) -> float:
     return -math.log(math.tan(theta / 2.0))
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def mass2(px: float, py: float, pz: float, e: float) -> float:
     """Squared mass, :math:`m^2 = (E + p_z)(E - p_z) - p_T^2` (FastJet ``m2``)."""
     return (e + pz) * (e - pz) - (px * px + py * py)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def mass(px: float, py: float, pz: float, e: float) -> float:
     """Mass, :math:`m = \\mathrm{sign}(m^2) \\sqrt{|m^2|}` (FastJet ``m``, CLHEP convention)."""
     mm = (e + pz) * (e - pz) - (px * px + py * py)
@@ -176,7 +179,7 @@ def mass(px: float, py: float, pz: float, e: float) -> float:
     return math.sqrt(mm)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def delta_phi(phi1: float, phi2: float) -> float:
     """Azimuthal difference :math:`\\phi_1 - \\phi_2` wrapped into :math:`(-\\pi, \\pi]`.
 
@@ -193,7 +196,7 @@ def delta_phi(phi1: float, phi2: float) -> float:
     return d
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def delta_r2(y1: float, phi1: float, y2: float, phi2: float) -> float:
     """Squared distance in the (rapidity or pseudorapidity, azimuth) plane.
 
@@ -212,7 +215,7 @@ def delta_r2(y1: float, phi1: float, y2: float, phi2: float) -> float:
     return dphi * dphi + deta * deta
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def delta_r2_rapidity(
     px1: float,
     py1: float,
@@ -229,13 +232,13 @@ def delta_r2_rapidity(
     )
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def delta_r2_eta(px1: float, py1: float, pz1: float, px2: float, py2: float, pz2: float) -> float:
     """:math:`\\Delta R^2` in (pseudorapidity, azimuth) of two three-momenta."""
     return delta_r2(eta(px1, py1, pz1), phi(px1, py1), eta(px2, py2, pz2), phi(px2, py2))
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def xyze_to_ptetaphim(
     px: float, py: float, pz: float, e: float
 ) -> tuple[float, float, float, float]:
@@ -244,7 +247,7 @@ def xyze_to_ptetaphim(
     return pt(px, py), eta(px, py, pz), phi_std(px, py), mass(px, py, pz, e)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def ptetaphim_to_xyze(
     pt_: float, eta_: float, phi_: float, m: float
 ) -> tuple[float, float, float, float]:
@@ -264,7 +267,7 @@ def ptetaphim_to_xyze(
     return px, py, pz, e
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def ptyphim_to_xyze(
     pt_: float, y: float, phi_: float, m: float
 ) -> tuple[float, float, float, float]:
@@ -285,7 +288,7 @@ def ptyphim_to_xyze(
     )
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def to_ptetaphim(
     px: np.ndarray, py: np.ndarray, pz: np.ndarray, e: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -305,7 +308,7 @@ def to_ptetaphim(
     return out_pt, out_eta, out_phi, out_m
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def to_xyze(
     pt_: np.ndarray, eta_: np.ndarray, phi_: np.ndarray, m: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -218,6 +218,13 @@ def test_exclusive_jets_match_fastjet(sample_events, p, R):
             assert K.n_exclusive_jets(hist, dij, dcut) == cs.n_exclusive_jets(dcut)
             ref = np.array([four(j) for j in cs.exclusive_jets(float(dcut))]).reshape(-1, 4)
             np.testing.assert_array_equal(jets[rows], ref)
+    # more jets asked than particles: exclusive_jets_up_to, i.e. all the particles
+    px, py, pz, e = (x[:5] for x in sample_events.event(0))
+    cs = fastjet_sequence(px, py, pz, e, p, R)
+    hist, dij, jets = K.cluster_sequence(px, py, pz, e, R, p)
+    rows = K.exclusive_jets(hist, 8)
+    np.testing.assert_array_equal(jets[rows], [four(j) for j in cs.exclusive_jets_up_to(8)])
+    assert sorted(rows) == [0, 1, 2, 3, 4]
     # the batch versions: the same jets, sorted by pt, with the same constituents
     sub = sample_events.select(np.arange(0, 300, 15))
     for njets, dcut in ((2, -1.0), (0, 50.0**2 if p == K.KT else 0.05)):
@@ -393,11 +400,23 @@ def test_nonfinite_momenta_are_reported_not_clustered():
     )
     assert hist.shape == (0, 4)
     assert jets.shape == (0, 4)
-    # an inf that would make rapidities or d_ij infinite does not hang the kernel either
-    for strategy in STRATEGIES:
-        K.cluster_sequence(
-            px[2 * n :], py[2 * n :], pz[2 * n :], e[2 * n :], 0.4, K.ANTIKT, strategy
-        )
+    # finite but degenerate momenta (infinite rapidity, zero four-vector, huge values)
+    # are clustered without exceptions or hangs, whatever the strategy
+    weird = np.array(
+        [
+            [3.0, 4.0, 0.0, 0.0],
+            [0.0, 0.0, 0.0, 0.0],
+            [0.0, 0.0, 3.0, 2.0],
+            [1e200, 1e200, 0.0, 1e201],  # twice: kt^2 overflows, d_ij = 0 * inf
+            [1e200, 1e200, 0.0, 1e201],
+        ]
+    )
+    cols = [np.concatenate([x[:n], weird[:, k]]) for k, x in enumerate((px, py, pz, e))]
+    for strategy in [K.STRATEGY_AUTO, *STRATEGIES]:
+        for p in ALGORITHMS:
+            hist, dij, jets = K.cluster_sequence(*cols, 0.4, p, strategy)
+            assert hist.shape == (2 * (n + len(weird)), 4)
+            assert len(K.inclusive_jets(hist, dij, jets, p, 0.0)) > 0
 
 
 def test_constituents_and_particle_jet_indices(sample_events):

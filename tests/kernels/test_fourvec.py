@@ -156,7 +156,8 @@ def test_delta_r2_wraparound_examples():
 def test_delta_r2_of_momenta(a, b):
     ya = 0.5 * math.log((a[3] + a[2]) / (a[3] - a[2]))
     yb = 0.5 * math.log((b[3] + b[2]) / (b[3] - b[2]))
-    fa, fb = math.atan2(a[1], a[0]), math.atan2(b[1], b[0])
+    # (phi = 0 when pt = 0, as FastJet has it: atan2(0, -0) would say pi)
+    fa, fb = (math.atan2(q[1], q[0]) if q[0] or q[1] else 0.0 for q in (a, b))
     assert F.delta_r2_rapidity(*a, *b) == pytest.approx(_plain_dr2(ya, fa, yb, fb), abs=1e-8)
     if math.hypot(a[0], a[1]) > 1e-6 and math.hypot(b[0], b[1]) > 1e-6:
         ea = math.asinh(a[2] / math.hypot(a[0], a[1]))
