@@ -137,7 +137,7 @@ import math
 import numba
 import numpy as np
 
-from .fourvec import MAXRAP, PI, TWOPI
+from .fourvec import PI, TWOPI, rapidity_phi
 
 __all__ = [
     "ANTIKT",
@@ -221,28 +221,7 @@ def _scale(kt2, p):
 @numba.njit(cache=True, error_model="numpy")
 def _rap_phi(px, py, pz, e):
     """Rapidity and phi in [0, 2pi) exactly as ``PseudoJet::_set_rap_phi``."""
-    kt2 = px * px + py * py
-    if kt2 == 0.0:
-        phi = 0.0
-    else:
-        phi = math.atan2(py, px)
-    if phi < 0.0:
-        phi += TWOPI
-    if phi >= TWOPI:
-        phi -= TWOPI
-    if e == abs(pz) and kt2 == 0.0:
-        rap = MAXRAP + abs(pz)
-        if pz < 0.0:
-            rap = -rap
-    else:
-        m2 = (e + pz) * (e - pz) - kt2
-        if not (m2 > 0.0):
-            m2 = 0.0
-        epz = e + abs(pz)
-        rap = 0.5 * math.log((kt2 + m2) / (epz * epz))
-        if pz > 0.0:
-            rap = -rap
-    return rap, phi
+    return rapidity_phi(px, py, pz, e)
 
 
 @numba.njit(cache=True, error_model="numpy")
