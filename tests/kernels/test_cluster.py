@@ -335,6 +335,18 @@ def test_ten_thousand_particles(p, R):
     assert len(jpx) > 10
 
 
+@pytest.mark.parametrize("p", [K.ANTIKT, K.KT, K.CAMBRIDGE], ids=ALG_IDS.get)
+def test_energy_below_momentum_clusters_as_fastjet(sample_events, p):
+    """E < |p| (space-like momenta, as float32 rounding or smearing produce): FastJet
+    takes m^2 = 0 for the rapidity; the history must still be FastJet's."""
+    px, py, pz, e = sample_events.event(2)
+    e = e.copy()
+    e[::3] = 0.98 * np.sqrt(px[::3] ** 2 + py[::3] ** 2 + pz[::3] ** 2)
+    assert np.any(e**2 < px**2 + py**2 + pz**2)
+    for R in (0.4, 0.8):
+        assert_same_history(px, py, pz, e, p, R)
+
+
 def _lattice(n: int, seed: int) -> tuple[np.ndarray, ...]:
     """Particles on a grid in (y, phi) with pt from a small set: many exactly equal
     distances and d_ij, and many particles on tile boundaries."""
