@@ -36,39 +36,18 @@ from pathlib import Path
 
 import numpy as np
 
-NEUTRINOS = (12, 14, 16)
-
 
 def generate(process: str, n_events: int, seed: int) -> tuple[np.ndarray, ...]:
-    """Final-state particles (px, py, pz, E, counts) of ``n_events`` Pythia events."""
+    """Final-state particles (px, py, pz, E, counts) of ``n_events`` Pythia events
+    (hepml's generator, in memory; QCD with pT-hat > 500 GeV)."""
     import awkward as ak
-    import pythia8mc
 
-    pythia = pythia8mc.Pythia("", False)
-    settings = [
-        "Beams:eCM = 13000",
-        "Print:quiet = on",
-        "Next:numberCount = 0",
-        "Random:setSeed = on",
-        f"Random:seed = {seed}",
-    ]
-    if process == "ttbar":
-        settings += ["Top:gg2ttbar = on", "Top:qqbar2ttbar = on"]
-    else:
-        settings += ["HardQCD:all = on", "PhaseSpace:pTHatMin = 500"]
-    for s in settings:
-        pythia.readString(s)
-    pythia.init()
-    prt = pythia.nextBatch(n_events).prt
-    aid = abs(prt.id)
-    keep = prt.status > 0
-    for nu in NEUTRINOS:
-        keep = keep & (aid != nu)
-    p = prt[keep].p
+    from hepml.io.generate import GenerateConfig, final_state
+
+    pthat = None if process == "ttbar" else 500.0
+    p = final_state(GenerateConfig(process=process, events=n_events, seed=seed, pthat_min=pthat))
     counts = ak.to_numpy(ak.num(p)).astype(np.int64)
-    flat = [
-        ak.to_numpy(ak.flatten(getattr(p, f))).astype(np.float64) for f in ("px", "py", "pz", "e")
-    ]
+    flat = [ak.to_numpy(ak.flatten(p[f])).astype(np.float64) for f in ("px", "py", "pz", "E")]
     return (*flat, counts)
 
 

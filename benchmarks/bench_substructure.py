@@ -33,31 +33,14 @@ import time
 
 import numpy as np
 
-NEUTRINOS = (12, 14, 16)
 
+def generate(process: str, n_events: int, seed: int):
+    """Final-state particles (awkward records px, py, pz, E) of ``n_events`` events
+    (hepml's generator, in memory, pT-hat > 400 GeV)."""
+    from hepml.io.generate import GenerateConfig, final_state
 
-def generate(process: list[str], n_events: int, seed: int):
-    """Final-state particles (awkward records px, py, pz, E) of ``n_events`` events."""
-    import awkward as ak
-    import pythia8mc
-
-    pythia = pythia8mc.Pythia("", False)
-    for s in (
-        "Beams:eCM = 13000",
-        *process,
-        "PhaseSpace:pTHatMin = 400",
-        "Print:quiet = on",
-        "Next:numberCount = 0",
-        "Random:setSeed = on",
-        f"Random:seed = {seed}",
-    ):
-        pythia.readString(s)
-    pythia.init()
-    prt = pythia.nextBatch(n_events).prt
-    aid = abs(prt.id)
-    keep = (prt.status > 0) & ~((aid == 12) | (aid == 14) | (aid == 16))
-    p = prt.p[keep]
-    return ak.zip({"px": p.px, "py": p.py, "pz": p.pz, "E": p.e})
+    p = final_state(GenerateConfig(process=process, events=n_events, seed=seed, pthat_min=400.0))
+    return p[["px", "py", "pz", "E"]]
 
 
 def best_of(fn, repeat: int) -> float:
@@ -89,8 +72,8 @@ def main(argv: list[str] | None = None) -> None:
     half = args.events // 2
     events = ak.concatenate(
         [
-            generate(["Top:gg2ttbar = on", "Top:qqbar2ttbar = on"], half, args.seed),
-            generate(["HardQCD:all = on"], args.events - half, args.seed),
+            generate("ttbar", half, args.seed),
+            generate("qcd", args.events - half, args.seed),
         ]
     )
     cs = fastjet.ClusterSequence(events, fastjet.JetDefinition(fastjet.antikt_algorithm, 0.8))

@@ -44,6 +44,7 @@ __all__ = [
     "GenerateConfig",
     "GenerateResult",
     "check_output",
+    "final_state",
     "generate",
     "pythia_settings",
 ]
@@ -192,14 +193,23 @@ def _rank_within_event(mask: ak.Array) -> ak.Array:
     return ak.unflatten(cs - 1 - np.repeat(before, counts), counts)
 
 
+def _invisible(absid: ak.Array) -> ak.Array:
+    return (absid == 12) | (absid == 14) | (absid == 16)
+
+
+def _final_state_mask(prt: ak.Array, keep_neutrinos: bool) -> ak.Array:
+    """Final-state particles (status > 0), without neutrinos unless asked."""
+    final = prt.status > 0
+    return final if keep_neutrinos else final & ~_invisible(abs(prt.id))
+
+
 def _extract(batch: ak.Array, pythia, keep_neutrinos: bool, event0: int, run: int) -> dict:
     """hepml's event layout from one Pythia batch (vectorised over the batch)."""
     prt = batch.prt
     status, pid = prt.status, prt.id
     absid = abs(pid)
-    invisible = (absid == 12) | (absid == 14) | (absid == 16)
-    final = status > 0
-    keep = final if keep_neutrinos else final & ~invisible
+    invisible, final = _invisible(absid), status > 0
+    keep = _final_state_mask(prt, keep_neutrinos)
     p = prt.p[keep]
     ids = pid[keep]
     counts = ak.num(ids)
@@ -257,8 +267,8 @@ def _extract(batch: ak.Array, pythia, keep_neutrinos: bool, event0: int, run: in
     }
 
 
-def _job(cfg: GenerateConfig, job: int, n_events: int, event0: int, out: str, report) -> dict:
-    """Generate ``n_events`` into ``out``; return this job's runinfo row."""
+def _start_pythia(cfg: GenerateConfig, job: int):
+    """A silenced, initialised Pythia for job ``job`` of ``cfg``."""
     pythia8 = require("pythia8mc", extra="generate", purpose="event generation")
     with _silenced():
         pythia = pythia8.Pythia("", False)
@@ -267,22 +277,47 @@ def _job(cfg: GenerateConfig, job: int, n_events: int, event0: int, out: str, re
                 raise ConfigError(f"Pythia rejected the setting {s!r}")
         if not pythia.init():
             raise HepmlError(f"Pythia failed to initialise {cfg.process!r}; check the settings")
+    return pythia
 
+
+def _pythia_batches(pythia, cfg: GenerateConfig, n_events: int) -> Iterator[ak.Array]:
+    """``n_events`` events as Pythia batches (awkward), failed events skipped."""
+    made = failures = 0
+    while made < n_events:
+        with _silenced():
+            batch = pythia.nextBatch(min(cfg.batch, n_events - made), "skip")
+        if len(batch) == 0:
+            failures += 1
+            if failures > 10:
+                raise HepmlError(f"Pythia keeps failing to generate {cfg.process!r} events")
+            continue
+        made += len(batch)
+        yield batch
+
+
+def final_state(cfg: GenerateConfig, job: int = 0) -> ak.Array:
+    """``cfg.events`` events in memory, no file: final-state particles per event as
+    ``var * {px, py, pz, E}`` (float64) with ``pid`` — the same settings, seed and
+    selection as :func:`generate` (for tests and benchmarks that need particles)."""
+    cfg.validate()
+    pythia = _start_pythia(cfg, job)
+    parts = []
+    for batch in _pythia_batches(pythia, cfg, cfg.events):
+        prt = batch.prt[_final_state_mask(batch.prt, cfg.keep_neutrinos)]
+        p = prt.p
+        parts.append(ak.zip({"px": p.px, "py": p.py, "pz": p.pz, "E": p.e, "pid": prt.id}))
+    return ak.concatenate(parts) if len(parts) > 1 else parts[0]
+
+
+def _job(cfg: GenerateConfig, job: int, n_events: int, event0: int, out: str, report) -> dict:
+    """Generate ``n_events`` into ``out``; return this job's runinfo row."""
+    pythia = _start_pythia(cfg, job)
     made = 0
     sum_w = 0.0
 
     def batches() -> Iterator[dict]:
         nonlocal made, sum_w
-        failures = 0
-        while made < n_events:
-            k = min(cfg.batch, n_events - made)
-            with _silenced():
-                batch = pythia.nextBatch(k, "skip")
-            if len(batch) == 0:
-                failures += 1
-                if failures > 10:
-                    raise HepmlError(f"Pythia keeps failing to generate {cfg.process!r} events")
-                continue
+        for batch in _pythia_batches(pythia, cfg, n_events):
             chunk = _extract(batch, pythia, cfg.keep_neutrinos, event0 + made, job)
             made += len(batch)
             sum_w += float(chunk["weight"].sum())

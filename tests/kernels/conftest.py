@@ -12,12 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-NEUTRINOS = (12, 14, 16)
 N_PER_PROCESS = 500
-PROCESSES = {
-    "ttbar": ("Top:gg2ttbar = on", "Top:qqbar2ttbar = on"),
-    "qcd": ("HardQCD:all = on", "PhaseSpace:pTHatMin = 500"),
-}
+#: process -> minimum pT-hat (GeV); None for inclusive ttbar
+PROCESSES = {"ttbar": None, "qcd": 500.0}
 
 
 @dataclass(frozen=True)
@@ -48,38 +45,31 @@ class Events:
         return Events(*cols, offsets)
 
 
-def _generate(settings: tuple[str, ...], n_events: int, seed: int) -> Events:
-    pythia8mc = pytest.importorskip("pythia8mc")
-    ak = pytest.importorskip("awkward")
-    pythia = pythia8mc.Pythia("", False)
-    for s in (
-        "Beams:eCM = 13000",
-        *settings,
-        "Print:quiet = on",
-        "Next:numberCount = 0",
-        "Random:setSeed = on",
-        f"Random:seed = {seed}",
-    ):
-        pythia.readString(s)
-    pythia.init()
-    prt = pythia.nextBatch(n_events).prt
-    aid = abs(prt.id)
-    keep = prt.status > 0
-    for nu in NEUTRINOS:
-        keep = keep & (aid != nu)
-    p = prt[keep].p
+def _generate(process: str, pthat_min: float | None, n_events: int, seed: int) -> Events:
+    """Final-state particles from hepml's generator (in memory), as flat buffers."""
+    pytest.importorskip("pythia8mc")
+    import awkward as ak
+
+    from hepml.io.generate import GenerateConfig, final_state
+
+    p = final_state(
+        GenerateConfig(process=process, events=n_events, seed=seed, pthat_min=pthat_min)
+    )
     counts = ak.to_numpy(ak.num(p)).astype(np.int64)
     offsets = np.zeros(len(counts) + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
-    cols = [np.ascontiguousarray(ak.to_numpy(ak.flatten(getattr(p, f))), dtype=np.float64)
-            for f in ("px", "py", "pz", "e")]  # fmt: skip
+    cols = [np.ascontiguousarray(ak.to_numpy(ak.flatten(p[f])), dtype=np.float64)
+            for f in ("px", "py", "pz", "E")]  # fmt: skip
     return Events(*cols, offsets)
 
 
 @pytest.fixture(scope="session")
 def pythia_events() -> Events:
     """500 ttbar then 500 QCD events (the ``slow`` test uses all 1000)."""
-    parts = [_generate(s, N_PER_PROCESS, seed) for seed, s in enumerate(PROCESSES.values(), 7)]
+    parts = [
+        _generate(process, pthat, N_PER_PROCESS, seed)
+        for seed, (process, pthat) in enumerate(PROCESSES.items(), 6)  # Pythia seeds 7 and 8
+    ]
     offsets = np.concatenate([parts[0].offsets, parts[1].offsets[1:] + parts[0].offsets[-1]])
     cols = [np.concatenate([getattr(p, f) for p in parts]) for f in ("px", "py", "pz", "e")]
     return Events(*cols, offsets)

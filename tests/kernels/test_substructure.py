@@ -33,28 +33,14 @@ pythia8mc = pytest.importorskip("pythia8mc")
 
 R0 = 0.8
 RTOL = 1e-9
-NEUTRINOS = (12, 14, 16)
 
 
-def _events(process: list[str], n_events: int) -> ak.Array:
-    """Final-state particles (no neutrinos) of ``n_events`` Pythia events."""
-    py = pythia8mc.Pythia("", False)
-    for setting in (
-        "Beams:eCM = 13000",
-        *process,
-        "PhaseSpace:pTHatMin = 400",
-        "Print:quiet = on",
-        "Next:numberCount = 0",
-        "Random:setSeed = on",
-        "Random:seed = 3",
-    ):
-        py.readString(setting)
-    py.init()
-    prt = py.nextBatch(n_events).prt
-    aid = abs(prt.id)
-    keep = (prt.status > 0) & (aid != NEUTRINOS[0]) & (aid != NEUTRINOS[1]) & (aid != NEUTRINOS[2])
-    p = prt.p[keep]
-    return ak.zip({"px": p.px, "py": p.py, "pz": p.pz, "E": p.e})
+def _events(process: str, n_events: int) -> ak.Array:
+    """Final-state particles (no neutrinos) of ``n_events`` Pythia events, pT-hat > 400 GeV."""
+    from hepml.io.generate import GenerateConfig, final_state
+
+    p = final_state(GenerateConfig(process=process, events=n_events, seed=2, pthat_min=400.0))
+    return p[["px", "py", "pz", "E"]]
 
 
 def _flat(a) -> np.ndarray:
@@ -68,8 +54,8 @@ def sample() -> dict:
     holding each jet's constituents as one "event" (for the contrib references)."""
     events = ak.concatenate(
         [
-            _events(["Top:gg2ttbar = on", "Top:qqbar2ttbar = on"], 60),
-            _events(["HardQCD:all = on"], 60),
+            _events("ttbar", 60),
+            _events("qcd", 60),
         ]
     )
     cs = fastjet.ClusterSequence(events, fastjet.JetDefinition(fastjet.antikt_algorithm, 0.8))
