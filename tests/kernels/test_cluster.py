@@ -166,7 +166,9 @@ def test_inclusive_jets_match_fastjet(sample_events, p, R):
 @pytest.mark.parametrize("p", [K.ANTIKT, K.KT, K.CAMBRIDGE], ids=ALG_IDS.get)
 def test_inclusive_jets_match_fastjet_on_1000_events(pythia_events, p, R):
     """The acceptance check: 1000 ttbar + QCD events, every jet and constituent."""
-    compare_with_fastjet_awkward(pythia_events, p, R, 5.0)
+    assert pythia_events.n_events == 1000
+    n_jets = compare_with_fastjet_awkward(pythia_events, p, R, 5.0)
+    assert n_jets > pythia_events.n_events
 
 
 @pytest.mark.parametrize("strategy", list(STRATEGIES), ids=STRATEGIES.get)
