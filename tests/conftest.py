@@ -2,9 +2,25 @@
 
 from __future__ import annotations
 
+import importlib.util
+import warnings
 from pathlib import Path
 
 import pytest
+
+if importlib.util.find_spec("torch") is not None:
+    # The tests run on 2 CPU threads. torch_geometric 2.8 calls ``torch.jit.script`` at
+    # import time, which torch 2.13 deprecates; with ``filterwarnings = error`` that
+    # import would fail, so it is imported once here with that one warning ignored.
+    import torch
+
+    torch.set_num_threads(2)
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message=r".*torch\.jit\.script. is deprecated", category=DeprecationWarning
+        )
+        if importlib.util.find_spec("torch_geometric") is not None:
+            import torch_geometric  # noqa: F401
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 NANOAOD = "nanoAOD_2015_CMS_Open_Data_ttbar.root"
@@ -37,3 +53,17 @@ def samples(tmp_path_factory) -> dict[str, Path]:
         )
         made[process] = path
     return made
+
+
+@pytest.fixture(scope="session")
+def jet_rows(samples, tmp_path_factory) -> dict[str, Path]:
+    """``hepml reconstruct`` rows (parquet) of the session samples: top-matched jets of
+    the ttbar sample and QCD jets, with a wide pT window (150 GeV to 3 TeV, |eta| < 2.5)."""
+    from hepml.reco.pipeline import ReconstructConfig, reconstruct
+
+    out = tmp_path_factory.mktemp("jet_rows")
+    cfg = ReconstructConfig(pt_min=150.0, pt_max=3000.0, eta_max=2.5)
+    paths = {"top": out / "top.parquet", "qcd": out / "qcd.parquet"}
+    reconstruct([samples["ttbar"]], paths["top"], cfg)
+    reconstruct([samples["qcd"]], paths["qcd"], cfg)
+    return paths

@@ -13,7 +13,16 @@ from hepml.errors import HepmlError
 __all__ = ["build_parser", "main"]
 
 #: subcommand -> module in hepml.cli
-COMMANDS = ("inspect", "generate", "reconstruct", "demo")
+COMMANDS = (
+    "inspect",
+    "generate",
+    "reconstruct",
+    "train",
+    "evaluate",
+    "predict",
+    "export",
+    "demo",
+)
 
 EPILOG = """examples:
   hepml inspect ../shared/data/*.root

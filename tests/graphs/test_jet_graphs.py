@@ -10,16 +10,11 @@ import torch
 from hepml.errors import InputError
 from hepml.graphs import JetGraphs, Standardizer, load_rows
 from hepml.reco import FEATURE_NAMES
-from hepml.reco.pipeline import ReconstructConfig, reconstruct
 
 
 @pytest.fixture(scope="module")
-def rows(samples, tmp_path_factory):
-    out = tmp_path_factory.mktemp("graphs")
-    cfg = ReconstructConfig(pt_min=150.0, pt_max=3000.0, eta_max=2.5)
-    reconstruct([samples["ttbar"]], out / "top.parquet", cfg)
-    reconstruct([samples["qcd"]], out / "qcd.parquet", cfg)
-    return load_rows(out / "top.parquet", out / "qcd.parquet")
+def rows(jet_rows):
+    return load_rows(jet_rows["top"], jet_rows["qcd"])
 
 
 def test_graphs_hold_the_rows_features(rows):

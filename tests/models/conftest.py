@@ -1,14 +1,11 @@
 """Fixtures for the model tests: small variable-size batches of synthetic jets.
 
-The tests run on 2 CPU threads. torch_geometric 2.8 calls ``torch.jit.script`` at
-import time, which torch 2.13 deprecates; with ``filterwarnings = error`` that
-import would fail, so it is imported once here with that one warning ignored.
+(torch's threads and torch_geometric's import are set up in ``tests/conftest.py``.)
 """
 
 from __future__ import annotations
 
 import importlib.util
-import warnings
 
 import pytest
 
@@ -16,14 +13,6 @@ if importlib.util.find_spec("torch") is None:  # torch is the `all` extra
     collect_ignore_glob = ["test_*.py"]
 else:
     import torch
-
-    torch.set_num_threads(2)
-    with warnings.catch_warnings():
-        warnings.filterwarnings(
-            "ignore", message=r".*torch\.jit\.script. is deprecated", category=DeprecationWarning
-        )
-        if importlib.util.find_spec("torch_geometric") is not None:
-            import torch_geometric  # noqa: F401
 
 
 def make_jets(counts, n_features=13, seed=0, dtype=None):

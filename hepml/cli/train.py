@@ -1,0 +1,116 @@
+"""``hepml train``: train a tagger from a YAML config and/or options."""
+
+from __future__ import annotations
+
+import argparse
+
+import yaml
+
+from hepml.errors import ConfigError
+
+__all__ = ["add_parser", "run"]
+
+DESCRIPTION = """\
+Train a jet tagger (particlenet, particlenet-lite, pfn, or the substructure-bdt
+baseline) on jet rows written by 'hepml reconstruct'. Every epoch writes
+OUTPUT/checkpoint.pt (resumable with --resume), OUTPUT/best.pt and
+OUTPUT/history.json/.csv; the split (train/val/test) is fixed by the files and
+data.split_seed, so every model sees the same test jets.
+"""
+
+EPILOG = """examples:
+  hepml train --data top_jets.parquet qcd_jets.parquet --model particlenet-lite --epochs 10 -o pn
+  hepml train train.yaml --set optimizer.lr=3e-3 --epochs 20 -o runs/pn-lr3e-3
+  hepml train --data top_jets.parquet qcd_jets.parquet --model substructure-bdt -o bdt
+  hepml train train.yaml -o pn --resume      # continue an interrupted run
+"""
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "train",
+        help="train a tagger (ParticleNet, PFN, substructure BDT)",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("config", nargs="?", default=None, help="YAML training config (optional)")
+    p.add_argument("--data", nargs="+", metavar="FILE", help="jet row files (data.files)")
+    p.add_argument("--model", help="model name (model.name), e.g. particlenet-lite")
+    p.add_argument("--epochs", type=int, help="number of epochs")
+    p.add_argument("--batch-size", type=int, help="jets per batch")
+    p.add_argument("--lr", type=float, help="learning rate (optimizer.lr)")
+    p.add_argument("--seed", type=int, help="random seed of the model and batch order")
+    p.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
+    p.add_argument("--max-jets", type=int, help="at most this many jets per file")
+    p.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE",
+        help="any config key, dotted (e.g. model.k=8, schedule.name=onecycle)",
+    )  # fmt: skip
+    p.add_argument("-o", "--output", help="output folder (default: the config's, else 'run')")
+    p.add_argument("--resume", action="store_true", help="continue from OUTPUT/checkpoint.pt")
+    p.set_defaults(run=run)
+    return p
+
+
+def _dotted(overrides: dict, key: str, value) -> None:
+    parts = key.split(".")
+    node = overrides
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value
+
+
+def overrides_from_args(args) -> dict:
+    """The config overrides that the command-line options ask for."""
+    out: dict = {}
+    for item in args.set:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. optimizer.lr=0.003")
+        key, value = item.split("=", 1)
+        _dotted(out, key.strip(), yaml.safe_load(value))
+    pairs = {
+        "data.files": args.data,
+        "model.name": args.model,
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "optimizer.lr": args.lr,
+        "seed": args.seed,
+        "device": args.device,
+        "data.max_jets": args.max_jets,
+        "output": args.output,
+    }
+    for key, value in pairs.items():
+        if value is not None:
+            _dotted(out, key, value)
+    return out
+
+
+def run(args, ui) -> int:
+    from hepml.train import fit, load_config
+    from hepml.train.config import BDT_MODELS
+
+    cfg = load_config(args.config, overrides_from_args(args))
+    what = (
+        ""
+        if cfg.model_name in BDT_MODELS
+        else (f" ({cfg.epochs} epoch(s), batch {cfg.batch_size}, seed {cfg.seed})")
+    )
+    ui.info(f"training {cfg.model_name} on {', '.join(cfg.data.files)} -> {cfg.output}/{what}")
+
+    def on_epoch(row: dict) -> None:
+        parts = [f"epoch {row['epoch']:>3}", f"loss {row['loss']:.4f}",
+                 f"val_loss {row['val_loss']:.4f}"]  # fmt: skip
+        if "val_auc" in row:
+            parts += [f"val_auc {row['val_auc']:.4f}", f"1/eB@0.3 {row['val_rej30']:.1f}",
+                      f"1/eB@0.5 {row['val_rej50']:.1f}"]  # fmt: skip
+        parts.append(f"{row['jets_per_s']:.0f} jets/s")
+        ui.print("  ".join(parts) + ("  *" if row.get("best") else ""))
+
+    history = fit(cfg, resume=args.resume, on_epoch=on_epoch, progress=ui.progress, log=ui.info)
+    last = history[-1] if history else {}
+    if cfg.model_name == "substructure-bdt" and "val_auc" in last:
+        ui.print(f"val_auc {last['val_auc']:.4f}  1/eB@0.3 {last['val_rej30']:.1f}  "
+                 f"1/eB@0.5 {last['val_rej50']:.1f}")  # fmt: skip
+    ui.print(f"wrote {cfg.output}/best.pt, checkpoint.pt, history.json")
+    return 0

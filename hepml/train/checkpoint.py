@@ -1,0 +1,105 @@
+"""Checkpoints: one file holds everything to resume, evaluate or export a model.
+
+A checkpoint is a plain dict saved with ``torch.save`` and read back with
+``torch.load(..., weights_only=True)`` (tensors, numbers, strings, lists, dicts:
+no pickled code runs on load). It is written to a temporary name and renamed,
+so a run killed mid-write leaves the previous checkpoint intact.
+
+Keys: ``format`` (``"hepml-checkpoint"``), ``version``, ``kind`` (``"torch"`` or
+``"bdt"``), ``model_name``, ``model_config``, ``model_state``, ``features`` (the
+per-particle or per-jet inputs, in order), ``standardizer``, ``config`` (the
+training config as a dict), ``epoch`` (epochs completed), ``history``; for
+resuming also ``optimizer_state``, ``scheduler_state``, ``rng``, ``early_stopping``.
+
+Example::
+
+    ckpt = load_checkpoint("run/best.pt")
+    model = model_from_checkpoint(ckpt)
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import warnings
+import zipfile
+from typing import Any
+
+import torch
+
+from hepml.errors import InputError
+
+__all__ = ["FORMAT", "load_checkpoint", "model_from_checkpoint", "save_checkpoint"]
+
+FORMAT = "hepml-checkpoint"
+VERSION = 1
+
+
+def save_checkpoint(state: dict[str, Any], path: str | os.PathLike) -> None:
+    """Write ``state`` (tagged with the format) to ``path`` atomically."""
+    path = os.fspath(path)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    try:
+        torch.save({"format": FORMAT, "version": VERSION, **state}, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
+    """Read a hepml checkpoint (``weights_only=True``); a clear error for anything else.
+
+    ``path`` may be a run folder, meaning its ``best.pt`` (else ``checkpoint.pt``)."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        for name in ("best.pt", "checkpoint.pt"):
+            if os.path.exists(os.path.join(path, name)):
+                path = os.path.join(path, name)
+                break
+        else:
+            raise InputError(
+                f"{path}: a folder without best.pt or checkpoint.pt; train with hepml train"
+            )
+    if not os.path.exists(path):
+        raise InputError(f"{path}: no such model file")
+    try:
+        with warnings.catch_warnings():
+            # files pickled elsewhere (protocol != 2) warn before they are refused
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            state = torch.load(path, map_location=map_location, weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, zipfile.BadZipFile, EOFError, ValueError,
+            KeyError, TypeError, AttributeError) as exc:  # fmt: skip
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(
+            f"{path}: not a hepml checkpoint (it does not load with weights_only=True: "
+            f"{first[:200]}); use a model file written by hepml train"
+        ) from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise InputError(
+            f"{path}: a torch file but not a hepml checkpoint (no 'format': {FORMAT!r}); "
+            "use a model file written by hepml train"
+        )
+    if int(state.get("version", 0)) > VERSION:
+        raise InputError(
+            f"{path}: checkpoint version {state['version']} is newer than this hepml reads "
+            f"({VERSION}); upgrade hepml"
+        )
+    return state
+
+
+def model_from_checkpoint(state: dict, device: str | torch.device = "cpu"):
+    """The trained model of a checkpoint, in eval mode (a torch module, or a
+    :class:`hepml.models.baseline.SubstructureBDT`)."""
+    if state["kind"] == "bdt":
+        from hepml.models.baseline import BDTConfig, SubstructureBDT
+
+        return SubstructureBDT(BDTConfig(**state["model_config"])).load_state_dict(
+            state["model_state"]
+        )
+    from hepml.models import build
+
+    model = build(state["model_name"], **state["model_config"])
+    model.load_state_dict(state["model_state"])
+    return model.to(device).eval()

@@ -1,0 +1,265 @@
+"""Typed training configuration, loaded from YAML and validated before any data is read.
+
+A config file (every key optional except ``data.files``)::
+
+    data:
+      files: [top_jets.parquet, qcd_jets.parquet]   # rows from `hepml reconstruct`
+      features: null          # per-particle fields (null: all 13 of hepml.reco.FEATURE_NAMES)
+      split: [0.6, 0.2, 0.2]  # train / validation / test fractions, fixed by split_seed
+      split_seed: 0
+      max_jets: null          # keep at most this many jets per file (first ones)
+    model:
+      name: particlenet-lite  # hepml.models.list_models(), or substructure-bdt
+      k: 7                    # any option of that model
+    optimizer: {name: adamw, lr: 0.001, weight_decay: 0.0001}
+    schedule: {name: cosine}  # none | cosine | step (step_size, gamma) | onecycle
+    epochs: 10
+    batch_size: 256
+    seed: 0
+    device: auto              # auto (CUDA if available) | cpu | cuda | cuda:1
+    precision: auto           # auto (bf16 autocast on CUDA, fp32 on CPU) | fp32 | bf16
+    class_weights: none       # none | balanced
+    early_stopping: {patience: null, monitor: val_loss}
+    output: run               # folder for checkpoints, history and plots
+
+An unknown key, a value of the wrong type or an unknown model name raises
+:class:`hepml.errors.ConfigError` naming the key (``optimizer.lr``) and the
+file. Example::
+
+    cfg = load_config("train.yaml", overrides={"epochs": 3})
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from hepml.errors import ConfigError
+
+__all__ = [
+    "DataConfig",
+    "EarlyStoppingConfig",
+    "OptimizerConfig",
+    "ScheduleConfig",
+    "TrainConfig",
+    "config_from_dict",
+    "load_config",
+]
+
+BDT_MODELS = ("substructure-bdt",)
+
+
+@dataclass
+class DataConfig:
+    files: list[str] = field(default_factory=list)
+    features: list[str] | None = None
+    split: list[float] = field(default_factory=lambda: [0.6, 0.2, 0.2])
+    split_seed: int = 0
+    max_jets: int | None = None
+
+
+@dataclass
+class OptimizerConfig:
+    name: str = "adamw"
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    momentum: float = 0.9
+
+
+@dataclass
+class ScheduleConfig:
+    name: str = "cosine"
+    step_size: int = 5
+    gamma: float = 0.5
+
+
+@dataclass
+class EarlyStoppingConfig:
+    patience: int | None = None
+    monitor: str = "val_loss"
+
+
+@dataclass
+class TrainConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: dict[str, Any] = field(default_factory=lambda: {"name": "particlenet-lite"})
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    epochs: int = 10
+    batch_size: int = 256
+    seed: int = 0
+    device: str = "auto"
+    precision: str = "auto"
+    class_weights: str = "none"
+    early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
+    output: str = "run"
+
+    @property
+    def model_name(self) -> str:
+        return str(self.model["name"])
+
+    @property
+    def model_options(self) -> dict[str, Any]:
+        return {k: v for k, v in self.model.items() if k != "name"}
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+_CHOICES = {
+    "optimizer.name": ("adam", "adamw", "sgd"),
+    "schedule.name": ("none", "cosine", "step", "onecycle"),
+    "precision": ("auto", "fp32", "bf16"),
+    "class_weights": ("none", "balanced"),
+    "early_stopping.monitor": ("val_loss", "val_auc", "val_rej30"),
+}
+
+
+def _type_ok(value: Any, tp: Any) -> tuple[bool, Any]:
+    """Whether ``value`` fits the annotation ``tp``; returns the (normalised) value."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(tp):
+            ok, v = _type_ok(value, arg)
+            if ok:
+                return True, v
+        return False, value
+    if tp is type(None):
+        return value is None, value
+    if tp is bool:
+        return isinstance(value, bool), value
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool), value
+    if tp is float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        return ok, float(value) if ok else value
+    if tp is str:
+        return isinstance(value, str), value
+    if origin is list:
+        if not isinstance(value, list | tuple):
+            return False, value
+        (arg,) = typing.get_args(tp)
+        out = []
+        for v in value:
+            ok, nv = _type_ok(v, arg)
+            if not ok:
+                return False, value
+            out.append(nv)
+        return True, out
+    if origin is dict:
+        return isinstance(value, dict), value
+    return True, value
+
+
+def _type_name(tp: Any) -> str:
+    return str(tp).replace("typing.", "").replace("<class '", "").replace("'>", "")
+
+
+def _build(cls, data: Any, where: str, source: str):
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: {where or 'the config'} must be a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs = {}
+    for key, value in data.items():
+        path = f"{where}.{key}" if where else str(key)
+        if key not in names:
+            close = difflib.get_close_matches(str(key), names, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(
+                f"{source}: unknown key {path!r}{hint}; valid keys: {', '.join(names)}"
+            )
+        tp = hints[key]
+        if dataclasses.is_dataclass(tp):
+            kwargs[key] = _build(tp, value, path, source)
+            continue
+        ok, value = _type_ok(value, tp)
+        if not ok:
+            raise ConfigError(f"{source}: {path!r} must be {_type_name(tp)}, got {value!r}")
+        if path in _CHOICES and value not in _CHOICES[path]:
+            raise ConfigError(
+                f"{source}: {path!r} must be one of {', '.join(_CHOICES[path])}, got {value!r}"
+            )
+        kwargs[key] = value
+    return cls(**kwargs)
+
+
+def _check(cfg: TrainConfig, source: str) -> None:
+    from hepml.models import default_config
+
+    def bad(key: str, what: str) -> ConfigError:
+        return ConfigError(f"{source}: {key!r} {what}")
+
+    for key in ("epochs", "batch_size"):
+        if getattr(cfg, key) < 1:
+            raise bad(key, f"must be >= 1, got {getattr(cfg, key)}")
+    if cfg.optimizer.lr <= 0:
+        raise bad("optimizer.lr", f"must be > 0, got {cfg.optimizer.lr}")
+    split = cfg.data.split
+    if len(split) != 3 or min(split) < 0 or split[0] <= 0 or abs(sum(split) - 1) > 1e-6:
+        raise bad("data.split", f"must be 3 fractions (train, val, test) summing to 1, got {split}")
+    if cfg.data.max_jets is not None and cfg.data.max_jets < 1:
+        raise bad("data.max_jets", f"must be >= 1, got {cfg.data.max_jets}")
+    if cfg.early_stopping.patience is not None and cfg.early_stopping.patience < 1:
+        raise bad("early_stopping.patience", f"must be >= 1, got {cfg.early_stopping.patience}")
+    dev = cfg.device
+    if not (dev in ("auto", "cpu", "cuda") or (dev.startswith("cuda:") and dev[5:].isdigit())):
+        raise bad("device", f"must be auto, cpu, cuda or cuda:N, got {dev!r}")
+    if "name" not in cfg.model:
+        raise bad("model.name", "is missing (e.g. particlenet-lite)")
+    if cfg.model_name in BDT_MODELS:
+        from hepml.models.baseline import BDTConfig
+
+        _build(BDTConfig, cfg.model_options, "model", source)
+        return
+    try:
+        options = dict(cfg.model_options)
+        options.setdefault("input_dims", 1)  # filled in from the data later
+        default_config(cfg.model_name, **options)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: model: {exc}") from None
+
+
+def config_from_dict(data: dict[str, Any], source: str = "config") -> TrainConfig:
+    """A validated :class:`TrainConfig` from a plain mapping (as read from YAML)."""
+    cfg = _build(TrainConfig, data or {}, "", source)
+    _check(cfg, source)
+    return cfg
+
+
+def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def load_config(
+    path: str | os.PathLike | None = None, overrides: dict[str, Any] | None = None
+) -> TrainConfig:
+    """Read ``path`` (YAML, ``safe_load``), apply ``overrides`` (nested mappings merge),
+    validate, and return the :class:`TrainConfig`."""
+    data: dict[str, Any] = {}
+    source = "command line"
+    if path is not None:
+        source = str(path)
+        if not os.path.exists(path):
+            raise ConfigError(f"{path}: no such config file")
+        try:
+            with open(path) as f:
+                data = yaml.safe_load(f) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: a training config must be a mapping of keys")
+    return config_from_dict(_merge(data, overrides or {}), source)

@@ -1,0 +1,439 @@
+"""The one training loop: every front end (``hepml train``, notebooks, Ray) uses it.
+
+:class:`Trainer` holds a model, its optimiser and schedule, and the data; an
+epoch is :func:`train_epoch` over shuffled batches, then :func:`predict_batches`
+on the validation split and the metrics of :mod:`hepml.train.metrics`. After
+every epoch it writes ``checkpoint.pt`` (everything needed to resume: model,
+optimiser, schedule, RNG states, epoch, config, standardisation, history,
+early-stopping state), ``best.pt`` when the monitored metric improves, and
+``history.json``/``history.csv`` — all atomically.
+
+Resuming (``Trainer(cfg).fit(resume=True)``) continues from ``checkpoint.pt``
+exactly: the batch order of epoch ``e`` is drawn from ``(seed, e)`` and the torch
+RNG (dropout) is restored, so an interrupted run ends where an uninterrupted one
+with the same seed would (tested with SIGKILL).
+
+Example::
+
+    cfg = load_config("train.yaml")
+    history = Trainer(cfg).fit()          # list of per-epoch metric dicts
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import dataclasses
+import io
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from hepml.errors import ConfigError, InputError
+from hepml.train.checkpoint import load_checkpoint, save_checkpoint
+from hepml.train.config import BDT_MODELS, TrainConfig
+from hepml.train.metrics import binary_metrics
+
+__all__ = [
+    "Trainer",
+    "autocast_dtype",
+    "predict_batches",
+    "resolve_device",
+    "train_epoch",
+]
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``auto`` → CUDA when available, else CPU; a clear error if CUDA is asked for
+    and absent."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {name!r} asked for but CUDA is not available; use device: cpu")
+    return dev
+
+
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype for ``precision`` (``auto``: bf16 on CUDA, none on CPU)."""
+    if precision == "fp32" or (precision == "auto" and device.type != "cuda"):
+        return None
+    return torch.bfloat16
+
+
+def _autocast(device: torch.device, dtype: torch.dtype | None):
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def train_epoch(
+    model: nn.Module,
+    batches: Iterable,
+    optimizer: torch.optim.Optimizer,
+    loss_fn: nn.Module,
+    device: torch.device,
+    scheduler: Any = None,
+    amp_dtype: torch.dtype | None = None,
+    on_batch: Callable[[int], None] | None = None,
+) -> dict[str, float]:
+    """One pass of training over ``batches`` (PyG ``Batch`` objects with ``y``);
+    steps ``scheduler`` after every batch. Returns mean loss, accuracy, jets, seconds."""
+    model.train()
+    total_loss = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device, dtype=torch.long)
+    n = 0
+    start = time.perf_counter()
+    for batch in batches:
+        batch = batch.to(device, non_blocking=True)
+        optimizer.zero_grad(set_to_none=True)
+        with _autocast(device, amp_dtype):
+            logits = _forward(model, batch)
+        loss = loss_fn(logits.float(), batch.y)
+        loss.backward()
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        size = batch.y.numel()
+        total_loss += loss.detach() * size
+        correct += (logits.detach().argmax(1) == batch.y).sum()
+        n += size
+        if on_batch is not None:
+            on_batch(size)
+    seconds = time.perf_counter() - start
+    return {
+        "loss": float(total_loss) / max(n, 1),
+        "accuracy": float(correct) / max(n, 1),
+        "jets": n,
+        "seconds": seconds,
+    }
+
+
+def _forward(model: nn.Module, batch) -> torch.Tensor:
+    inner = getattr(model, "module", model)  # DistributedDataParallel
+    if inner is model:
+        return model.forward_data(batch)
+    return model(*_forward_args(inner, batch))
+
+
+def _forward_args(model: nn.Module, batch) -> tuple:
+    from hepml.models import PFN, EventGNN, ParticleNet
+
+    if isinstance(model, ParticleNet):
+        return (batch.x, batch.pos, batch.batch, batch.num_graphs)
+    if isinstance(model, PFN):
+        return (batch.x, batch.batch, batch.num_graphs)
+    if isinstance(model, EventGNN):
+        return (batch.x, batch.batch, getattr(batch, "edge_index", None), batch.num_graphs)
+    raise TypeError(f"no forward adapter for {type(model).__name__}")
+
+
+@torch.no_grad()
+def predict_batches(
+    model: nn.Module,
+    batches: Iterable,
+    device: torch.device,
+    amp_dtype: torch.dtype | None = None,
+    on_batch: Callable[[int], None] | None = None,
+) -> dict[str, np.ndarray]:
+    """Softmax scores ``(n, C)``, labels, weights and ids of all ``batches``, in order."""
+    model.eval()
+    out: dict[str, list] = {"scores": [], "y": [], "weight": [], "ids": [], "logits": []}
+    for batch in batches:
+        batch = batch.to(device, non_blocking=True)
+        with _autocast(device, amp_dtype):
+            logits = _forward(model, batch).float()
+        out["logits"].append(logits.cpu())
+        out["scores"].append(torch.softmax(logits, 1).cpu())
+        out["y"].append(batch.y.cpu())
+        out["weight"].append(batch.weight.cpu())
+        out["ids"].append(batch.ids.cpu())
+        if on_batch is not None:
+            on_batch(batch.y.numel())
+    if not out["y"]:
+        return {"scores": np.zeros((0, 2)), "logits": np.zeros((0, 2)), "y": np.zeros(0, np.int64),
+                "weight": np.zeros(0), "ids": np.zeros((0, 3), np.int64)}  # fmt: skip
+    return {k: torch.cat(v).numpy() for k, v in out.items()}
+
+
+def _write_history(history: list[dict], out: str) -> None:
+    text = json.dumps(history, indent=1)
+    _atomic_text(os.path.join(out, "history.json"), text)
+    buf = io.StringIO()
+    if history:
+        writer = csv.DictWriter(buf, fieldnames=list(history[0]))
+        writer.writeheader()
+        writer.writerows(history)
+    _atomic_text(os.path.join(out, "history.csv"), buf.getvalue())
+
+
+def _atomic_text(path: str, text: str) -> None:
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+class Trainer:
+    """Train the model of a :class:`TrainConfig` (see the module docstring).
+
+    ``on_epoch(row)`` is called with each epoch's metrics; ``progress(description,
+    total)`` is a context manager factory yielding ``advance(n)`` (the CLI passes a
+    rich progress bar; the default shows nothing); ``log(msg)`` receives notes.
+    """
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        *,
+        on_epoch: Callable[[dict], None] | None = None,
+        progress: Callable[[str, int], Any] | None = None,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        if config.model_name in BDT_MODELS:
+            raise ConfigError(
+                f"model {config.model_name!r} is not a neural network; use hepml.train.fit_bdt"
+            )
+        self.config = config
+        self.on_epoch = on_epoch or (lambda row: None)
+        self.progress = progress or _no_progress
+        self.log = log or (lambda msg: None)
+        self.device = resolve_device(config.device)
+        self.amp_dtype = autocast_dtype(config.precision, self.device)
+        self.out = config.output
+        self.history: list[dict] = []
+        self.epoch = 0
+        self._data_ready = False
+
+    # ---- data -------------------------------------------------------------------------
+    def prepare_data(self) -> None:
+        """Read the jets, split them, fit the standardisation on the training split."""
+        from hepml.graphs.jets import JetGraphs, Standardizer
+        from hepml.reco import FEATURE_NAMES
+        from hepml.train.data import load_jet_rows, split_indices
+
+        cfg = self.config
+        rows, sample = load_jet_rows(cfg.data.files, cfg.data.max_jets)
+        features = cfg.data.features or list(FEATURE_NAMES)
+        self.data = JetGraphs(rows, features)
+        self.features = list(features)
+        self.split = split_indices(rows, sample, cfg.data.split, cfg.data.split_seed)
+        for name in ("train", "val"):
+            if len(self.split[name]) == 0:
+                raise InputError(
+                    f"the {name} split is empty ({len(rows)} jets in {cfg.data.files}); "
+                    "give more jets or change data.split"
+                )
+        labels = self.data.y[torch.from_numpy(self.split["train"])]
+        self.n_classes = max(2, int(self.data.y.max()) + 1)
+        if len(torch.unique(labels)) < 2:
+            raise InputError(
+                f"the training split of {cfg.data.files} has only label "
+                f"{int(labels[0])}; give files of both classes (e.g. top and QCD jets)"
+            )
+        self.standardizer = Standardizer.fit(self.data.x[self.data.node_mask(self.split["train"])])
+        counts = torch.bincount(labels, minlength=self.n_classes).float()
+        self.class_weights = (
+            (counts.sum() / (self.n_classes * counts.clamp_min(1))).to(self.device)
+            if cfg.class_weights == "balanced"
+            else None
+        )
+        self._data_ready = True
+
+    def batches(self, split: str, epoch: int | None = None) -> Iterator:
+        """Batches of ``split``; shuffled from ``(seed, epoch)`` when ``epoch`` is given."""
+        idx = self.split[split]
+        if epoch is not None:
+            idx = idx[np.random.default_rng([self.config.seed, epoch]).permutation(len(idx))]
+        bs = self.config.batch_size
+        for lo in range(0, len(idx), bs):
+            yield self.data.batch(torch.from_numpy(idx[lo : lo + bs]), self.standardizer)
+
+    # ---- model ------------------------------------------------------------------------
+    def build(self) -> None:
+        """Model, optimiser, schedule and loss, seeded from ``config.seed``."""
+        from hepml.models import build
+
+        cfg = self.config
+        torch.manual_seed(cfg.seed)
+        options = {"input_dims": len(self.features), "n_classes": self.n_classes}
+        options.update(cfg.model_options)
+        self.model = build(cfg.model_name, **options).to(self.device)
+        o = cfg.optimizer
+        params = self.model.parameters()
+        if o.name == "adam":
+            self.optimizer = torch.optim.Adam(params, lr=o.lr, weight_decay=o.weight_decay)
+        elif o.name == "adamw":
+            self.optimizer = torch.optim.AdamW(params, lr=o.lr, weight_decay=o.weight_decay)
+        else:
+            self.optimizer = torch.optim.SGD(
+                params, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay
+            )
+        steps = max(1, math.ceil(len(self.split["train"]) / cfg.batch_size))
+        total = steps * cfg.epochs
+        s = cfg.schedule
+        if s.name == "cosine":
+            self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, total)
+        elif s.name == "onecycle":
+            self.scheduler = torch.optim.lr_scheduler.OneCycleLR(
+                self.optimizer, max_lr=o.lr, total_steps=total
+            )
+        elif s.name == "step":
+            self.scheduler = torch.optim.lr_scheduler.StepLR(
+                self.optimizer, s.step_size * steps, s.gamma
+            )
+        else:
+            self.scheduler = None
+        self.loss_fn = nn.CrossEntropyLoss(weight=self.class_weights)
+        self.best_value: float | None = None
+        self.bad_epochs = 0
+
+    # ---- checkpoints ------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        """The checkpoint dict of the current state (see :mod:`hepml.train.checkpoint`)."""
+        model = getattr(self.model, "module", self.model)
+        rng = {"torch": torch.get_rng_state()}
+        if self.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        return {
+            "kind": "torch",
+            "model_name": self.config.model_name,
+            "model_config": dataclasses.asdict(model.config),
+            "model_state": model.state_dict(),
+            "optimizer_state": self.optimizer.state_dict(),
+            "scheduler_state": self.scheduler.state_dict() if self.scheduler else None,
+            "rng": rng,
+            "epoch": self.epoch,
+            "config": self.config.to_dict(),
+            "features": self.features,
+            "standardizer": self.standardizer.state_dict(),
+            "history": self.history,
+            "early_stopping": {"best": self.best_value, "bad_epochs": self.bad_epochs},
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        model = getattr(self.model, "module", self.model)
+        model.load_state_dict(state["model_state"])
+        self.optimizer.load_state_dict(state["optimizer_state"])
+        if self.scheduler is not None and state["scheduler_state"] is not None:
+            self.scheduler.load_state_dict(state["scheduler_state"])
+        torch.set_rng_state(state["rng"]["torch"])
+        if "cuda" in state["rng"] and self.device.type == "cuda":
+            torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
+        self.epoch = int(state["epoch"])
+        self.history = list(state["history"])
+        self.best_value = state["early_stopping"]["best"]
+        self.bad_epochs = int(state["early_stopping"]["bad_epochs"])
+
+    def _check_resumable(self, state: dict[str, Any], path: str) -> None:
+        saved, now = state["config"], self.config.to_dict()
+        for key in ("data", "model", "optimizer", "schedule", "batch_size", "seed"):
+            if saved.get(key) != now.get(key):
+                raise ConfigError(
+                    f"{path}: cannot resume, the config's {key!r} differs from the checkpoint's "
+                    f"({saved.get(key)!r} vs {now.get(key)!r}); use the same config or a new output"
+                )
+
+    # ---- the loop ---------------------------------------------------------------------
+    def run_epoch(self) -> dict[str, Any]:
+        """Train one epoch, validate, and return the history row (not yet saved)."""
+        epoch = self.epoch + 1
+        n_train = len(self.split["train"])
+        with self.progress(f"epoch {epoch}/{self.config.epochs}", n_train) as advance:
+            tr = train_epoch(
+                self.model,
+                self.batches("train", epoch),
+                self.optimizer,
+                self.loss_fn,
+                self.device,
+                self.scheduler,
+                self.amp_dtype,
+                advance,
+            )
+        val = predict_batches(self.model, self.batches("val"), self.device, self.amp_dtype)
+        y = torch.from_numpy(val["y"])
+        val_loss = float(
+            nn.functional.cross_entropy(torch.from_numpy(val["logits"]), y, reduction="mean")
+        )
+        row = {
+            "epoch": epoch,
+            "loss": tr["loss"],
+            "accuracy": tr["accuracy"],
+            "val_loss": val_loss,
+            "lr": self.optimizer.param_groups[0]["lr"],
+            "jets_per_s": tr["jets"] / max(tr["seconds"], 1e-9),
+            "seconds": tr["seconds"],
+        }
+        if self.n_classes == 2 and len(np.unique(val["y"])) == 2:
+            m = binary_metrics(val["y"], val["scores"][:, 1])
+            row.update({f"val_{k}": v for k, v in m.items()})
+        else:
+            row["val_accuracy"] = float(np.mean(val["scores"].argmax(1) == val["y"]))
+        return row
+
+    def _improved(self, row: dict) -> bool:
+        key = self.config.early_stopping.monitor
+        value = row.get(key)
+        if value is None:
+            return False
+        better = (lambda a, b: a < b) if key == "val_loss" else (lambda a, b: a > b)
+        if self.best_value is None or better(value, self.best_value):
+            self.best_value = float(value)
+            return True
+        return False
+
+    def fit(self, resume: bool = False) -> list[dict]:
+        """Train for ``config.epochs`` (or until early stopping); returns the history."""
+        cfg = self.config
+        ckpt_path = os.path.join(self.out, "checkpoint.pt")
+        state = None
+        if resume:
+            if not os.path.exists(ckpt_path):
+                raise InputError(f"{ckpt_path}: nothing to resume; start without --resume")
+            state = load_checkpoint(ckpt_path)
+        elif os.path.exists(ckpt_path):
+            raise InputError(
+                f"{self.out}: holds a previous run's checkpoint; use --resume to continue it "
+                "or choose another output folder"
+            )
+        if not self._data_ready:
+            self.prepare_data()
+        self.build()
+        if state is not None:
+            self._check_resumable(state, ckpt_path)
+            self.load_state(state)
+            self.log(f"resumed from {ckpt_path} after epoch {self.epoch}")
+        os.makedirs(self.out, exist_ok=True)
+        patience = cfg.early_stopping.patience
+        while self.epoch < cfg.epochs:
+            if patience is not None and self.bad_epochs >= patience:
+                break
+            row = self.run_epoch()
+            self.epoch = row["epoch"]
+            improved = self._improved(row)
+            self.bad_epochs = 0 if improved else self.bad_epochs + 1
+            row["best"] = improved
+            self.history.append(row)
+            state = self.state()
+            save_checkpoint(state, ckpt_path)
+            if improved or not os.path.exists(os.path.join(self.out, "best.pt")):
+                save_checkpoint(state, os.path.join(self.out, "best.pt"))
+            _write_history(self.history, self.out)
+            self.on_epoch(row)
+            if patience is not None and self.bad_epochs >= patience:
+                self.log(f"early stopping: {cfg.early_stopping.monitor} did not improve "
+                         f"for {patience} epoch(s)")  # fmt: skip
+                break
+        return self.history
+
+
+@contextlib.contextmanager
+def _no_progress(description: str, total: int):
+    yield lambda n=1: None

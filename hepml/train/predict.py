@@ -1,0 +1,92 @@
+"""Scores of a trained model (network or baseline) on jet rows, and evaluation on a split.
+
+Example::
+
+    ckpt = load_checkpoint("run/best.pt")
+    scores = predict_rows(ckpt, load_rows("top_jets.parquet"))        # P(signal) per jet
+    result = evaluate_checkpoint(ckpt, split="test")                   # same split as training
+    result.metrics    # {'auc': ..., 'accuracy': ..., 'rej30': ..., 'rej50': ...}
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import awkward as ak
+import numpy as np
+import torch
+
+from hepml.errors import InputError
+from hepml.train.checkpoint import model_from_checkpoint
+from hepml.train.data import SPLITS, load_jet_rows, split_indices
+from hepml.train.loop import autocast_dtype, predict_batches, resolve_device
+from hepml.train.metrics import binary_metrics
+
+__all__ = ["EvalResult", "evaluate_checkpoint", "predict_rows"]
+
+
+def predict_rows(
+    ckpt: dict,
+    rows: ak.Array,
+    device: str = "auto",
+    batch_size: int = 1024,
+    model=None,
+) -> np.ndarray:
+    """Signal score (probability of the last class) of each jet row, in row order."""
+    if model is None:
+        model = model_from_checkpoint(ckpt, resolve_device(device))
+    if ckpt["kind"] == "bdt":
+        from hepml.models.baseline import substructure_features
+
+        return model.predict(substructure_features(rows, ckpt["features"]))
+    from hepml.graphs.jets import JetGraphs, Standardizer
+
+    dev = next(model.parameters()).device
+    data = JetGraphs(rows, ckpt["features"])
+    std = Standardizer.from_state_dict(ckpt["standardizer"])
+    amp = autocast_dtype(ckpt["config"].get("precision", "auto"), dev)
+    batches = (
+        data.batch(torch.arange(lo, min(lo + batch_size, len(data))), std)
+        for lo in range(0, len(data), batch_size)
+    )
+    out = predict_batches(model, batches, dev, amp)
+    return np.ascontiguousarray(out["scores"][:, -1], dtype=np.float64)
+
+
+@dataclass
+class EvalResult:
+    """Scores and metrics of one model on one split."""
+
+    name: str
+    y: np.ndarray
+    score: np.ndarray
+    weight: np.ndarray
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+def evaluate_checkpoint(
+    ckpt: dict,
+    split: str = "test",
+    files: Sequence[str | os.PathLike] | None = None,
+    name: str | None = None,
+    device: str = "auto",
+) -> EvalResult:
+    """Metrics of ``ckpt`` on ``split`` of its training files (or of ``files``, split
+    the same way; ``split="all"`` takes every jet)."""
+    if split not in (*SPLITS, "all"):
+        raise InputError(f"unknown split {split!r}; use one of {', '.join(SPLITS)} or all")
+    data_cfg = ckpt["config"]["data"]
+    files = list(files) if files else list(data_cfg["files"])
+    rows, sample = load_jet_rows(files, data_cfg.get("max_jets"))
+    if split != "all":
+        idx = split_indices(rows, sample, data_cfg["split"], data_cfg["split_seed"])[split]
+        rows = rows[idx]
+    if len(rows) == 0:
+        raise InputError(f"the {split} split of {files} has no jets")
+    score = predict_rows(ckpt, rows, device)
+    y = ak.to_numpy(rows.label).astype(np.int64)
+    weight = ak.to_numpy(rows.weight).astype(np.float64)
+    metrics = binary_metrics(y, score) if len(np.unique(y)) == 2 else {}
+    return EvalResult(name or ckpt["model_name"], y, score, weight, metrics)

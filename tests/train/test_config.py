@@ -1,0 +1,81 @@
+"""Training configs: validated before any data is read, errors naming the key."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from hepml.errors import ConfigError
+from hepml.train import load_config
+
+
+def test_defaults_and_overrides(tmp_path):
+    cfg = load_config(overrides={"data": {"files": ["a.parquet"]}})
+    assert cfg.model_name == "particlenet-lite"
+    assert cfg.optimizer.lr == 1e-3
+    path = tmp_path / "train.yaml"
+    path.write_text(
+        "data: {files: [t.parquet, q.parquet], split: [0.5, 0.25, 0.25]}\n"
+        "model: {name: pfn, phi_sizes: [16, 16]}\noptimizer: {lr: 0.003}\nepochs: 4\n"
+    )
+    cfg = load_config(path, {"epochs": 7, "optimizer": {"weight_decay": 0}})
+    assert cfg.epochs == 7
+    assert cfg.optimizer.lr == 0.003  # nested overrides merge
+    assert cfg.optimizer.weight_decay == 0.0
+    assert cfg.model_options == {"phi_sizes": [16, 16]}
+    assert cfg.data.split == [0.5, 0.25, 0.25]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "match"),
+    [
+        ({"optimizer": {"lrr": 0.1}}, r"unknown key 'optimizer.lrr' \(did you mean 'lr'\?\)"),
+        ({"epoch": 3}, r"unknown key 'epoch' \(did you mean 'epochs'\?\)"),
+        ({"epochs": "ten"}, r"'epochs' must be int, got 'ten'"),
+        ({"epochs": 0}, r"'epochs' must be >= 1"),
+        ({"optimizer": {"lr": "fast"}}, r"'optimizer.lr' must be float"),
+        ({"optimizer": {"name": "adagrad"}}, r"'optimizer.name' must be one of adam, adamw, sgd"),
+        ({"data": {"files": "a.parquet"}}, r"'data.files' must be list\[str\]"),
+        ({"data": {"split": [0.5, 0.5, 0.5]}}, r"'data.split' must be 3 fractions"),
+        ({"model": {"name": "particlenet-lit"}}, r"did you mean 'particlenet-lite'"),
+        ({"model": {"name": "pfn", "phi_size": [4]}}, r"unknown option 'phi_size'"),
+        ({"model": {"name": "particlenet", "k": 0}}, r"'k' must be an integer >= 1"),
+        ({"model": {"name": "substructure-bdt", "max_iters": 3}}, r"unknown key 'model.max_iters'"),
+        ({"device": "gpu"}, r"'device' must be auto, cpu, cuda or cuda:N"),
+        ({"optimizer": 3}, r"optimizer must be a mapping"),
+    ],
+)
+def test_bad_config_names_the_key(overrides, match):
+    with pytest.raises(ConfigError, match=match):
+        load_config(overrides=overrides)
+
+
+def test_config_file_errors(tmp_path):
+    with pytest.raises(ConfigError, match="no such config file"):
+        load_config(tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("epochs: [1\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(bad)
+    bad.write_text("- 1\n- 2\n")
+    with pytest.raises(ConfigError, match="must be a mapping"):
+        load_config(bad)
+    bad.write_text("model: {name: particlenet, kk: 3}\n")
+    with pytest.raises(ConfigError, match=rf"{bad}: model: .*unknown option 'kk'"):
+        load_config(bad)
+
+
+def test_cli_rejects_a_bad_model_before_reading_data(tmp_path):
+    """The data file does not exist: the model name is reported, not the file."""
+    r = subprocess.run(
+        [sys.executable, "-m", "hepml.cli.main", "train", "--data", "nope.parquet",
+         "--model", "particlenett", "-o", str(tmp_path / "run")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert r.returncode == 2
+    assert "unknown model 'particlenett'" in r.stderr
+    assert "nope.parquet" not in r.stderr
+    assert "Traceback" not in r.stderr
+    assert not (tmp_path / "run").exists()

@@ -1,0 +1,174 @@
+"""The training loop on real (Pythia → reconstruct) jets: checkpoints, history, resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from hepml.errors import InputError
+from hepml.graphs import load_rows
+from hepml.train import (
+    Trainer,
+    evaluate_checkpoint,
+    fit,
+    load_checkpoint,
+    model_from_checkpoint,
+    predict_rows,
+    save_checkpoint,
+)
+from hepml.train.data import load_jet_rows, split_indices
+
+
+def test_split_is_by_event_fixed_and_disjoint(jet_rows):
+    rows, sample = load_jet_rows([jet_rows["top"], jet_rows["qcd"]])
+    a = split_indices(rows, sample, [0.6, 0.2, 0.2], seed=0)
+    b = split_indices(rows, sample, [0.6, 0.2, 0.2], seed=0)
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    allidx = np.concatenate(list(a.values()))
+    assert np.array_equal(np.sort(allidx), np.arange(len(rows)))
+    key = [(int(s), int(f), int(e)) for s, f, e in zip(sample, rows.file_index, rows.entry)]
+    where = {}
+    for name, idx in a.items():
+        for i in idx:
+            assert where.setdefault(key[i], name) == name  # jets of one event stay together
+    c = split_indices(rows, sample, [0.6, 0.2, 0.2], seed=1)
+    assert not np.array_equal(a["test"], c["test"])
+    frac = len(a["train"]) / len(rows)
+    assert 0.4 < frac < 0.8
+
+
+def test_training_writes_checkpoints_history_and_learns(small_config):
+    cfg = small_config(epochs=3, optimizer={"lr": 0.005})
+    rows_seen = []
+    history = Trainer(cfg, on_epoch=rows_seen.append).fit()
+    assert [r["epoch"] for r in history] == [1, 2, 3] == [r["epoch"] for r in rows_seen]
+    for r in history:
+        assert np.isfinite([r["loss"], r["val_loss"], r["val_auc"]]).all()
+        assert {"val_rej30", "val_rej50", "val_accuracy", "jets_per_s", "lr"} <= set(r)
+    out = cfg.output
+    assert {"checkpoint.pt", "best.pt", "history.json", "history.csv"} <= set(os.listdir(out))
+    with open(os.path.join(out, "history.json")) as f:
+        assert json.load(f)[-1]["epoch"] == 3
+    with open(os.path.join(out, "history.csv")) as f:
+        assert len(f.read().splitlines()) == 4
+    ckpt = load_checkpoint(out)  # a folder means its best.pt
+    assert ckpt["kind"] == "torch"
+    assert ckpt["model_name"] == "particlenet-lite"
+    assert ckpt["features"][0] == "deta"
+    assert len(ckpt["standardizer"]["mean"]) == 13
+    # evaluating the checkpoint of the last epoch on the validation split gives the history's
+    last = load_checkpoint(os.path.join(out, "checkpoint.pt"))
+    res = evaluate_checkpoint(last, split="val", device="cpu")
+    assert res.metrics["auc"] == pytest.approx(history[-1]["val_auc"], abs=1e-6)
+    assert res.metrics["auc"] > 0.6  # boosted tops vs QCD separate even after 3 short epochs
+
+
+def test_resume_continues_exactly(small_config, tmp_path):
+    """A run interrupted after epoch 1 and resumed ends where an uninterrupted one does."""
+    straight = small_config(model="pfn", epochs=3, output=str(tmp_path / "a"))
+    fit(straight)
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_first(row):
+        if row["epoch"] == 1:
+            raise Stop
+
+    broken = small_config(model="pfn", epochs=3, output=str(tmp_path / "b"))
+    with pytest.raises(Stop):
+        Trainer(broken, on_epoch=stop_after_first).fit()
+    assert load_checkpoint(tmp_path / "b" / "checkpoint.pt")["epoch"] == 1
+    with pytest.raises(InputError, match="--resume"):
+        Trainer(broken).fit()  # refuses to overwrite a run
+    Trainer(broken).fit(resume=True)
+    a = load_checkpoint(tmp_path / "a" / "checkpoint.pt")
+    b = load_checkpoint(tmp_path / "b" / "checkpoint.pt")
+    assert b["epoch"] == 3
+    for key, tensor in a["model_state"].items():
+        torch.testing.assert_close(b["model_state"][key], tensor, rtol=0, atol=0, msg=key)
+    assert [r["val_loss"] for r in a["history"]] == [r["val_loss"] for r in b["history"]]
+
+
+def test_bdt_through_the_same_config(small_config, jet_rows):
+    cfg = small_config(model="substructure-bdt")
+    history = fit(cfg)
+    assert history[0]["val_auc"] > 0.6
+    ckpt = load_checkpoint(cfg.output)
+    assert ckpt["kind"] == "bdt"
+    res = evaluate_checkpoint(ckpt, split="val")
+    assert res.metrics["auc"] == pytest.approx(history[0]["val_auc"], abs=1e-9)
+    rows = load_rows(jet_rows["top"])
+    assert predict_rows(ckpt, rows).shape == (len(rows),)
+
+
+def test_tiny_jets_go_through(small_config, jet_rows):
+    """Jets with one particle, or fewer than k, are scored (finite) by a trained model."""
+    cfg = small_config(epochs=1)
+    fit(cfg)
+    ckpt = load_checkpoint(cfg.output)
+    rows = load_rows(jet_rows["top"])[:6]
+    for n in (1, 2, 4):
+        short = rows[["file_index", "entry", "jet_index", "label", "weight"]]
+        short = _with_part(short, rows.part[:, :n])
+        score = predict_rows(ckpt, short, device="cpu")
+        assert np.isfinite(score).all()
+        assert len(score) == 6
+
+
+def _with_part(rows, part):
+    import awkward as ak
+
+    return ak.with_field(rows, part, "part")
+
+
+def test_foreign_and_corrupt_model_files(tmp_path):
+    torch.save({"weights": torch.zeros(3)}, tmp_path / "other.pt")
+    with pytest.raises(InputError, match="not a hepml checkpoint"):
+        load_checkpoint(tmp_path / "other.pt")
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("echo pwned",))
+
+    with open(tmp_path / "evil.pt", "wb") as f:
+        pickle.dump(Evil(), f)
+    torch.save({"format": "hepml-checkpoint", "payload": Evil()}, tmp_path / "evil2.pt")
+    for name in ("evil.pt", "evil2.pt"):
+        with pytest.raises(InputError, match="weights_only=True"):
+            load_checkpoint(tmp_path / name)
+    (tmp_path / "text.pt").write_text("hello")
+    with pytest.raises(InputError, match="not a hepml checkpoint"):
+        load_checkpoint(tmp_path / "text.pt")
+    with pytest.raises(InputError, match="no such model file"):
+        load_checkpoint(tmp_path / "missing.pt")
+    (tmp_path / "empty_run").mkdir()
+    with pytest.raises(InputError, match=r"without best\.pt"):
+        load_checkpoint(tmp_path / "empty_run")
+
+
+def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
+    save_checkpoint({"kind": "torch", "x": torch.ones(2)}, tmp_path / "c.pt")
+
+    def boom(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", boom)
+    with pytest.raises(OSError, match="disk full"):
+        save_checkpoint({"kind": "torch", "x": torch.zeros(2)}, tmp_path / "c.pt")
+    assert load_checkpoint(tmp_path / "c.pt")["x"].tolist() == [1.0, 1.0]
+    assert os.listdir(tmp_path) == ["c.pt"]
+
+
+def test_model_from_checkpoint_roundtrip(small_config):
+    cfg = small_config(model="pfn", epochs=1)
+    fit(cfg)
+    ckpt = load_checkpoint(cfg.output)
+    model = model_from_checkpoint(ckpt)
+    assert not model.training
+    assert sum(p.numel() for p in model.parameters()) > 0
