@@ -86,7 +86,7 @@ def rejection_curves(results: Sequence, path=None, title: str | None = None):
     return _save(fig, path)
 
 
-def score_histograms(result, path=None, bins: int = 40, class_names=("QCD", "top")):
+def score_histograms(result, path=None, bins: int = 40, class_names=("background", "signal")):
     """Score distribution of each class (normalised), for one :class:`EvalResult`."""
     plt, hep = _plt()
     fig, ax = plt.subplots(figsize=(9, 8))

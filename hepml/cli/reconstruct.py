@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from hepml.errors import ConfigError
 from hepml.io.reader import expand_paths
 from hepml.reco.pipeline import LABELS, ReconstructConfig, check_output, reconstruct
 from hepml.reco.smear import SmearConfig
@@ -53,6 +54,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument(
         "--drop-nonfinite", action="store_true", help="skip (and count) events with NaN/inf momenta"
     )
+    p.add_argument(
+        "--level", choices=("jets", "events"), default="jets",
+        help="jets: one row per selected jet (default); events: one row per event with its "
+        "reconstructed objects (R=0.4 jets, isolated leptons and photons, MET), parquet only",
+    )  # fmt: skip
     p.add_argument("-j", "--jobs", type=int, default=1, help="worker processes (default 1)")
     p.set_defaults(run=run)
     return p
@@ -71,9 +77,12 @@ def run(args, ui) -> int:
         seed=args.seed,
         max_particles=args.max_particles,
         drop_nonfinite=args.drop_nonfinite,
+        level=args.level,
     )
     cfg.validate()
     check_output(args.output)
+    if args.level == "events" and str(args.output).endswith(".root"):
+        raise ConfigError(f"{args.output}: --level events writes parquet; use a .parquet name")
     paths = expand_paths(args.inputs)
     from hepml.io import inspect_file
 

@@ -3,12 +3,27 @@
 * :class:`JetGraphs` — an in-memory dataset of jet graphs built from the rows
   ``hepml reconstruct`` writes (one row per jet with jagged particle features):
   ``x`` (particle features), ``pos`` (Δη, Δφ), ``y``, ``weight`` and ids.
+* :class:`EventGraphs` — events as graphs of their reconstructed objects (jets,
+  leptons, photons, MET), with the same API.
+* :class:`StreamingJetGraphs` — the same graphs streamed from files larger than
+  memory through a bounded shuffle buffer, sharded over ranks and workers.
 * :class:`Standardizer` — per-feature mean and standard deviation computed on a
   training split, saved with a model as a plain dict.
 """
 
 from __future__ import annotations
 
-from hepml.graphs.jets import JetGraphs, Standardizer, load_rows
+from hepml.graphs.events import EVENT_NODE_FEATURES, EventGraphs, is_event_rows
+from hepml.graphs.jets import JetGraphs, Standardizer, load_rows, read_rows
+from hepml.graphs.stream import StreamingJetGraphs
 
-__all__ = ["JetGraphs", "Standardizer", "load_rows"]
+__all__ = [
+    "EVENT_NODE_FEATURES",
+    "EventGraphs",
+    "JetGraphs",
+    "Standardizer",
+    "StreamingJetGraphs",
+    "is_event_rows",
+    "load_rows",
+    "read_rows",
+]

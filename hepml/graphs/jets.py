@@ -26,24 +26,48 @@ from torch_geometric.data import Batch, Data
 from hepml.errors import InputError
 from hepml.reco import FEATURE_NAMES
 
-__all__ = ["JetGraphs", "Standardizer", "load_rows"]
+__all__ = ["JetGraphs", "Standardizer", "load_rows", "read_rows"]
 
 ID_FIELDS = ("file_index", "entry", "jet_index")
 
 
+def read_rows(
+    path: str | os.PathLike, entry_start: int | None = None, entry_stop: int | None = None
+) -> ak.Array:
+    """Jet rows of one file written by ``hepml reconstruct``: parquet, or ROOT (tree
+    ``jets``, whose flat ``part_*`` branches are zipped back into the ``part`` record)."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise InputError(f"{path}: no such file; write it with 'hepml reconstruct ... -o {path}'")
+    if path.endswith(".root"):
+        import uproot
+
+        with uproot.open(path) as f:
+            if "jets" not in f:
+                raise InputError(f"{path}: no 'jets' tree; write it with hepml reconstruct")
+            arr = f["jets"].arrays(entry_start=entry_start, entry_stop=entry_stop)
+        fields = {n: arr[n] for n in arr.fields if not n.startswith("part_") and n != "npart"}
+        part = {n[5:]: arr[n] for n in arr.fields if n.startswith("part_")}
+        if part:
+            fields["part"] = ak.zip(part)
+        arr = ak.zip(fields, depth_limit=1)
+    else:
+        arr = ak.from_parquet(path)
+        if entry_start is not None or entry_stop is not None:
+            arr = arr[entry_start:entry_stop]
+    needed = ("objects", "label", "file_index", "entry") if "objects" in arr.fields else (
+        "part", "label", *ID_FIELDS)  # fmt: skip
+    missing = [f for f in needed if f not in arr.fields]
+    if missing:
+        raise InputError(
+            f"{path}: not a file of jet rows (missing {missing}); use hepml reconstruct"
+        )
+    return arr
+
+
 def load_rows(*paths: str | os.PathLike) -> ak.Array:
-    """Concatenate jet rows from parquet files written by ``hepml reconstruct``."""
-    arrays = []
-    for p in paths:
-        if not os.path.exists(p):
-            raise InputError(f"{p}: no such file; write it with 'hepml reconstruct ... -o {p}'")
-        arr = ak.from_parquet(p)
-        missing = [f for f in ("part", "label", *ID_FIELDS) if f not in arr.fields]
-        if missing:
-            raise InputError(
-                f"{p}: not a file of jet rows (missing {missing}); use hepml reconstruct"
-            )
-        arrays.append(arr)
+    """Concatenate jet rows from files (parquet or ROOT) written by ``hepml reconstruct``."""
+    arrays = [read_rows(p) for p in paths]
     return ak.concatenate(arrays) if len(arrays) > 1 else arrays[0]
 
 

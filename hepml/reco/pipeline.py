@@ -43,6 +43,9 @@ __all__ = ["ReconstructConfig", "ReconstructSummary", "reconstruct", "reconstruc
 
 TOP_PROCESSES = ("ttbar", "zprime_ttbar")
 LABELS = ("auto", "top", "qcd", "none")
+LEVELS = ("jets", "events")
+#: jets per parquet row group: the unit that streaming readers (hepml.graphs.stream) load
+PARQUET_ROW_GROUP = 8192
 
 
 @dataclass
@@ -61,8 +64,11 @@ class ReconstructConfig:
     max_particles: int | None = None
     drop_nonfinite: bool = False
     step_size: str | int = "50 MB"
+    level: str = "jets"  # jets: one row per selected jet; events: one row per event
 
     def validate(self) -> None:
+        if self.level not in LEVELS:
+            raise ConfigError(f"--level must be one of {LEVELS}, got {self.level!r}")
         if self.algorithm.lower() not in ALGORITHMS:
             raise ConfigError(
                 f"unknown --algorithm {self.algorithm!r}; use antikt, kt or cambridge"
@@ -135,15 +141,80 @@ def _label_mode(cfg: ReconstructConfig, path: str, events: ak.Array) -> str:
     return "none"
 
 
+def _id_columns(events: ak.Array, file_index: int, rows_per_event: np.ndarray) -> dict:
+    def per_row(x):
+        return np.repeat(ak.to_numpy(x), rows_per_event)
+
+    n = int(rows_per_event.sum())
+    cols = {"file_index": np.full(n, file_index, dtype=np.int32), "entry": per_row(events.entry)}
+    for k in ("run", "lumi", "event"):
+        if k in events.fields:
+            cols[k] = per_row(events[k])
+    cols["weight"] = per_row(events.weight) if "weight" in events.fields else np.ones(n)
+    return cols
+
+
+#: event-level summary columns (the event-level baseline's inputs)
+EVENT_FEATURES = ("ht", "met", "n_jets", "n_leptons", "jet1_pt", "jet2_pt", "jet3_pt",
+                  "jet4_pt", "lep1_pt")  # fmt: skip
+
+
+def event_rows(
+    events: ak.Array,
+    particles: ak.Array,
+    label_mode: str,
+    file_index: int = 0,
+    objects_config=None,
+) -> tuple[ak.Array, ReconstructSummary]:
+    """One chunk at event level: reconstructed objects (``hepml.reco.objects``) as one
+    row per event — ids, label (1 for top-pair samples, 0 otherwise), the summary
+    columns of :data:`EVENT_FEATURES` and the jagged ``objects`` (type index into
+    ``OBJECT_TYPES``, pt, eta, phi, mass; MET last, with mass 0 and eta 0)."""
+    from hepml.reco.objects import OBJECT_TYPES, reconstruct_objects
+
+    n = len(events)
+    summary = ReconstructSummary(events_in=n, events_with_jets=n)
+    objs = reconstruct_objects(particles, objects_config)
+    parts = []
+    for t, name in enumerate(OBJECT_TYPES[:-1]):
+        o = objs[f"{name}s"]
+        parts.append(ak.zip({"type": ak.values_astype(o.pt * 0 + t, np.int8), "pt": o.pt,
+                             "eta": o.eta, "phi": o.phi, "mass": o.mass}))  # fmt: skip
+    met = objs.met
+    zero = met.pt * 0
+    parts.append(ak.zip({"type": ak.values_astype(zero + len(OBJECT_TYPES) - 1, np.int8),
+                         "pt": met.pt, "eta": zero, "phi": met.phi, "mass": zero})[:, None])  # fmt: skip
+    objects = ak.concatenate(parts, axis=1)
+    cols = _id_columns(events, file_index, np.ones(n, dtype=np.int64))
+    value = {"top": 1, "qcd": 0}.get(label_mode, -1)
+    cols["label"] = np.full(n, value, dtype=np.int32)
+    jets = objs.jets
+    leptons = ak.concatenate([objs.electrons.pt, objs.muons.pt], axis=1)
+    cols["ht"] = ak.to_numpy(ak.sum(jets.pt, axis=1))
+    cols["met"] = ak.to_numpy(met.pt)
+    cols["n_jets"] = ak.to_numpy(ak.num(jets)).astype(np.int32)
+    cols["n_leptons"] = ak.to_numpy(ak.num(leptons)).astype(np.int32)
+    padded = ak.fill_none(ak.pad_none(jets.pt, 4, clip=True), 0.0)
+    for i in range(4):
+        cols[f"jet{i + 1}_pt"] = ak.to_numpy(padded[:, i])
+    cols["lep1_pt"] = ak.to_numpy(ak.fill_none(ak.max(leptons, axis=1), 0.0))
+    cols = {k: np.ascontiguousarray(v) for k, v in cols.items()}
+    cols["objects"] = objects
+    return ak.zip(cols, depth_limit=1), summary
+
+
 def reconstruct_events(
     events: ak.Array, cfg: ReconstructConfig, label_mode: str, file_index: int = 0
 ) -> tuple[ak.Array, ReconstructSummary]:
-    """One chunk: rows of selected jets and the chunk's event accounting."""
+    """One chunk: rows of selected jets (or, with ``level="events"``, of events) and the
+    chunk's event accounting."""
     summary = ReconstructSummary(events_in=len(events))
     particles = events.particles
     if cfg.smear:
         seed = cfg.seed * 1_000_003 + int(ak.to_numpy(events.entry)[0] if len(events) else 0)
         particles = smear(particles, cfg.smear_config, seed=seed)
+    if cfg.level == "events":
+        return event_rows(events, particles, label_mode, file_index)
     report = ClusterReport()
     jets = cluster(
         particles,
@@ -307,7 +378,7 @@ class _Writer:
             self.file.close()
         else:
             arr = ak.concatenate(self.parts) if self.parts else ak.Array([])
-            ak.to_parquet(arr, self.path)
+            ak.to_parquet(arr, self.path, row_group_size=PARQUET_ROW_GROUP)
 
 
 def reconstruct(
@@ -382,7 +453,7 @@ def _merge(parts: list[Path], output: Path, root: bool) -> None:
     if not root:
         arr = ak.concatenate([ak.from_parquet(p) for p in parts])
         with atomic_path(output) as tmp:
-            ak.to_parquet(arr, tmp)
+            ak.to_parquet(arr, tmp, row_group_size=PARQUET_ROW_GROUP)
         return
     with atomic_path(output) as tmp, uproot.recreate(tmp, compression=uproot.ZSTD(5)) as f:
         started = False
@@ -400,13 +471,18 @@ def _merge(parts: list[Path], output: Path, root: bool) -> None:
 def _regroup(arr: ak.Array) -> dict:
     out: dict = {}
     part: dict = {}
+    objects: dict = {}
     for name in arr.fields:
-        if name == "npart":
+        if name in ("npart", "nobjects"):
             continue
         if name.startswith("part_"):
             part[name[5:]] = arr[name]
+        elif name.startswith("objects_"):
+            objects[name[8:]] = arr[name]
         else:
             out[name] = ak.to_numpy(arr[name])
     if part:
         out["part"] = ak.zip(part)
+    if objects:
+        out["objects"] = ak.zip(objects)
     return out

@@ -32,7 +32,12 @@ def fit_bdt(config: TrainConfig, log: Callable[[str], None] | None = None) -> li
     """Fit the baseline on the training split, validate, write ``best.pt`` and
     ``checkpoint.pt`` to ``config.output``; returns a one-row history."""
     log = log or (lambda msg: None)
-    bdt_cfg = BDTConfig(**config.model_options)
+    options = dict(config.model_options)
+    if config.model_name == "event-bdt":
+        from hepml.reco.pipeline import EVENT_FEATURES
+
+        options.setdefault("features", list(EVENT_FEATURES))
+    bdt_cfg = BDTConfig(**options)
     rows, sample = load_jet_rows(config.data.files, config.data.max_jets)
     split = split_indices(rows, sample, config.data.split, config.data.split_seed)
     X = substructure_features(rows, bdt_cfg.features)

@@ -19,6 +19,8 @@ A config file (every key optional except ``data.files``)::
     device: auto              # auto (CUDA if available) | cpu | cuda | cuda:1
     precision: auto           # auto (bf16 autocast on CUDA, fp32 on CPU) | fp32 | bf16
     class_weights: none       # none | balanced
+    precise_bn_batches: 50    # recompute BatchNorm statistics on this many training batches
+                              # after each epoch (0: keep the running averages)
     early_stopping: {patience: null, monitor: val_loss}
     output: run               # folder for checkpoints, history and plots
 
@@ -53,7 +55,7 @@ __all__ = [
     "load_config",
 ]
 
-BDT_MODELS = ("substructure-bdt",)
+BDT_MODELS = ("substructure-bdt", "event-bdt")
 
 
 @dataclass
@@ -98,6 +100,7 @@ class TrainConfig:
     device: str = "auto"
     precision: str = "auto"
     class_weights: str = "none"
+    precise_bn_batches: int = 50
     early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
     output: str = "run"
 
@@ -197,6 +200,8 @@ def _check(cfg: TrainConfig, source: str) -> None:
     def bad(key: str, what: str) -> ConfigError:
         return ConfigError(f"{source}: {key!r} {what}")
 
+    if cfg.precise_bn_batches < 0:
+        raise bad("precise_bn_batches", f"must be >= 0, got {cfg.precise_bn_batches}")
     for key in ("epochs", "batch_size"):
         if getattr(cfg, key) < 1:
             raise bad(key, f"must be >= 1, got {getattr(cfg, key)}")

@@ -23,7 +23,7 @@ import numpy as np
 from hepml.errors import InputError
 from hepml.graphs.jets import load_rows
 
-__all__ = ["SPLITS", "load_jet_rows", "split_indices"]
+__all__ = ["SPLITS", "graphs_of", "load_jet_rows", "split_indices"]
 
 SPLITS = ("train", "val", "test")
 
@@ -65,3 +65,14 @@ def split_indices(
     edges = np.cumsum(fractions)
     which = np.searchsorted(edges[:-1], u, side="right")
     return {name: np.nonzero(which == i)[0] for i, name in enumerate(SPLITS)}
+
+
+def graphs_of(rows: ak.Array, features: Sequence[str] | None = None):
+    """:class:`~hepml.graphs.JetGraphs` of jet rows or :class:`~hepml.graphs.EventGraphs`
+    of event rows, with ``features`` (``None``: all of the kind's node features)."""
+    from hepml.graphs import EVENT_NODE_FEATURES, EventGraphs, JetGraphs, is_event_rows
+    from hepml.reco import FEATURE_NAMES
+
+    if is_event_rows(rows):
+        return EventGraphs(rows, features or EVENT_NODE_FEATURES)
+    return JetGraphs(rows, features or FEATURE_NAMES)

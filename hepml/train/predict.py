@@ -41,10 +41,11 @@ def predict_rows(
         from hepml.models.baseline import substructure_features
 
         return model.predict(substructure_features(rows, ckpt["features"]))
-    from hepml.graphs.jets import JetGraphs, Standardizer
+    from hepml.graphs.jets import Standardizer
+    from hepml.train.data import graphs_of
 
     dev = next(model.parameters()).device
-    data = JetGraphs(rows, ckpt["features"])
+    data = graphs_of(rows, ckpt["features"])
     std = Standardizer.from_state_dict(ckpt["standardizer"])
     amp = autocast_dtype(ckpt["config"].get("precision", "auto"), dev)
     batches = (

@@ -172,3 +172,88 @@ def test_model_from_checkpoint_roundtrip(small_config):
     model = model_from_checkpoint(ckpt)
     assert not model.training
     assert sum(p.numel() for p in model.parameters()) > 0
+
+
+def test_precise_batchnorm_is_the_plain_average_and_draws_no_random_numbers():
+    from torch import nn
+
+    from hepml.train.loop import recalibrate_batchnorm
+
+    class Tiny(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.bn = nn.BatchNorm1d(3)
+            self.drop = nn.Dropout(0.5)
+
+        def forward_data(self, b):
+            return self.drop(self.bn(b.x))
+
+    class B:
+        def __init__(self, x):
+            self.x = x
+
+        def to(self, device, non_blocking=False):
+            return self
+
+    g = torch.Generator().manual_seed(0)
+    xs = [torch.randn(n, 3, generator=g) * 2 + 1 for n in (10, 30, 20)]
+    model = Tiny()
+    state = torch.get_rng_state()
+    assert recalibrate_batchnorm(model, [B(x) for x in xs], torch.device("cpu")) == 3
+    assert torch.equal(torch.get_rng_state(), state)
+    assert not model.training
+    assert model.bn.momentum == 0.1
+    want_mean = torch.stack([x.mean(0) for x in xs]).mean(0)  # average of batch means
+    torch.testing.assert_close(model.bn.running_mean, want_mean)
+    want_var = torch.stack([x.var(0, unbiased=True) for x in xs]).mean(0)
+    torch.testing.assert_close(model.bn.running_var, want_var)
+
+
+def test_event_level_rows_train_the_event_gnn_and_the_event_bdt(samples, tmp_path):
+    """ttbar events vs QCD events, from their reconstructed objects only."""
+    from hepml.graphs import EVENT_NODE_FEATURES, EventGraphs, load_rows
+    from hepml.reco.pipeline import EVENT_FEATURES, ReconstructConfig, reconstruct
+    from hepml.train import load_config
+
+    cfg = ReconstructConfig(level="events")
+    for name in ("ttbar", "qcd"):
+        s = reconstruct([samples[name]], tmp_path / f"{name}.parquet", cfg)
+        assert s.events_in == s.events_with_jets  # every event becomes a row
+    rows = load_rows(tmp_path / "ttbar.parquet", tmp_path / "qcd.parquet")
+    assert set(EVENT_FEATURES) <= set(rows.fields)
+    assert set(np.unique(ak_to_np(rows.label))) == {0, 1}
+    graphs = EventGraphs(rows)
+    assert graphs.x.shape[1] == len(EVENT_NODE_FEATURES)
+    # the one-hot columns say each node's type, MET is the last node of every event
+    assert torch.all(graphs.x[:, :5].sum(1) == 1)
+    last = graphs.offsets[1:] - 1
+    assert torch.all(graphs.x[last, 4] == 1)
+    files = [str(tmp_path / "ttbar.parquet"), str(tmp_path / "qcd.parquet")]
+    for model, extra in (("event-gnn", {"epochs": 2, "batch_size": 16}), ("event-bdt", {})):
+        c = load_config(overrides={"data": {"files": files}, "model": {"name": model},
+                                   "device": "cpu", "output": str(tmp_path / model), **extra})  # fmt: skip
+        hist = fit(c)
+        assert np.isfinite(hist[-1]["val_auc"])
+        res = evaluate_checkpoint(load_checkpoint(tmp_path / model), split="test")
+        assert len(res.score) == len(res.y) > 0
+
+
+def ak_to_np(x):
+    import awkward as ak
+
+    return ak.to_numpy(x)
+
+
+def test_early_stopping_and_class_weights(small_config):
+    """A model that cannot move (lr 1e-12) stops after ``patience`` epochs without gain."""
+    cfg = small_config(model="pfn", epochs=6, optimizer={"lr": 1e-12, "weight_decay": 0.0},
+                       early_stopping={"patience": 2, "monitor": "val_auc"},
+                       class_weights="balanced")  # fmt: skip
+    trainer = Trainer(cfg)
+    history = trainer.fit()
+    assert [r["epoch"] for r in history] == [1, 2, 3]
+    assert [r["best"] for r in history] == [True, False, False]
+    w = trainer.class_weights.cpu()
+    y = trainer.data.y[torch.from_numpy(trainer.split["train"])]
+    counts = torch.bincount(y, minlength=2).float()
+    torch.testing.assert_close(w * counts, torch.full((2,), counts.sum() / 2))
