@@ -10,7 +10,7 @@ STAMP := $(VENV)/.hepml-installed
 TORCH_SPEC ?= torch==2.13.0
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint bench clean-venv
+.PHONY: demo test lint bench bench-deps clean-venv
 
 $(STAMP): setup.cfg pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_io.py
+
+# references that only the benchmarks use; weaver-core without its heavy requirements
+# (bench_training.py imports its ParticleNet module alone, which needs torch only)
+bench-deps: $(STAMP)
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps weaver-core==0.5.3
 
 clean-venv:
 	rm -rf $(VENV)

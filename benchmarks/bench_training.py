@@ -17,7 +17,7 @@ Printed: training and inference jets/s and their ratio, test AUC and 1/ε_B at
 ε_S = 0.3 for both after the same epochs (AUC error from the Hanley–McNeil
 formula); then the full ``particlenet`` configuration, forward + backward on a few
 batches. weaver-core is a benchmark-only dependency; install it without its
-(heavy) requirements: ``pip install --no-deps weaver-core==0.5.3``. Run::
+(heavy) requirements: ``make bench-deps`` (``pip install --no-deps weaver-core==0.5.3``). Run::
 
     python benchmarks/bench_training.py --data top_jets.parquet qcd_jets.parquet \\
         [--jets 12000] [--epochs 2] [--threads 2]

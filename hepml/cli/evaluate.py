@@ -61,23 +61,34 @@ def run(args, ui) -> int:
             evaluate_checkpoint(ckpt, args.split, args.data, _name(path, ckpt, taken), args.device)
         )
     table = Table(title=f"{args.split} split")
-    for col in ("model", "jets", "AUC", "accuracy", "1/eB @ eS=0.3", "1/eB @ eS=0.5"):
+    for col in ("model", "n", "AUC", "accuracy", "1/eB @ eS=0.3", "1/eB @ eS=0.5"):
         table.add_column(col, justify="left" if col == "model" else "right")
+    from hepml.train.metrics import rejection_error
+
     for r in results:
         m = r.metrics
+        if m:
+            for wp in (30, 50):
+                m[f"rej{wp}_err"] = rejection_error(r.y, r.score, wp / 100)
+
+        def rej(wp, m=m):
+            if f"rej{wp}" not in m:
+                return "nan"
+            return f"{m[f'rej{wp}']:.1f} ± {m[f'rej{wp}_err']:.1f}"
+
         table.add_row(r.name, str(len(r.y)), f"{m.get('auc', float('nan')):.4f}",
-                      f"{m.get('accuracy', float('nan')):.4f}",
-                      f"{m.get('rej30', float('nan')):.1f}", f"{m.get('rej50', float('nan')):.1f}")  # fmt: skip
+                      f"{m.get('accuracy', float('nan')):.4f}", rej(30), rej(50))  # fmt: skip
     ui.print(table)
     os.makedirs(args.output, exist_ok=True)
-    report = {r.name: {"jets": len(r.y), "signal": int((r.y == 1).sum()), **r.metrics}
+    report = {r.name: {"n": len(r.y), "signal": int((r.y == 1).sum()), **r.metrics}
               for r in results}  # fmt: skip
     with open(os.path.join(args.output, "metrics.json"), "w") as f:
         json.dump({"split": args.split, "models": report}, f, indent=1)
     if not args.no_plots:
         from hepml import plotting
 
-        title = f"{args.split} split, {len(results[0].y)} jets"
+        unit = "events" if all(c["model_name"].startswith("event") for _, c in ckpts) else "jets"
+        title = f"{args.split} split, {len(results[0].y)} {unit}"
         plotting.roc_curves(results, os.path.join(args.output, "roc.png"), title)
         plotting.rejection_curves(results, os.path.join(args.output, "rejection.png"), title)
         for r in results:

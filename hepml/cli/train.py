@@ -98,18 +98,20 @@ def run(args, ui) -> int:
     )
     ui.info(f"training {cfg.model_name} on {', '.join(cfg.data.files)} -> {cfg.output}/{what}")
 
+    unit = "events" if cfg.model_name.startswith("event") else "jets"
+
     def on_epoch(row: dict) -> None:
         parts = [f"epoch {row['epoch']:>3}", f"loss {row['loss']:.4f}",
                  f"val_loss {row['val_loss']:.4f}"]  # fmt: skip
         if "val_auc" in row:
             parts += [f"val_auc {row['val_auc']:.4f}", f"1/eB@0.3 {row['val_rej30']:.1f}",
                       f"1/eB@0.5 {row['val_rej50']:.1f}"]  # fmt: skip
-        parts.append(f"{row['jets_per_s']:.0f} jets/s")
+        parts.append(f"{row['jets_per_s']:.0f} {unit}/s")
         ui.print("  ".join(parts) + ("  *" if row.get("best") else ""))
 
     history = fit(cfg, resume=args.resume, on_epoch=on_epoch, progress=ui.progress, log=ui.info)
     last = history[-1] if history else {}
-    if cfg.model_name == "substructure-bdt" and "val_auc" in last:
+    if cfg.model_name in BDT_MODELS and "val_auc" in last:
         ui.print(f"val_auc {last['val_auc']:.4f}  1/eB@0.3 {last['val_rej30']:.1f}  "
                  f"1/eB@0.5 {last['val_rej50']:.1f}")  # fmt: skip
     ui.print(f"wrote {cfg.output}/best.pt, checkpoint.pt, history.json")

@@ -20,14 +20,13 @@ training loop treats jets and events alike.
 
 Example::
 
-    rows = load_event_rows("ttbar_events.parquet", "wjets_events.parquet")
+    rows = load_rows("ttbar_events.parquet", "wjets_events.parquet")   # hepml.graphs.load_rows
     data = EventGraphs(rows)
     batch = data.batch(range(64))
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 
 import awkward as ak
@@ -37,7 +36,7 @@ import torch
 from hepml.errors import InputError
 from hepml.graphs.jets import JetGraphs
 
-__all__ = ["EVENT_NODE_FEATURES", "EventGraphs", "is_event_rows", "load_event_rows"]
+__all__ = ["EVENT_NODE_FEATURES", "EventGraphs", "is_event_rows"]
 
 _TYPES = ("jet", "electron", "muon", "photon", "met")
 #: per-object node features, in order
@@ -100,16 +99,3 @@ class EventGraphs(JetGraphs):
             )
         )
         self.features = tuple(features)
-
-
-def load_event_rows(*paths: str | os.PathLike) -> ak.Array:
-    """Concatenate event rows (parquet) written by ``hepml reconstruct --level events``."""
-    arrays = []
-    for p in paths:
-        if not os.path.exists(p):
-            raise InputError(f"{p}: no such file")
-        arr = ak.from_parquet(p)
-        if not is_event_rows(arr):
-            raise InputError(f"{p}: not event rows; use hepml reconstruct --level events")
-        arrays.append(arr)
-    return ak.concatenate(arrays) if len(arrays) > 1 else arrays[0]

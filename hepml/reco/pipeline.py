@@ -96,6 +96,7 @@ class ReconstructSummary:
     files: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     outputs: list[str] = field(default_factory=list)
+    level: str = "jets"
 
     def add(self, other: ReconstructSummary) -> None:
         self.events_in += other.events_in
@@ -110,6 +111,8 @@ class ReconstructSummary:
         return self.events_in == self.events_with_jets + sum(self.rejected.values())
 
     def __str__(self) -> str:
+        if self.level == "events":
+            return f"events in: {self.events_in}, event rows out: {self.jets_out}"
         lines = [
             f"events in: {self.events_in}, with selected jets: {self.events_with_jets}, "
             f"jets out: {self.jets_out}"
@@ -173,7 +176,7 @@ def event_rows(
     from hepml.reco.objects import OBJECT_TYPES, reconstruct_objects
 
     n = len(events)
-    summary = ReconstructSummary(events_in=n, events_with_jets=n)
+    summary = ReconstructSummary(events_in=n, events_with_jets=n, jets_out=n, level="events")
     objs = reconstruct_objects(particles, objects_config)
     parts = []
     for t, name in enumerate(OBJECT_TYPES[:-1]):
@@ -441,6 +444,7 @@ def reconstruct(
             p.unlink(missing_ok=True)
     summary.seconds = time.perf_counter() - t0
     summary.outputs = [str(output)]
+    summary.level = cfg.level
     if not summary.balanced:  # never drop events silently
         raise InputError(f"internal accounting error: {summary}")
     return summary

@@ -23,6 +23,7 @@ from hepml.models.baseline import BDTConfig, SubstructureBDT, substructure_featu
 from hepml.train.checkpoint import save_checkpoint
 from hepml.train.config import TrainConfig
 from hepml.train.data import load_jet_rows, split_indices
+from hepml.train.loop import write_history
 from hepml.train.metrics import binary_metrics
 
 __all__ = ["fit_bdt"]
@@ -65,5 +66,7 @@ def fit_bdt(config: TrainConfig, log: Callable[[str], None] | None = None) -> li
     os.makedirs(config.output, exist_ok=True)
     for name in ("checkpoint.pt", "best.pt"):
         save_checkpoint(state, os.path.join(config.output, name))
-    log(f"trained {config.model_name} on {len(tr)} jets in {seconds:.1f} s")
+    write_history([row], config.output)
+    what = "events" if config.model_name == "event-bdt" else "jets"
+    log(f"trained {config.model_name} on {len(tr)} {what} in {seconds:.1f} s")
     return [row]

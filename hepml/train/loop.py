@@ -49,6 +49,7 @@ __all__ = [
     "recalibrate_batchnorm",
     "resolve_device",
     "train_epoch",
+    "write_history",
 ]
 
 
@@ -201,7 +202,8 @@ def predict_batches(
     return {k: torch.cat(v).numpy() for k, v in out.items()}
 
 
-def _write_history(history: list[dict], out: str) -> None:
+def write_history(history: list[dict], out: str) -> None:
+    """``history.json`` and ``history.csv`` in ``out`` (atomically)."""
     text = json.dumps(history, indent=1)
     _atomic_text(os.path.join(out, "history.json"), text)
     buf = io.StringIO()
@@ -468,7 +470,7 @@ class Trainer:
             save_checkpoint(state, ckpt_path)
             if improved or not os.path.exists(os.path.join(self.out, "best.pt")):
                 save_checkpoint(state, os.path.join(self.out, "best.pt"))
-            _write_history(self.history, self.out)
+            write_history(self.history, self.out)
             self.on_epoch(row)
             if patience is not None and self.bad_epochs >= patience:
                 self.log(f"early stopping: {cfg.early_stopping.monitor} did not improve "

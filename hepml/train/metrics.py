@@ -23,7 +23,15 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["WORKING_POINTS", "accuracy", "auc", "binary_metrics", "rejection_at", "roc_curve"]
+__all__ = [
+    "WORKING_POINTS",
+    "accuracy",
+    "auc",
+    "binary_metrics",
+    "rejection_at",
+    "rejection_error",
+    "roc_curve",
+]
 
 #: signal efficiencies at which :func:`binary_metrics` reports the rejection
 WORKING_POINTS = (0.3, 0.5)
@@ -80,6 +88,21 @@ def rejection_at(y, score, eff_s: float, weight=None) -> float:
         f = (eff_s - eps_s[i - 1]) / (eps_s[i] - eps_s[i - 1])
         b = eps_b[i - 1] + f * (eps_b[i] - eps_b[i - 1])
     return float(np.inf) if b <= 0 else float(1.0 / b)
+
+
+def rejection_error(y, score, eff_s: float, weight=None) -> float:
+    r"""Binomial standard error of :func:`rejection_at`: with :math:`N_B` background
+    entries (effective, for weights), :math:`\sigma(1/\varepsilon_B) =
+    \sqrt{\varepsilon_B(1-\varepsilon_B)/N_B}\,/\,\varepsilon_B^2`
+    (``inf`` when no background survives)."""
+    y, score, w = _prepare(y, score, weight)
+    rej = rejection_at(y, score, eff_s, w)
+    if not np.isfinite(rej):
+        return float(np.inf)
+    wb = w[y != 1]
+    n_eff = wb.sum() ** 2 / np.sum(wb**2)
+    eps = 1.0 / rej
+    return float(np.sqrt(eps * (1 - eps) / n_eff) / eps**2)
 
 
 def accuracy(y, score, weight=None, threshold: float = 0.5) -> float:

@@ -81,7 +81,7 @@ def test_train_evaluate_predict_export(jet_rows, tmp_path):
     with open(tmp_path / "eval" / "metrics.json") as f:
         metrics = json.load(f)
     assert set(metrics["models"]) == {"pfn", "substructure-bdt"}
-    assert metrics["models"]["pfn"]["jets"] == metrics["models"]["substructure-bdt"]["jets"]
+    assert metrics["models"]["pfn"]["n"] == metrics["models"]["substructure-bdt"]["n"]
     for png in ("roc.png", "rejection.png", "scores_pfn.png", "scores_substructure-bdt.png"):
         img = np.asarray(Image.open(tmp_path / "eval" / png).convert("L"))
         assert img.shape[0] > 400

@@ -66,3 +66,16 @@ def test_binary_metrics_and_bad_input():
         auc([0, 1, 1], [0.2, 0.3])
     with pytest.raises(ValueError, match="signal efficiency"):
         rejection_at(y, s, 0.0)
+
+
+def test_rejection_error_is_binomial():
+    from hepml.train.metrics import rejection_error
+
+    # 100 background, 2 above the eps_S = 0.3 threshold: eps_B = 0.02
+    sig = np.linspace(0.91, 1.0, 10)
+    bkg = np.arange(100) / 100.0
+    y = np.r_[np.ones(10), np.zeros(100)]
+    score = np.r_[sig, bkg]
+    want = np.sqrt(0.02 * 0.98 / 100) / 0.02**2
+    assert rejection_error(y, score, 0.3) == pytest.approx(want)
+    assert rejection_error([1, 1, 0], [0.9, 0.8, 0.1], 0.5) == np.inf
