@@ -13,17 +13,21 @@
 
 from __future__ import annotations
 
-from hepml.graphs.events import EVENT_NODE_FEATURES, EventGraphs, is_event_rows
+from hepml.graphs.events import EVENT_NODE_FEATURES, EventGraphs, graphs_of, is_event_rows
 from hepml.graphs.jets import JetGraphs, Standardizer, load_rows, read_rows
+from hepml.graphs.split import SPLITS, split_indices
 from hepml.graphs.stream import StreamingJetGraphs
 
 __all__ = [
     "EVENT_NODE_FEATURES",
+    "SPLITS",
     "EventGraphs",
     "JetGraphs",
     "Standardizer",
     "StreamingJetGraphs",
+    "graphs_of",
     "is_event_rows",
     "load_rows",
     "read_rows",
+    "split_indices",
 ]

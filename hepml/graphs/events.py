@@ -36,7 +36,7 @@ import torch
 from hepml.errors import InputError
 from hepml.graphs.jets import JetGraphs
 
-__all__ = ["EVENT_NODE_FEATURES", "EventGraphs", "is_event_rows"]
+__all__ = ["EVENT_NODE_FEATURES", "EventGraphs", "graphs_of", "is_event_rows"]
 
 _TYPES = ("jet", "electron", "muon", "photon", "met")
 #: per-object node features, in order
@@ -99,3 +99,13 @@ class EventGraphs(JetGraphs):
             )
         )
         self.features = tuple(features)
+
+
+def graphs_of(rows: ak.Array, features: Sequence[str] | None = None) -> JetGraphs:
+    """:class:`JetGraphs` of jet rows or :class:`EventGraphs` of event rows, with
+    ``features`` (``None``: all of the kind's node features)."""
+    from hepml.reco import FEATURE_NAMES
+
+    if is_event_rows(rows):
+        return EventGraphs(rows, features or EVENT_NODE_FEATURES)
+    return JetGraphs(rows, features or FEATURE_NAMES)

@@ -26,7 +26,7 @@ from torch_geometric.data import Batch, Data
 from hepml.errors import InputError
 from hepml.reco import FEATURE_NAMES
 
-__all__ = ["JetGraphs", "Standardizer", "load_rows", "read_rows"]
+__all__ = ["JetGraphs", "Standardizer", "load_rows", "read_columns", "read_rows", "row_kind"]
 
 ID_FIELDS = ("file_index", "entry", "jet_index")
 
@@ -63,6 +63,49 @@ def read_rows(
             f"{path}: not a file of jet rows (missing {missing}); use hepml reconstruct"
         )
     return arr
+
+
+def _branches(path: str) -> list[str]:
+    if path.endswith(".root"):
+        import uproot
+
+        with uproot.open(path) as f:
+            if "jets" not in f:
+                raise InputError(f"{path}: no 'jets' tree; write it with hepml reconstruct")
+            return list(f["jets"].keys())
+    import pyarrow.parquet as pq
+
+    try:
+        return list(pq.ParquetFile(path).schema_arrow.names)
+    except Exception as exc:  # pyarrow raises several types for non-parquet files
+        raise InputError(f"{path}: not a parquet file ({exc})") from None
+
+
+def row_kind(path: str | os.PathLike) -> str:
+    """``"jets"`` or ``"events"``: what a file written by ``hepml reconstruct`` holds."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise InputError(f"{path}: no such file; write it with 'hepml reconstruct'")
+    names = _branches(path)
+    if any(n == "objects" or n.startswith("objects_") for n in names):
+        return "events"
+    if any(n == "part" or n.startswith("part_") for n in names):
+        return "jets"
+    raise InputError(f"{path}: not a file of jet or event rows; use hepml reconstruct")
+
+
+def read_columns(path: str | os.PathLike, columns: Sequence[str]) -> ak.Array:
+    """Only ``columns`` (flat per-row fields such as ``label``, ``entry``) of a rows file."""
+    path = os.fspath(path)
+    missing = [c for c in columns if c not in _branches(path)]
+    if missing:
+        raise InputError(f"{path}: no column(s) {missing}; write it with hepml reconstruct")
+    if path.endswith(".root"):
+        import uproot
+
+        with uproot.open(path) as f:
+            return f["jets"].arrays(list(columns))
+    return ak.from_parquet(path, columns=list(columns))
 
 
 def load_rows(*paths: str | os.PathLike) -> ak.Array:

@@ -1,4 +1,4 @@
-"""Jets streamed from files larger than memory, shuffled through a bounded buffer.
+"""Jets (or events) streamed from files larger than memory, shuffled through a bounded buffer.
 
 :class:`StreamingJetGraphs` is a ``torch.utils.data.IterableDataset`` over jet-row
 files written by ``hepml reconstruct`` (parquet, read row group by row group; or
@@ -15,6 +15,9 @@ ROOT, tree ``jets``, read by entry ranges). It yields ready ``Batch`` objects.
   unit, not by the files.
 * **Reproducible**: the same files, seed, epoch, ``world_size``/``rank`` and
   number of workers give the same batches in the same order.
+* **Splits**: ``split=("train", fractions, split_seed)`` keeps only that split's
+  rows (:mod:`hepml.graphs.split`, decided row by row, so no global pass).
+* Jet rows give jet graphs, event rows (``--level events``) event graphs.
 
 Example::
 
@@ -35,8 +38,9 @@ import numpy as np
 import torch
 
 from hepml.errors import InputError
-from hepml.graphs.jets import JetGraphs, Standardizer, read_rows
-from hepml.reco import FEATURE_NAMES
+from hepml.graphs.events import graphs_of
+from hepml.graphs.jets import Standardizer, read_rows
+from hepml.graphs.split import SPLITS, split_indices
 
 __all__ = ["StreamingJetGraphs", "work_units"]
 
@@ -81,7 +85,7 @@ class StreamingJetGraphs(torch.utils.data.IterableDataset):
     def __init__(
         self,
         paths: Sequence[str | os.PathLike],
-        features: Sequence[str] = FEATURE_NAMES,
+        features: Sequence[str] | None = None,
         batch_size: int = 256,
         shuffle_buffer: int = 16384,
         seed: int = 0,
@@ -90,13 +94,17 @@ class StreamingJetGraphs(torch.utils.data.IterableDataset):
         rank: int = 0,
         world_size: int = 1,
         root_step: int = 8192,
+        split: tuple[str, Sequence[float], int] | None = None,
     ) -> None:
         super().__init__()
         if not 0 <= rank < world_size:
             raise ValueError(f"rank {rank} outside world_size {world_size}")
+        if split is not None and split[0] not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, got {split[0]!r}")
+        self.split = split
         self.paths = [os.fspath(p) for p in paths]
         self.units = work_units(self.paths, root_step)
-        self.features = tuple(features)
+        self.features = tuple(features) if features else None
         self.batch_size = int(batch_size)
         self.shuffle_buffer = int(shuffle_buffer) if shuffle else 0
         self.seed = seed
@@ -131,7 +139,7 @@ class StreamingJetGraphs(torch.utils.data.IterableDataset):
             return rows, []
         if not final:
             out_n -= out_n % self.batch_size  # whole batches only, until the end
-        graphs = JetGraphs(rows[:out_n], self.features)
+        graphs = graphs_of(rows[:out_n], self.features)
         batches = [
             graphs.batch(torch.arange(lo, min(lo + self.batch_size, out_n)), self.standardizer)
             for lo in range(0, out_n, self.batch_size)
@@ -143,7 +151,10 @@ class StreamingJetGraphs(torch.utils.data.IterableDataset):
         buffer = None
         for unit in units:
             rows = _read_unit(unit)
-            rows = ak.with_field(rows, np.full(len(rows), unit[0], np.int64), "sample")
+            if self.split is not None:
+                which, fractions, split_seed = self.split
+                sample = np.full(len(rows), unit[0], np.int64)
+                rows = rows[split_indices(rows, sample, fractions, split_seed)[which]]
             buffer = rows if buffer is None else ak.concatenate([buffer, rows])
             buffer = ak.to_packed(buffer)
             if len(buffer) >= self.shuffle_buffer + self.batch_size:

@@ -8,6 +8,10 @@ A config file (every key optional except ``data.files``)::
       split: [0.6, 0.2, 0.2]  # train / validation / test fractions, fixed by split_seed
       split_seed: 0
       max_jets: null          # keep at most this many jets per file (first ones)
+      streaming: false        # true: stream the files (larger than memory) through a
+      shuffle_buffer: 16384   #   shuffle buffer of this many jets, standardisation fitted on
+      stats_jets: 100000      #   the first stats_jets training jets, DataLoader workers
+      workers: 0
     model:
       name: particlenet-lite  # hepml.models.list_models(), or substructure-bdt
       k: 7                    # any option of that model
@@ -65,6 +69,10 @@ class DataConfig:
     split: list[float] = field(default_factory=lambda: [0.6, 0.2, 0.2])
     split_seed: int = 0
     max_jets: int | None = None
+    streaming: bool = False
+    shuffle_buffer: int = 16384
+    stats_jets: int = 100000
+    workers: int = 0
 
 
 @dataclass
@@ -210,6 +218,13 @@ def _check(cfg: TrainConfig, source: str) -> None:
     split = cfg.data.split
     if len(split) != 3 or min(split) < 0 or split[0] <= 0 or abs(sum(split) - 1) > 1e-6:
         raise bad("data.split", f"must be 3 fractions (train, val, test) summing to 1, got {split}")
+    if cfg.data.streaming and cfg.data.max_jets is not None:
+        raise bad("data.max_jets", "cannot be combined with data.streaming")
+    for key in ("shuffle_buffer", "stats_jets"):
+        if getattr(cfg.data, key) < 1:
+            raise bad(f"data.{key}", f"must be >= 1, got {getattr(cfg.data, key)}")
+    if cfg.data.workers < 0:
+        raise bad("data.workers", f"must be >= 0, got {cfg.data.workers}")
     if cfg.data.max_jets is not None and cfg.data.max_jets < 1:
         raise bad("data.max_jets", f"must be >= 1, got {cfg.data.max_jets}")
     if cfg.early_stopping.patience is not None and cfg.early_stopping.patience < 1:

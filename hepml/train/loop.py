@@ -251,51 +251,120 @@ class Trainer:
         self.history: list[dict] = []
         self.epoch = 0
         self._data_ready = False
+        self.rank, self.world_size = 0, 1  # set by a distributed front end
 
     # ---- data -------------------------------------------------------------------------
     def prepare_data(self) -> None:
-        """Read the jets, split them, fit the standardisation on the training split."""
+        """Read the jets, split them, fit the standardisation on the training split
+        (streaming: read only labels and ids, fit on the first ``data.stats_jets``)."""
         from hepml.graphs.jets import Standardizer
         from hepml.train.data import graphs_of, load_jet_rows, split_indices
 
         cfg = self.config
+        if cfg.data.streaming:
+            self._prepare_stream()
+            return
         rows, sample = load_jet_rows(cfg.data.files, cfg.data.max_jets)
         self.data = graphs_of(rows, cfg.data.features)
-        features = self.data.features
-        self.features = list(features)
+        self.features = list(self.data.features)
         self.split = split_indices(rows, sample, cfg.data.split, cfg.data.split_seed)
+        self.split_sizes = {k: len(v) for k, v in self.split.items()}
+        train_labels = self.data.y[torch.from_numpy(self.split["train"])]
+        self._check_labels(train_labels, int(self.data.y.max()), len(rows))
+        self.standardizer = Standardizer.fit(self.data.x[self.data.node_mask(self.split["train"])])
+        self._data_ready = True
+
+    def _check_labels(self, train_labels: torch.Tensor, max_label: int, n_rows: int) -> None:
+        cfg = self.config
         for name in ("train", "val"):
-            if len(self.split[name]) == 0:
+            if self.split_sizes[name] == 0:
                 raise InputError(
-                    f"the {name} split is empty ({len(rows)} jets in {cfg.data.files}); "
-                    "give more jets or change data.split"
+                    f"the {name} split is empty ({n_rows} rows in {cfg.data.files}); "
+                    "give more data or change data.split"
                 )
-        labels = self.data.y[torch.from_numpy(self.split["train"])]
-        self.n_classes = max(2, int(self.data.y.max()) + 1)
-        if len(torch.unique(labels)) < 2:
+        self.n_classes = max(2, max_label + 1)
+        if len(torch.unique(train_labels)) < 2:
             raise InputError(
                 f"the training split of {cfg.data.files} has only label "
-                f"{int(labels[0])}; give files of both classes (e.g. top and QCD jets)"
+                f"{int(train_labels[0])}; give files of both classes (e.g. top and QCD jets)"
             )
-        self.standardizer = Standardizer.fit(self.data.x[self.data.node_mask(self.split["train"])])
-        counts = torch.bincount(labels, minlength=self.n_classes).float()
+        counts = torch.bincount(train_labels, minlength=self.n_classes).float()
         self.class_weights = (
             (counts.sum() / (self.n_classes * counts.clamp_min(1))).to(self.device)
             if cfg.class_weights == "balanced"
             else None
         )
+
+    def _prepare_stream(self) -> None:
+        from hepml.graphs import EVENT_NODE_FEATURES
+        from hepml.graphs.jets import Standardizer, read_columns, row_kind
+        from hepml.reco import FEATURE_NAMES
+        from hepml.train.data import split_indices
+
+        cfg = self.config
+        kinds = {row_kind(p) for p in cfg.data.files}
+        if len(kinds) > 1:
+            raise InputError(f"{cfg.data.files}: mixes jet rows and event rows; train on one kind")
+        default = EVENT_NODE_FEATURES if kinds == {"events"} else FEATURE_NAMES
+        self.features = list(cfg.data.features or default)
+        labels, n_rows = [], 0
+        self.split_sizes = dict.fromkeys(("train", "val", "test"), 0)
+        for i, path in enumerate(cfg.data.files):  # labels and ids only
+            rows = read_columns(path, ["label", "file_index", "entry"])
+            idx = split_indices(rows, np.full(len(rows), i), cfg.data.split, cfg.data.split_seed)
+            for name, v in idx.items():
+                self.split_sizes[name] += len(v)
+            labels.append(torch.from_numpy(np.asarray(rows.label[idx["train"]], dtype=np.int64)))
+            n_rows += len(rows)
+        train_labels = torch.cat(labels)
+        self._check_labels(train_labels, int(train_labels.max()), n_rows)
+        self.standardizer = None
+        xs, n = [], 0
+        for batch in self.batches("train"):
+            xs.append(batch.x)
+            n += batch.num_graphs
+            if n >= cfg.data.stats_jets:
+                break
+        self.standardizer = Standardizer.fit(torch.cat(xs))
         self._data_ready = True
 
     def batches(self, split: str, epoch: int | None = None, stream: int = 0) -> Iterator:
         """Batches of ``split``; shuffled from ``(seed, epoch, stream)`` when ``epoch`` is
         given (``stream`` 0: training, 1: BatchNorm recalibration)."""
+        cfg = self.config
+        if cfg.data.streaming:
+            yield from self._stream(split, epoch, stream)
+            return
         idx = self.split[split]
         if epoch is not None:
-            key = [self.config.seed, epoch] + ([stream] if stream else [])
+            key = [cfg.seed, epoch] + ([stream] if stream else [])
             idx = idx[np.random.default_rng(key).permutation(len(idx))]
-        bs = self.config.batch_size
+        bs = cfg.batch_size
         for lo in range(0, len(idx), bs):
             yield self.data.batch(torch.from_numpy(idx[lo : lo + bs]), self.standardizer)
+
+    def _stream(self, split: str, epoch: int | None, stream: int) -> Iterator:
+        from hepml.graphs.stream import StreamingJetGraphs
+
+        cfg = self.config
+        ds = StreamingJetGraphs(
+            cfg.data.files,
+            features=self.features,
+            batch_size=cfg.batch_size,
+            shuffle_buffer=cfg.data.shuffle_buffer,
+            seed=cfg.seed * 1000 + stream,
+            standardizer=self.standardizer,
+            shuffle=epoch is not None,
+            rank=self.rank,
+            world_size=self.world_size,
+            split=(split, cfg.data.split, cfg.data.split_seed),
+        )
+        ds.set_epoch(epoch or 0)
+        if cfg.data.workers > 0:
+            it = torch.utils.data.DataLoader(ds, batch_size=None, num_workers=cfg.data.workers)
+        else:
+            it = ds
+        yield from it
 
     # ---- model ------------------------------------------------------------------------
     def build(self) -> None:
@@ -317,7 +386,7 @@ class Trainer:
             self.optimizer = torch.optim.SGD(
                 params, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay
             )
-        steps = max(1, math.ceil(len(self.split["train"]) / cfg.batch_size))
+        steps = max(1, math.ceil(self.split_sizes["train"] / (cfg.batch_size * self.world_size)))
         total = steps * cfg.epochs
         s = cfg.schedule
         if s.name == "cosine":
@@ -386,7 +455,7 @@ class Trainer:
     def run_epoch(self) -> dict[str, Any]:
         """Train one epoch, validate, and return the history row (not yet saved)."""
         epoch = self.epoch + 1
-        n_train = len(self.split["train"])
+        n_train = self.split_sizes["train"] // self.world_size
         with self.progress(f"epoch {epoch}/{self.config.epochs}", n_train) as advance:
             tr = train_epoch(
                 self.model,
@@ -413,6 +482,7 @@ class Trainer:
             "accuracy": tr["accuracy"],
             "val_loss": val_loss,
             "lr": self.optimizer.param_groups[0]["lr"],
+            "trained_on": tr["jets"],
             "jets_per_s": tr["jets"] / max(tr["seconds"], 1e-9),
             "seconds": tr["seconds"],
         }

@@ -257,3 +257,21 @@ def test_early_stopping_and_class_weights(small_config):
     y = trainer.data.y[torch.from_numpy(trainer.split["train"])]
     counts = torch.bincount(y, minlength=2).float()
     torch.testing.assert_close(w * counts, torch.full((2,), counts.sum() / 2))
+
+
+def test_streaming_training_sees_the_same_split(small_config, jet_rows):
+    """data.streaming reads the files through the shuffle buffer: every training jet once
+    per epoch, and the validation metrics are those of the in-memory evaluation."""
+    cfg = small_config(model="pfn", data={"streaming": True, "shuffle_buffer": 40})
+    trainer = Trainer(cfg)
+    history = trainer.fit()
+    rows, sample = load_jet_rows([jet_rows["top"], jet_rows["qcd"]])
+    split = split_indices(rows, sample, cfg.data.split, cfg.data.split_seed)
+    assert trainer.split_sizes == {k: len(v) for k, v in split.items()}
+    assert [r["trained_on"] for r in history] == [len(split["train"])] * 2
+    res = evaluate_checkpoint(load_checkpoint(os.path.join(cfg.output, "checkpoint.pt")), "val")
+    assert res.metrics["auc"] == pytest.approx(history[-1]["val_auc"], abs=1e-6)
+    # the standardisation was fitted on training jets only (all of them here)
+    in_memory = Trainer(small_config(model="pfn", output=cfg.output + "-mem"))
+    in_memory.prepare_data()
+    torch.testing.assert_close(trainer.standardizer.mean, in_memory.standardizer.mean)
