@@ -23,6 +23,7 @@ EPILOG = """examples:
   hepml train train.yaml --set optimizer.lr=3e-3 --epochs 20 -o runs/pn-lr3e-3
   hepml train --data top_jets.parquet qcd_jets.parquet --model substructure-bdt -o bdt
   hepml train train.yaml -o pn --resume      # continue an interrupted run
+  hepml train train.yaml -o pn --ray --num-workers 2 --storage-path /shared/runs
 """
 
 
@@ -49,6 +50,18 @@ def add_parser(sub) -> argparse.ArgumentParser:
     )  # fmt: skip
     p.add_argument("-o", "--output", help="output folder (default: the config's, else 'run')")
     p.add_argument("--resume", action="store_true", help="continue from OUTPUT/checkpoint.pt")
+    ray = p.add_argument_group("Ray (distributed training, extra 'ray')")
+    ray.add_argument("--ray", action="store_true", help="train with Ray Train (data parallel)")
+    ray.add_argument("--num-workers", type=int, default=2, help="training workers (default 2)")
+    ray.add_argument("--use-gpu", action="store_true", help="one GPU per worker")
+    ray.add_argument("--address", default=None,
+                     help="Ray cluster: auto, ray://host:10001 (default: a local Ray)")  # fmt: skip
+    ray.add_argument("--storage-path", default=None,
+                     help="where Ray keeps checkpoints (default OUTPUT/ray; shared on a cluster)")  # fmt: skip
+    ray.add_argument("--max-failures", type=int, default=2,
+                     help="worker-group restarts from the last checkpoint (default 2)")  # fmt: skip
+    ray.add_argument("--run-name", default=None,
+                     help="Ray run name; rerun with the same name to continue (default hepml-MODEL)")  # fmt: skip
     p.set_defaults(run=run)
     return p
 
@@ -109,7 +122,17 @@ def run(args, ui) -> int:
         parts.append(f"{row['jets_per_s']:.0f} {unit}/s")
         ui.print("  ".join(parts) + ("  *" if row.get("best") else ""))
 
-    history = fit(cfg, resume=args.resume, on_epoch=on_epoch, progress=ui.progress, log=ui.info)
+    if args.ray:
+        from hepml.distributed import fit as ray_fit
+
+        history = ray_fit(cfg, num_workers=args.num_workers, use_gpu=args.use_gpu,
+                          storage_path=args.storage_path, max_failures=args.max_failures,
+                          address=args.address, name=args.run_name, log=ui.info)  # fmt: skip
+        for row in history:
+            on_epoch(row)
+    else:
+        history = fit(cfg, resume=args.resume, on_epoch=on_epoch, progress=ui.progress,
+                      log=ui.info)  # fmt: skip
     last = history[-1] if history else {}
     if cfg.model_name in BDT_MODELS and "val_auc" in last:
         ui.print(f"val_auc {last['val_auc']:.4f}  1/eB@0.3 {last['val_rej30']:.1f}  "

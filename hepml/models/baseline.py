@@ -14,49 +14,25 @@ with numpy — the same scores as scikit-learn's ``predict_proba`` (tested).
 
 Example::
 
-    bdt = SubstructureBDT(BDTConfig(max_iter=200)).fit(substructure_features(rows), rows.label)
-    score = bdt.predict(substructure_features(test_rows))     # P(top) per jet
+    X = hepml.train.bdt.substructure_features(rows)            # (n_jets, 5) numpy
+    bdt = SubstructureBDT(BDTConfig(max_iter=200)).fit(X, labels)
+    score = bdt.predict(X_test)                                 # P(top) per jet
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import awkward as ak
 import numpy as np
 
 from hepml.errors import ConfigError, InputError
 
-__all__ = ["SUBSTRUCTURE_FEATURES", "BDTConfig", "SubstructureBDT", "substructure_features"]
+__all__ = ["SUBSTRUCTURE_FEATURES", "BDTConfig", "SubstructureBDT"]
 
-#: the baseline's inputs, computed from the reconstruct rows by :func:`substructure_features`
+#: the baseline's inputs, computed from reconstruct rows by
+#: :func:`hepml.train.bdt.substructure_features`
 SUBSTRUCTURE_FEATURES = ("tau32", "tau21", "jet_msd", "jet_mass", "jet_pt")
 _TREE_FIELDS = ("feature_idx", "num_threshold", "missing_go_to_left", "left", "right", "is_leaf")
-
-
-def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    out = np.zeros_like(num, dtype=np.float64)
-    np.divide(num, den, out=out, where=den > 0)
-    return out
-
-
-def substructure_features(rows: ak.Array, features=SUBSTRUCTURE_FEATURES) -> np.ndarray:
-    """``(n_jets, len(features))`` float64 matrix of the baseline's inputs
-    (τ ratios are 0 where the denominator is 0)."""
-    cols = []
-    for name in features:
-        if name == "tau32":
-            cols.append(_ratio(ak.to_numpy(rows.jet_tau3), ak.to_numpy(rows.jet_tau2)))
-        elif name == "tau21":
-            cols.append(_ratio(ak.to_numpy(rows.jet_tau2), ak.to_numpy(rows.jet_tau1)))
-        elif name in rows.fields:
-            cols.append(ak.to_numpy(rows[name]).astype(np.float64))
-        else:
-            raise InputError(
-                f"jet rows have no field {name!r} for the substructure baseline; "
-                f"available: tau32, tau21, {', '.join(rows.fields)}"
-            )
-    return np.stack(cols, axis=1) if cols else np.zeros((len(rows), 0))
 
 
 @dataclass

@@ -16,17 +16,43 @@ import os
 import time
 from collections.abc import Callable
 
+import awkward as ak
 import numpy as np
 
 from hepml.errors import InputError
-from hepml.models.baseline import BDTConfig, SubstructureBDT, substructure_features
+from hepml.models.baseline import SUBSTRUCTURE_FEATURES, BDTConfig, SubstructureBDT
 from hepml.train.checkpoint import save_checkpoint
 from hepml.train.config import TrainConfig
 from hepml.train.data import load_jet_rows, split_indices
 from hepml.train.loop import write_history
 from hepml.train.metrics import binary_metrics
 
-__all__ = ["fit_bdt"]
+__all__ = ["fit_bdt", "substructure_features"]
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    out = np.zeros_like(num, dtype=np.float64)
+    np.divide(num, den, out=out, where=den > 0)
+    return out
+
+
+def substructure_features(rows: ak.Array, features=SUBSTRUCTURE_FEATURES) -> np.ndarray:
+    """``(n_jets, len(features))`` float64 matrix of the baseline's inputs
+    (τ ratios are 0 where the denominator is 0)."""
+    cols = []
+    for name in features:
+        if name == "tau32":
+            cols.append(_ratio(ak.to_numpy(rows.jet_tau3), ak.to_numpy(rows.jet_tau2)))
+        elif name == "tau21":
+            cols.append(_ratio(ak.to_numpy(rows.jet_tau2), ak.to_numpy(rows.jet_tau1)))
+        elif name in rows.fields:
+            cols.append(ak.to_numpy(rows[name]).astype(np.float64))
+        else:
+            raise InputError(
+                f"jet rows have no field {name!r} for the substructure baseline; "
+                f"available: tau32, tau21, {', '.join(rows.fields)}"
+            )
+    return np.stack(cols, axis=1) if cols else np.zeros((len(rows), 0))
 
 
 def fit_bdt(config: TrainConfig, log: Callable[[str], None] | None = None) -> list[dict]:

@@ -339,6 +339,9 @@ class Trainer:
         if epoch is not None:
             key = [cfg.seed, epoch] + ([stream] if stream else [])
             idx = idx[np.random.default_rng(key).permutation(len(idx))]
+            if split == "train" and self.world_size > 1:
+                # this worker's shard: the same number of jets (and batches) on every rank
+                idx = idx[self.rank :: self.world_size][: len(idx) // self.world_size]
         bs = cfg.batch_size
         for lo in range(0, len(idx), bs):
             yield self.data.batch(torch.from_numpy(idx[lo : lo + bs]), self.standardizer)

@@ -38,7 +38,7 @@ def predict_rows(
     if model is None:
         model = model_from_checkpoint(ckpt, resolve_device(device))
     if ckpt["kind"] == "bdt":
-        from hepml.models.baseline import substructure_features
+        from hepml.train.bdt import substructure_features
 
         return model.predict(substructure_features(rows, ckpt["features"]))
     from hepml.graphs.jets import Standardizer

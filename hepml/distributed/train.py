@@ -1,0 +1,215 @@
+"""Distributed training: Ray Train's ``TorchTrainer`` around hepml's one training loop.
+
+Every worker builds the same :class:`hepml.train.Trainer` from the config, with its
+``rank`` and ``world_size`` set, so it trains on its own shard of the training
+split (in memory: every ``world_size``-th jet of the epoch's permutation, the same
+number of batches on every worker; streaming: its own files / row groups); the
+model is wrapped in ``DistributedDataParallel`` by ``ray.train.torch.prepare_model``,
+so gradients are all-reduced (gloo on CPU, NCCL on GPU). After each epoch rank 0
+reports the metrics and a ``ray.train.Checkpoint`` holding ``checkpoint.pt`` in
+exactly the single-process format; on a worker failure Ray restarts the group
+(``max_failures``) and every worker resumes from that checkpoint. When the run
+ends its best and last checkpoints are copied to ``config.output``, so
+``hepml evaluate OUTPUT`` works as for any run.
+
+Checks before any training starts (each a :class:`hepml.errors.ConfigError`):
+the cluster address answers, it has GPUs for ``use_gpu=True``, enough CPUs for the
+workers, and ``storage_path`` is writable.
+
+Example::
+
+    history = fit(load_config("train.yaml"), num_workers=2, storage_path="runs/ray")
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from hepml.errors import ConfigError
+from hepml.extras import require
+from hepml.train.config import BDT_MODELS, TrainConfig
+
+__all__ = ["connect", "fit"]
+
+
+def connect(address: str | None = None, **init_kwargs: Any):
+    """Connect to (or start, ``address=None``) a Ray cluster; a clear error when the
+    address does not answer. Returns the ``ray`` module."""
+    ray = require("ray", extra="ray", purpose="distributed training")
+    if ray.is_initialized():
+        return ray
+    kwargs = dict(init_kwargs)
+    if address is None:  # a local Ray on loopback; its dashboard serves Ray Train's state API
+        kwargs.setdefault("_node_ip_address", "127.0.0.1")
+        kwargs.setdefault("dashboard_host", "127.0.0.1")
+    try:
+        ray.init(address=address, **kwargs)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(
+            f"cannot connect to the Ray cluster at {address!r} ({first[:200]}); "
+            "check the address (auto, ray://host:10001, host:6379) or leave it out "
+            "for a local cluster"
+        ) from None
+    return ray
+
+
+def _check_storage(path: str) -> str:
+    path = os.path.abspath(path)
+    try:
+        os.makedirs(path, exist_ok=True)
+        probe = os.path.join(path, f".hepml-write-test-{uuid.uuid4().hex}")
+        with open(probe, "w") as f:
+            f.write("ok")
+        os.remove(probe)
+    except OSError as exc:
+        raise ConfigError(
+            f"storage path {path} is not writable ({exc.strerror}); give --storage-path "
+            "a folder every node can write (a shared filesystem on a cluster)"
+        ) from None
+    return path
+
+
+def _check_resources(ray, num_workers: int, use_gpu: bool, per_worker: dict) -> None:
+    total = ray.cluster_resources()
+    cpus = float(per_worker.get("CPU", 1))
+    gpus = float(per_worker.get("GPU", 1 if use_gpu else 0))
+    if use_gpu and total.get("GPU", 0) < gpus * num_workers:
+        raise ConfigError(
+            f"use_gpu asks for {gpus * num_workers:g} GPU(s) but the Ray cluster has "
+            f"{total.get('GPU', 0):g}; drop --use-gpu or add GPU nodes"
+        )
+    if total.get("CPU", 0) < cpus * num_workers:
+        raise ConfigError(
+            f"{num_workers} worker(s) × {cpus:g} CPU need {cpus * num_workers:g} CPUs but the "
+            f"Ray cluster has {total.get('CPU', 0):g}; use fewer workers"
+        )
+
+
+def _worker_loop(loop_config: dict) -> None:
+    """Runs on every Ray Train worker: the single-process loop, sharded and wrapped."""
+    import ray.train
+    import ray.train.torch
+
+    from hepml.train.checkpoint import load_checkpoint, save_checkpoint
+    from hepml.train.config import config_from_dict
+    from hepml.train.loop import Trainer, write_history
+
+    cfg = config_from_dict(loop_config["config"], "ray worker")
+    ctx = ray.train.get_context()
+    rank, world = ctx.get_world_rank(), ctx.get_world_size()
+    trainer = Trainer(cfg)
+    trainer.device = ray.train.torch.get_device()
+    from hepml.train.loop import autocast_dtype
+
+    trainer.amp_dtype = autocast_dtype(cfg.precision, trainer.device)
+    trainer.rank, trainer.world_size = rank, world
+    trainer.prepare_data()
+    trainer.build()
+    checkpoint = ray.train.get_checkpoint()
+    if checkpoint is not None:
+        with checkpoint.as_directory() as d:
+            trainer.load_state(load_checkpoint(os.path.join(d, "checkpoint.pt")))
+    trainer.model = ray.train.torch.prepare_model(trainer.model)
+    patience = cfg.early_stopping.patience
+    while trainer.epoch < cfg.epochs:
+        if patience is not None and trainer.bad_epochs >= patience:
+            break
+        row = trainer.run_epoch()
+        trainer.epoch = row["epoch"]
+        improved = trainer._improved(row)
+        trainer.bad_epochs = 0 if improved else trainer.bad_epochs + 1
+        row["best"] = improved
+        row["workers"] = world
+        trainer.history.append(row)
+        if rank == 0:
+            with tempfile.TemporaryDirectory() as tmp:
+                state = trainer.state()
+                save_checkpoint(state, os.path.join(tmp, "checkpoint.pt"))
+                write_history(trainer.history, tmp)
+                ray.train.report(
+                    {k: v for k, v in row.items() if isinstance(v, int | float | bool)},
+                    checkpoint=ray.train.Checkpoint.from_directory(tmp),
+                )
+        else:
+            ray.train.report({k: v for k, v in row.items() if isinstance(v, int | float | bool)})
+
+
+def fit(
+    config: TrainConfig,
+    *,
+    num_workers: int = 2,
+    use_gpu: bool = False,
+    resources_per_worker: dict | None = None,
+    storage_path: str | None = None,
+    max_failures: int = 0,
+    address: str | None = None,
+    name: str | None = None,
+    log: Callable[[str], None] | None = None,
+) -> list[dict]:
+    """Train ``config``'s network on ``num_workers`` Ray Train workers; returns the
+    history (one row per epoch, from rank 0) and leaves ``best.pt``/``checkpoint.pt``
+    in ``config.output``. Rerunning with the same ``name`` and ``storage_path`` after
+    an interruption continues from the last checkpoint."""
+    log = log or (lambda msg: None)
+    if config.model_name in BDT_MODELS:
+        raise ConfigError(f"{config.model_name} trains in one process; drop --ray")
+    if num_workers < 1:
+        raise ConfigError(f"--num-workers must be >= 1, got {num_workers}")
+    if max_failures < 0:
+        raise ConfigError(f"--max-failures must be >= 0, got {max_failures}")
+    storage = _check_storage(storage_path or os.path.join(config.output, "ray"))
+    ray = connect(address)
+    per_worker = dict(resources_per_worker or {"CPU": 1})
+    if use_gpu:
+        per_worker.setdefault("GPU", 1)
+    _check_resources(ray, num_workers, use_gpu, per_worker)
+    from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
+    from ray.train.torch import TorchTrainer
+
+    run_name = name or f"hepml-{config.model_name}"
+    device = "cuda" if use_gpu else "cpu"
+    cfg_dict = {**config.to_dict(), "device": device}
+    trainer = TorchTrainer(
+        _worker_loop,
+        train_loop_config={"config": cfg_dict},
+        scaling_config=ScalingConfig(
+            num_workers=num_workers, use_gpu=use_gpu, resources_per_worker=per_worker
+        ),
+        run_config=RunConfig(
+            name=run_name,
+            storage_path=storage,
+            failure_config=FailureConfig(max_failures=max_failures),
+            checkpoint_config=CheckpointConfig(num_to_keep=2),
+        ),
+    )
+    log(f"Ray Train: {num_workers} worker(s) ({'GPU' if use_gpu else 'CPU'}), run {run_name!r} "
+        f"in {storage}")  # fmt: skip
+    result = trainer.fit()
+    if result.error is not None:
+        raise result.error
+    if result.checkpoint is None:
+        raise ConfigError(f"Ray run {run_name!r} finished without a checkpoint")
+    from hepml.train.checkpoint import load_checkpoint, save_checkpoint
+
+    os.makedirs(config.output, exist_ok=True)
+    with result.checkpoint.as_directory() as d:
+        state = load_checkpoint(os.path.join(d, "checkpoint.pt"))
+        save_checkpoint(state, os.path.join(config.output, "checkpoint.pt"))
+        shutil.copy(os.path.join(d, "history.json"), os.path.join(config.output, "history.json"))
+        shutil.copy(os.path.join(d, "history.csv"), os.path.join(config.output, "history.csv"))
+    best = getattr(result, "best_checkpoints", None) or []
+    best_state = state
+    monitor = config.early_stopping.monitor
+    if best:
+        key = min if monitor == "val_loss" else max
+        ckpt, _ = key(best, key=lambda cm: cm[1].get(monitor, 0.0))
+        with ckpt.as_directory() as d:
+            best_state = load_checkpoint(os.path.join(d, "checkpoint.pt"))
+    save_checkpoint(best_state, os.path.join(config.output, "best.pt"))
+    return list(state["history"])

@@ -1,0 +1,77 @@
+"""Ray Train around the one training loop, on a local Ray (loopback, 2 CPUs)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from hepml.errors import ConfigError
+from hepml.train import evaluate_checkpoint, load_checkpoint, load_config
+from hepml.train.data import load_jet_rows, split_indices
+
+ray = pytest.importorskip("ray")
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.timeout(600),
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore::FutureWarning"),
+    pytest.mark.filterwarnings("ignore::ResourceWarning"),
+    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
+]
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    from hepml.distributed import connect
+
+    ray_mod = connect(None, num_cpus=2)
+    yield ray_mod
+    ray_mod.shutdown()
+
+
+def _cfg(jet_rows, out, **extra):
+    return load_config(overrides={
+        "data": {"files": [str(jet_rows["top"]), str(jet_rows["qcd"])]},
+        "model": {"name": "pfn", "phi_sizes": [16, 16], "f_sizes": [16]},
+        "epochs": 2, "batch_size": 16, "device": "cpu", "output": str(out), **extra})  # fmt: skip
+
+
+def test_two_workers_share_the_epoch_and_leave_a_hepml_checkpoint(local_ray, jet_rows, tmp_path):
+    from hepml.distributed import fit
+
+    cfg = _cfg(jet_rows, tmp_path / "run")
+    history = fit(cfg, num_workers=2, storage_path=str(tmp_path / "ray"), max_failures=0)
+    rows, sample = load_jet_rows(cfg.data.files)
+    n_train = len(split_indices(rows, sample, cfg.data.split, cfg.data.split_seed)["train"])
+    assert [r["epoch"] for r in history] == [1, 2]
+    assert all(r["workers"] == 2 for r in history)
+    assert all(r["trained_on"] == n_train // 2 for r in history)  # each worker half the jets
+    for name in ("best.pt", "checkpoint.pt", "history.json"):
+        assert (tmp_path / "run" / name).exists()
+    ckpt = load_checkpoint(tmp_path / "run" / "checkpoint.pt")
+    assert ckpt["epoch"] == 2
+    assert ckpt["model_name"] == "pfn"
+    assert not any(k.startswith("module.") for k in ckpt["model_state"])  # not DDP-wrapped
+    res = evaluate_checkpoint(ckpt, "val", device="cpu")
+    assert res.metrics["auc"] == pytest.approx(history[-1]["val_auc"], abs=1e-6)
+    assert os.listdir(tmp_path / "ray")  # Ray's own run folder with its checkpoints
+
+
+def test_errors_before_training(local_ray, jet_rows, tmp_path):
+    from hepml.distributed import fit
+
+    cfg = _cfg(jet_rows, tmp_path / "run")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(ConfigError, match="not writable"):
+        fit(cfg, num_workers=1, storage_path=str(blocker / "sub"))
+    with pytest.raises(ConfigError, match="GPU"):
+        fit(cfg, num_workers=1, use_gpu=True, storage_path=str(tmp_path / "ray"))
+    with pytest.raises(ConfigError, match="CPUs"):
+        fit(cfg, num_workers=8, storage_path=str(tmp_path / "ray"))
+    bdt = _cfg(jet_rows, tmp_path / "bdt", model={"name": "substructure-bdt"})
+    with pytest.raises(ConfigError, match="one process"):
+        fit(bdt, num_workers=1)
+    assert not (tmp_path / "run").exists()
