@@ -116,17 +116,9 @@ def _worker_loop(loop_config: dict) -> None:
         with checkpoint.as_directory() as d:
             trainer.load_state(load_checkpoint(os.path.join(d, "checkpoint.pt")))
     trainer.model = ray.train.torch.prepare_model(trainer.model)
-    patience = cfg.early_stopping.patience
-    while trainer.epoch < cfg.epochs:
-        if patience is not None and trainer.bad_epochs >= patience:
-            break
-        row = trainer.run_epoch()
-        trainer.epoch = row["epoch"]
-        improved = trainer._improved(row)
-        trainer.bad_epochs = 0 if improved else trainer.bad_epochs + 1
-        row["best"] = improved
+    while not trainer.done():
+        row = trainer.train_one_epoch()
         row["workers"] = world
-        trainer.history.append(row)
         if rank == 0:
             with tempfile.TemporaryDirectory() as tmp:
                 state = trainer.state()

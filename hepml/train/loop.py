@@ -509,7 +509,6 @@ class Trainer:
 
     def fit(self, resume: bool = False) -> list[dict]:
         """Train for ``config.epochs`` (or until early stopping); returns the history."""
-        cfg = self.config
         ckpt_path = os.path.join(self.out, "checkpoint.pt")
         state = None
         if resume:
@@ -529,27 +528,36 @@ class Trainer:
             self.load_state(state)
             self.log(f"resumed from {ckpt_path} after epoch {self.epoch}")
         os.makedirs(self.out, exist_ok=True)
-        patience = cfg.early_stopping.patience
-        while self.epoch < cfg.epochs:
-            if patience is not None and self.bad_epochs >= patience:
-                break
-            row = self.run_epoch()
-            self.epoch = row["epoch"]
-            improved = self._improved(row)
-            self.bad_epochs = 0 if improved else self.bad_epochs + 1
-            row["best"] = improved
-            self.history.append(row)
+        while not self.done():
+            row = self.train_one_epoch()
             state = self.state()
             save_checkpoint(state, ckpt_path)
-            if improved or not os.path.exists(os.path.join(self.out, "best.pt")):
+            if row["best"] or not os.path.exists(os.path.join(self.out, "best.pt")):
                 save_checkpoint(state, os.path.join(self.out, "best.pt"))
             write_history(self.history, self.out)
             self.on_epoch(row)
-            if patience is not None and self.bad_epochs >= patience:
-                self.log(f"early stopping: {cfg.early_stopping.monitor} did not improve "
-                         f"for {patience} epoch(s)")  # fmt: skip
-                break
         return self.history
+
+    def done(self) -> bool:
+        """Whether the run is over: all epochs trained, or early stopping triggered."""
+        patience = self.config.early_stopping.patience
+        if patience is not None and self.bad_epochs >= patience:
+            if self.epoch < self.config.epochs:
+                self.log(f"early stopping: {self.config.early_stopping.monitor} did not "
+                         f"improve for {patience} epoch(s)")  # fmt: skip
+            return True
+        return self.epoch >= self.config.epochs
+
+    def train_one_epoch(self) -> dict[str, Any]:
+        """:meth:`run_epoch` plus the bookkeeping (epoch count, best, early stopping,
+        history) that every front end shares; returns the history row."""
+        row = self.run_epoch()
+        self.epoch = row["epoch"]
+        improved = self._improved(row)
+        self.bad_epochs = 0 if improved else self.bad_epochs + 1
+        row["best"] = improved
+        self.history.append(row)
+        return row
 
 
 @contextlib.contextmanager
