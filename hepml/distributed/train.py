@@ -37,12 +37,33 @@ from hepml.train.config import BDT_MODELS, TrainConfig
 __all__ = ["connect", "fit"]
 
 
+def _probe(address: str, timeout: float = 5.0) -> None:
+    """A TCP connection to ``host:port`` (or ``ray://host:port``) before Ray tries for
+    minutes; ``auto`` and ``local`` are left to Ray."""
+    import socket
+
+    target = address.removeprefix("ray://")
+    if address in ("auto", "local") or ":" not in target:
+        return
+    host, _, port = target.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            return
+    except (OSError, ValueError) as exc:
+        raise ConfigError(
+            f"cannot connect to the Ray cluster at {address!r} ({exc}); check the address "
+            "(auto, ray://host:10001, host:6379) or leave it out for a local Ray"
+        ) from None
+
+
 def connect(address: str | None = None, **init_kwargs: Any):
     """Connect to (or start, ``address=None``) a Ray cluster; a clear error when the
     address does not answer. Returns the ``ray`` module."""
     ray = require("ray", extra="ray", purpose="distributed training")
     if ray.is_initialized():
         return ray
+    if address is not None:
+        _probe(address)
     kwargs = dict(init_kwargs)
     if address is None:  # a local Ray on loopback; its dashboard serves Ray Train's state API
         kwargs.setdefault("_node_ip_address", "127.0.0.1")
@@ -155,6 +176,8 @@ def fit(
         raise ConfigError(f"--num-workers must be >= 1, got {num_workers}")
     if max_failures < 0:
         raise ConfigError(f"--max-failures must be >= 0, got {max_failures}")
+    if address is not None:
+        _probe(address)  # before anything is written
     storage = _check_storage(storage_path or os.path.join(config.output, "ray"))
     ray = connect(address)
     per_worker = dict(resources_per_worker or {"CPU": 1})

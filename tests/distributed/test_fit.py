@@ -75,3 +75,23 @@ def test_errors_before_training(local_ray, jet_rows, tmp_path):
     with pytest.raises(ConfigError, match="one process"):
         fit(bdt, num_workers=1)
     assert not (tmp_path / "run").exists()
+
+
+def test_bad_cluster_address_is_one_line_and_quick(jet_rows, tmp_path):
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    r = subprocess.run(
+        [sys.executable, "-m", "hepml.cli.main", "train", "--data", str(jet_rows["top"]),
+         str(jet_rows["qcd"]), "--model", "pfn", "-o", str(tmp_path / "run"), "--ray",
+         "--address", f"127.0.0.1:{port}"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert r.returncode == 2
+    assert f"cannot connect to the Ray cluster at '127.0.0.1:{port}'" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert not (tmp_path / "run").exists()
