@@ -16,6 +16,7 @@ signal probability). Output .parquet or .root (tree 'scores'), written atomicall
 EPILOG = """examples:
   hepml predict pn/best.pt top_jets.parquet qcd_jets.parquet -o scores.parquet
   hepml predict bdt/ new_jets.parquet -o bdt_scores.root
+  hepml predict pn/ run*/jets.parquet -o scores/ --ray --num-actors 4
 """
 
 KEYS = ("file_index", "entry", "run", "event", "jet_index", "label", "weight")
@@ -31,15 +32,33 @@ def add_parser(sub) -> argparse.ArgumentParser:
     )
     p.add_argument("model", help="run folder or .pt checkpoint")
     p.add_argument("inputs", nargs="+", metavar="IN", help="jet row files (.parquet)")
-    p.add_argument("-o", "--output", required=True, help="output .parquet or .root")
+    p.add_argument("-o", "--output", required=True,
+                   help="output .parquet or .root (with --ray: a folder, one file per input)")  # fmt: skip
     p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
     p.add_argument("--batch-size", type=int, default=1024, help="jets per batch (default 1024)")
+    ray = p.add_argument_group("Ray (distributed inference, extra 'ray')")
+    ray.add_argument("--ray", action="store_true", help="score on a pool of Ray actors")
+    ray.add_argument("--num-actors", type=int, default=2, help="actors (default 2)")
+    ray.add_argument("--num-gpus-per-actor", type=float, default=0.0, help="GPUs per actor")
+    ray.add_argument("--address", default=None, help="Ray cluster (default: a local Ray)")
     p.set_defaults(run=run)
     return p
 
 
 def run(args, ui) -> int:
     import time
+
+    if args.ray:
+        from hepml.distributed import predict
+
+        with ui.progress("scoring", None) as advance:
+            summary = predict(args.model, args.inputs, args.output, num_actors=args.num_actors,
+                              num_gpus_per_actor=args.num_gpus_per_actor,
+                              batch_size=args.batch_size, address=args.address,
+                              progress=advance)  # fmt: skip
+        ui.print(f"wrote {len(summary.outputs)} file(s) to {args.output}")
+        ui.print(str(summary))
+        return 0
 
     import awkward as ak
 

@@ -14,6 +14,7 @@ Example::
 
 from __future__ import annotations
 
+from hepml.distributed.predict import PredictSummary, predict
 from hepml.distributed.train import connect, fit
 
-__all__ = ["connect", "fit"]
+__all__ = ["PredictSummary", "connect", "fit", "predict"]

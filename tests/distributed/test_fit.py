@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import pytest
 
 from hepml.errors import ConfigError
@@ -95,3 +96,54 @@ def test_bad_cluster_address_is_one_line_and_quick(jet_rows, tmp_path):
     assert f"cannot connect to the Ray cluster at '127.0.0.1:{port}'" in r.stderr
     assert "Traceback" not in r.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_predict_on_actors_survives_a_killed_actor_exactly_once(local_ray, jet_rows, tmp_path):
+    """An actor process is SIGKILLed while it scores: its unit runs again elsewhere and
+    every row comes out once, with the scores of the in-process prediction."""
+    import signal
+    import threading
+    import time
+
+    import awkward as ak
+    import psutil
+
+    from hepml.distributed import predict
+    from hepml.graphs import load_rows
+    from hepml.train import fit as fit_local
+    from hepml.train import predict_rows
+
+    cfg = _cfg(jet_rows, tmp_path / "model", epochs=1)
+    fit_local(cfg)
+    killed = []
+
+    def kill_one_scorer():
+        deadline = time.monotonic() + 300  # actors start slowly on a loaded machine
+        while not killed and time.monotonic() < deadline:
+            for proc in psutil.process_iter(["cmdline"]):
+                cmd = " ".join(proc.info["cmdline"] or [])
+                if "ray::_Scorer.score" in cmd:
+                    proc.send_signal(signal.SIGKILL)
+                    killed.append(proc.pid)
+                    return
+            time.sleep(0.05)
+
+    killer = threading.Thread(target=kill_one_scorer)
+    killer.start()
+    summary = predict(tmp_path / "model", [jet_rows["top"], jet_rows["qcd"]], tmp_path / "out",
+                      num_actors=2, rows_per_unit=40, _delay=2.0)  # fmt: skip
+    killer.join(timeout=310)
+    assert killed, "no scoring actor was found to kill"
+    assert summary.restarts >= 1
+    assert summary.balanced
+    ckpt = load_checkpoint(tmp_path / "model")
+    for name in ("top", "qcd"):
+        rows = load_rows(jet_rows[name])
+        out = ak.from_parquet(tmp_path / "out" / f"{name}.scores.parquet")
+        assert len(out) == len(rows)
+        keys = list(zip(ak.to_list(out.entry), ak.to_list(out.jet_index)))
+        assert len(set(keys)) == len(keys)  # no duplicates
+        assert ak.all(out.entry == rows.entry)  # in input order
+        want = predict_rows(ckpt, rows, device="cpu")
+        np.testing.assert_allclose(ak.to_numpy(out.score), want, rtol=1e-5, atol=1e-6)
+    assert summary.scores_out == summary.rows_in

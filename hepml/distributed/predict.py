@@ -1,0 +1,174 @@
+"""Distributed inference: a pool of Ray actors scores jet (or event) rows, file by file.
+
+Each actor loads the model once (``num_gpus`` each when asked) and scores whole
+work units — one input file, or an entry range of it — returning the scores with
+the rows' keys (``file_index``, ``entry``, ``run``, ``event``, ``jet_index``). The
+driver writes one output per input file, ``OUT/<input stem>.scores.parquet``,
+atomically, once all of that file's units are back.
+
+**Exactly once.** A unit is written only from the result of the one task that
+completed it; when an actor dies mid-unit (node lost, process killed), its unit
+is resubmitted to a fresh actor and the lost attempt leaves nothing behind. The
+summary accounts for every row: rows in = scores out + rejected (with reasons,
+e.g. a file that is not jet rows).
+
+Example::
+
+    summary = predict("pn/best.pt", ["top.parquet", "qcd.parquet"], "scores/", num_actors=2)
+    print(summary)   # rows in, scores out, rejected, files, restarts
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import awkward as ak
+import numpy as np
+
+from hepml.errors import ConfigError, InputError
+
+__all__ = ["PredictSummary", "predict"]
+
+KEYS = ("file_index", "entry", "run", "event", "jet_index", "label", "weight")
+
+
+@dataclass
+class PredictSummary:
+    """Accounting of a distributed prediction run."""
+
+    rows_in: int = 0
+    scores_out: int = 0
+    rejected: Counter = field(default_factory=Counter)
+    outputs: list[str] = field(default_factory=list)
+    restarts: int = 0
+    seconds: float = 0.0
+
+    @property
+    def balanced(self) -> bool:
+        return self.rows_in == self.scores_out + sum(self.rejected.values())
+
+    def __str__(self) -> str:
+        lines = [f"rows in: {self.rows_in}, scores out: {self.scores_out}, "
+                 f"actor restarts: {self.restarts}"]  # fmt: skip
+        lines += [f"  rejected ({reason}): {n}" for reason, n in sorted(self.rejected.items())]
+        return "\n".join(lines)
+
+
+class _Scorer:
+    """Ray actor body: the model, loaded once, scoring units."""
+
+    def __init__(self, model_path: str, device: str, batch_size: int) -> None:
+        from hepml.train.checkpoint import load_checkpoint, model_from_checkpoint
+        from hepml.train.loop import resolve_device
+
+        self.ckpt = load_checkpoint(model_path)
+        self.device = resolve_device(device)
+        self.model = model_from_checkpoint(self.ckpt, self.device)
+        self.batch_size = batch_size
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    def score(self, path: str, start: int, stop: int, delay: float = 0.0) -> dict:
+        from hepml.graphs.jets import read_rows
+        from hepml.train.predict import predict_rows
+
+        rows = read_rows(path, entry_start=start, entry_stop=stop)
+        if delay:
+            time.sleep(delay)  # tests: keep the unit in flight long enough to be killed
+        score = predict_rows(self.ckpt, rows, str(self.device), self.batch_size, self.model)
+        out = {k: ak.to_numpy(rows[k]) for k in KEYS if k in rows.fields}
+        out["score"] = np.asarray(score)
+        return out
+
+
+def _units(paths: Sequence[str], rows_per_unit: int, summary: PredictSummary) -> list[tuple]:
+    from hepml.graphs.jets import read_columns
+
+    units = []
+    for i, path in enumerate(paths):
+        n = len(read_columns(path, ["entry"]))  # a bad file fails here, before any actor
+        summary.rows_in += n
+        units += [(i, path, lo, min(lo + rows_per_unit, n)) for lo in range(0, n, rows_per_unit)]
+        if n == 0:
+            units.append((i, path, 0, 0))
+    return units
+
+
+def predict(
+    model: str | os.PathLike,
+    inputs: Sequence[str | os.PathLike],
+    output_dir: str | os.PathLike,
+    *,
+    num_actors: int = 2,
+    num_gpus_per_actor: float = 0.0,
+    batch_size: int = 1024,
+    rows_per_unit: int = 20000,
+    address: str | None = None,
+    progress: Callable[[int], None] | None = None,
+    _delay: float = 0.0,
+) -> PredictSummary:
+    """Score every row of ``inputs`` with ``model`` on ``num_actors`` Ray actors; write
+    ``output_dir/<stem>.scores.parquet`` per input. See the module docstring."""
+    from hepml.distributed.train import connect
+    from hepml.io.write import write_parquet
+    from hepml.train.checkpoint import load_checkpoint
+
+    load_checkpoint(model)  # a clear error before any actor starts
+    if num_actors < 1:
+        raise ConfigError(f"--num-actors must be >= 1, got {num_actors}")
+    paths = [os.fspath(p) for p in inputs]
+    stems = [os.path.splitext(os.path.basename(p))[0] for p in paths]
+    if len(set(stems)) != len(stems):
+        raise ConfigError(f"inputs {paths} share file names; outputs are named after them")
+    os.makedirs(output_dir, exist_ok=True)
+    summary = PredictSummary()
+    t0 = time.perf_counter()
+    units = _units(paths, rows_per_unit, summary)
+    ray = connect(address)
+    if num_gpus_per_actor and ray.cluster_resources().get("GPU", 0) < num_gpus_per_actor:
+        raise ConfigError("--num-gpus-per-actor asks for GPUs the Ray cluster does not have")
+    device = "cuda" if num_gpus_per_actor else "cpu"
+    Actor = ray.remote(num_cpus=1, num_gpus=num_gpus_per_actor, max_restarts=-1)(_Scorer)
+    actors = [Actor.remote(os.fspath(model), device, batch_size) for _ in range(num_actors)]
+    results: dict[int, dict] = {}
+    pending = list(range(len(units)))
+    in_flight: dict = {}  # object ref -> (unit id, actor)
+    idle = list(actors)
+    while pending or in_flight:
+        while pending and idle:
+            u = pending.pop(0)
+            actor = idle.pop(0)
+            _, path, lo, hi = units[u]
+            in_flight[actor.score.remote(path, lo, hi, _delay)] = (u, actor)
+        done, _ = ray.wait(list(in_flight), num_returns=1)
+        ref = done[0]
+        u, actor = in_flight.pop(ref)
+        try:
+            res = ray.get(ref)
+        except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError):
+            summary.restarts += 1
+            pending.insert(0, u)  # the lost attempt wrote nothing; run the unit again
+            idle.append(actor)  # max_restarts: Ray brings the actor back
+            continue
+        results[u] = res
+        idle.append(actor)
+        if progress is not None:
+            progress(len(res["score"]))
+    for i in range(len(paths)):
+        mine = [results[u] for u in range(len(units)) if units[u][0] == i]
+        cols = {k: np.concatenate([r[k] for r in mine]) for k in mine[0]} if mine else {}
+        out = os.path.join(os.fspath(output_dir), f"{stems[i]}.scores.parquet")
+        write_parquet(out, cols)
+        summary.outputs.append(out)
+        summary.scores_out += len(cols.get("score", ()))
+    for a in actors:
+        ray.kill(a)
+    summary.seconds = time.perf_counter() - t0
+    if not summary.balanced:
+        raise InputError(f"internal accounting error: {summary}")
+    return summary
