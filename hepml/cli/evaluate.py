@@ -62,7 +62,7 @@ def run(args, ui) -> int:
         )
     table = Table(title=f"{args.split} split")
     for col in ("model", "n", "AUC", "accuracy", "1/eB @ eS=0.3", "1/eB @ eS=0.5"):
-        table.add_column(col, justify="left" if col == "model" else "right")
+        table.add_column(col, justify="left" if col == "model" else "right", no_wrap=True)
     from hepml.train.metrics import rejection_error
 
     for r in results:
