@@ -350,6 +350,7 @@ class Trainer:
         from hepml.graphs.stream import StreamingJetGraphs
 
         cfg = self.config
+        sharded = split == "train" and epoch is not None
         ds = StreamingJetGraphs(
             cfg.data.files,
             features=self.features,
@@ -358,8 +359,10 @@ class Trainer:
             seed=cfg.seed * 1000 + stream,
             standardizer=self.standardizer,
             shuffle=epoch is not None,
-            rank=self.rank,
-            world_size=self.world_size,
+            # only training epochs are sharded over ranks; validation and the
+            # standardisation pass read the whole split on every rank
+            rank=self.rank if sharded else 0,
+            world_size=self.world_size if sharded else 1,
             split=(split, cfg.data.split, cfg.data.split_seed),
         )
         ds.set_epoch(epoch or 0)
