@@ -69,7 +69,8 @@ def connect(address: str | None = None, **init_kwargs: Any):
         kwargs.setdefault("_node_ip_address", "127.0.0.1")
         kwargs.setdefault("dashboard_host", "127.0.0.1")
     try:
-        ray.init(address=address, **kwargs)
+        # "local": a new local Ray even when `ray start` left a cluster on this machine
+        ray.init(address=address or "local", **kwargs)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError(
