@@ -5,7 +5,8 @@
   and user YAML mappings (:mod:`hepml.io.schemas`).
 * :func:`inspect_file` — what a file holds and how hepml reads it.
 * :func:`write_root`, :func:`write_parquet` — atomic writers.
-* :func:`read_runinfo` — cross-sections and counts from hepml's ``runinfo`` tree.
+* :func:`read_runinfo` — cross-sections and counts from hepml's ``runinfo`` tree;
+  :func:`event_weights_pb` — each event's rate weight in pb (pT-hat bins and biases).
 * :mod:`hepml.io.generate` — Pythia 8 event generation (extra ``generate``).
 """
 
@@ -20,7 +21,7 @@ from hepml.io.reader import (
     open_events,
     read_events,
 )
-from hepml.io.runinfo import RunInfo, read_runinfo
+from hepml.io.runinfo import PtHatBin, RunInfo, event_weights_pb, read_runinfo
 from hepml.io.schemas import SCHEMAS, EventMapping, Source, detect_schema, load_mapping
 from hepml.io.write import write, write_parquet, write_root
 
@@ -31,10 +32,12 @@ __all__ = [
     "EventStream",
     "FileDescription",
     "FileReport",
+    "PtHatBin",
     "ReadSummary",
     "RunInfo",
     "Source",
     "detect_schema",
+    "event_weights_pb",
     "inspect_file",
     "load_mapping",
     "open_events",

@@ -12,16 +12,34 @@ stored), ``met_pt``/``met_phi`` (the neutrinos' transverse momentum), ``weight``
 (the generator weight), ``run`` (job number) and ``event``; tree ``runinfo`` with
 one row per job (see :mod:`hepml.io.runinfo`).
 
+**pT-hat-biased samples** (``pthat_bias``, for trigger rates over a wide range of
+thresholds from one sample): Pythia's ``PhaseSpace:bias2Selection`` samples a
+2 → 2 process ``(pT-hat / ref)^pow`` times more often and gives each event the
+compensating weight
+
+.. math::
+
+    w = \\left(\\frac{p_{T,\\mathrm{ref}}}{\\hat p_T}\\right)^{\\mathrm{pow}}
+
+(``ref`` defaults to the pT-hat minimum, so weights are at most 1). The runinfo
+cross-section stays the unbiased total, so a rate is still
+``luminosity * sigma * (sum of weights passing) / (sum of all weights)``; the
+power and reference are recorded in runinfo. For pT-hat bins (several samples
+with disjoint ``[pthat_min, pthat_max)``) see :func:`hepml.io.runinfo.event_weights_pb`.
+
 Example::
 
     from hepml.io.generate import GenerateConfig, generate
     result = generate(GenerateConfig(process="ttbar", events=1000, seed=1, jobs=2), "ttbar.root")
     print(result.cross_section_pb, result.events_per_second)
+    # QCD from 200 GeV to beyond 1 TeV in one sample, weights (200 / pT-hat)^4
+    generate(GenerateConfig(process="qcd", events=5000, pthat_min=200, pthat_bias=4), "qcd.root")
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import multiprocessing as mp
 import os
 import time
@@ -41,6 +59,7 @@ from hepml.io.write import write_root
 
 __all__ = [
     "PROCESSES",
+    "PTHAT_PROCESSES",
     "GenerateConfig",
     "GenerateResult",
     "check_output",
@@ -73,6 +92,19 @@ PROCESSES: dict[str, tuple[str, ...]] = {
 }
 #: Default minimum pT-hat (GeV) of each process: a dijet sample needs one.
 DEFAULT_PTHAT_MIN = {"qcd": 200.0, "wjets": 20.0, "zjets": 20.0}
+#: Processes whose hard scattering is 2 -> 2, so that pT-hat exists and can be biased.
+PTHAT_PROCESSES = ("qcd", "ttbar", "wjets", "zjets")
+#: Largest bias power Pythia accepts (``PhaseSpace:bias2SelectionPow``).
+MAX_PTHAT_BIAS = 10.0
+#: Pythia settings hepml writes from config fields (and records in runinfo), by
+#: lower-case key: the field to use instead of ``settings``.
+RESERVED_SETTINGS = {
+    "phasespace:pthatmin": "pthat_min (--pthat-min)",
+    "phasespace:pthatmax": "pthat_max (--pthat-max)",
+    "phasespace:bias2selection": "pthat_bias (--pthat-bias)",
+    "phasespace:bias2selectionpow": "pthat_bias (--pthat-bias)",
+    "phasespace:bias2selectionref": "pthat_bias_ref (--pthat-bias-ref)",
+}
 
 
 @dataclass
@@ -85,12 +117,31 @@ class GenerateConfig:
     jobs: int = 1
     pthat_min: float | None = None
     pthat_max: float | None = None
+    pthat_bias: float | None = None  # power p: sample (pT-hat/ref)^p more, weight (ref/pT-hat)^p
+    pthat_bias_ref: float | None = None  # GeV; default: the pT-hat minimum
     ecm: float = 13000.0
     mass: float = 2000.0  # Z' mass for zprime_ttbar
     keep_neutrinos: bool = False
     merge: bool = True  # one output file; else one per job (name_jobN.root)
     batch: int = 50
     settings: list[str] = field(default_factory=list)  # extra Pythia "Key = value" lines
+
+    @property
+    def effective_pthat_min(self) -> float:
+        """The pT-hat minimum Pythia uses (GeV): ``pthat_min`` or the process default (0)."""
+        if self.pthat_min is not None:
+            return float(self.pthat_min)
+        return float(DEFAULT_PTHAT_MIN.get(self.process, 0.0))
+
+    @property
+    def effective_pthat_bias_ref(self) -> float | None:
+        """The bias reference pT-hat (GeV): ``pthat_bias_ref`` or the pT-hat minimum;
+        None when unbiased."""
+        if self.pthat_bias is None:
+            return None
+        if self.pthat_bias_ref is not None:
+            return float(self.pthat_bias_ref)
+        return self.effective_pthat_min
 
     def validate(self) -> None:
         if self.process not in PROCESSES:
@@ -110,11 +161,53 @@ class GenerateConfig:
             raise ConfigError(f"--pthat-min must be >= 0, got {lo}")
         if hi is not None and lo is not None and hi <= lo:
             raise ConfigError(f"--pthat-max ({hi}) must exceed --pthat-min ({lo})")
+        if hi is not None and lo is None and hi <= self.effective_pthat_min:
+            raise ConfigError(
+                f"--pthat-max ({hi}) must exceed the pT-hat minimum of {self.process!r} "
+                f"({self.effective_pthat_min:g} GeV); lower it with --pthat-min"
+            )
         if self.ecm <= 0:
             raise ConfigError(f"--ecm must be positive, got {self.ecm}")
+        self._validate_bias()
         for s in self.settings:
             if "=" not in s:
                 raise ConfigError(f"Pythia setting {s!r} is not of the form 'Key = value'")
+            use = RESERVED_SETTINGS.get(s.split("=", 1)[0].strip().lower())
+            if use is not None:
+                raise ConfigError(
+                    f"Pythia setting {s!r}: set it with {use} instead, so that runinfo records "
+                    "it (cross-sections of pT-hat bins and biased samples are combined from it)"
+                )
+
+    def _validate_bias(self) -> None:
+        power, ref = self.pthat_bias, self.pthat_bias_ref
+        if power is None:
+            if ref is not None:
+                raise ConfigError(
+                    f"--pthat-bias-ref ({ref}) is only used with --pthat-bias; "
+                    "add --pthat-bias POW (4 is usual) or drop it"
+                )
+            return
+        if not 0 < power <= MAX_PTHAT_BIAS:
+            raise ConfigError(
+                f"--pthat-bias must be a power > 0 and <= {MAX_PTHAT_BIAS:g} (4 is usual), "
+                f"got {power}"
+            )
+        if self.process not in PTHAT_PROCESSES:
+            raise ConfigError(
+                f"--pthat-bias needs a 2 -> 2 process with a pT-hat ({', '.join(PTHAT_PROCESSES)}); "
+                f"{self.process!r} has none: generate it without --pthat-bias"
+            )
+        if self.effective_pthat_min <= 0:
+            raise ConfigError(
+                f"--pthat-bias needs --pthat-min > 0 for {self.process!r}: an event at "
+                "pT-hat 0 would get an infinite weight"
+            )
+        ref = self.effective_pthat_bias_ref
+        if ref is None or not (math.isfinite(ref) and ref >= 1.0):
+            raise ConfigError(
+                f"--pthat-bias-ref must be a pT-hat of at least 1 GeV (Pythia's limit), got {ref}"
+            )
 
 
 @dataclass
@@ -158,6 +251,12 @@ def pythia_settings(cfg: GenerateConfig, job: int = 0) -> list[str]:
         out.append(f"PhaseSpace:pTHatMin = {lo}")
     if cfg.pthat_max is not None:
         out.append(f"PhaseSpace:pTHatMax = {cfg.pthat_max}")
+    if cfg.pthat_bias is not None:
+        out += [
+            "PhaseSpace:bias2Selection = on",
+            f"PhaseSpace:bias2SelectionPow = {cfg.pthat_bias}",
+            f"PhaseSpace:bias2SelectionRef = {cfg.effective_pthat_bias_ref}",
+        ]
     out.extend(cfg.settings)
     return out
 
@@ -276,7 +375,12 @@ def _start_pythia(cfg: GenerateConfig, job: int):
             if not pythia.readString(s):
                 raise ConfigError(f"Pythia rejected the setting {s!r}")
         if not pythia.init():
-            raise HepmlError(f"Pythia failed to initialise {cfg.process!r}; check the settings")
+            extra = (
+                " and --pthat-bias (Pythia biases 2 -> 2 processes only)" if cfg.pthat_bias else ""
+            )
+            raise HepmlError(
+                f"Pythia failed to initialise {cfg.process!r}; check the settings{extra}"
+            )
     return pythia
 
 
@@ -336,8 +440,10 @@ def _job(cfg: GenerateConfig, job: int, n_events: int, event0: int, out: str, re
             "seed": pythia_seed(cfg.seed, job),
             "generator": f"pythia8mc {pythia.parm('Pythia:versionNumber'):.3f}",
             "ecm_gev": cfg.ecm,
-            "pthat_min": float(cfg.pthat_min or DEFAULT_PTHAT_MIN.get(cfg.process, 0.0)),
+            "pthat_min": cfg.effective_pthat_min,
             "pthat_max": float(cfg.pthat_max if cfg.pthat_max is not None else -1.0),
+            "pthat_bias": float(cfg.pthat_bias or 0.0),
+            "pthat_bias_ref": float(cfg.effective_pthat_bias_ref or 0.0),
             "hepml_version": __version__,
         }
 
@@ -396,7 +502,9 @@ def generate(
     Pythia seed ``1 + (seed + j) mod 899999999``); the outputs are merged into
     ``output`` unless ``merge`` is false, in which case ``output`` with
     ``_jobN`` before the suffix is written for every job. ``progress`` is
-    called with the number of events made since its last call.
+    called with the number of events made since its last call. With
+    ``pthat_bias`` the events carry weights ``(ref / pT-hat)^pow`` and the
+    runinfo cross-section is the unbiased one.
     """
     cfg.validate()
     require("pythia8mc", extra="generate", purpose="event generation")
@@ -419,8 +527,11 @@ def generate(
             p.unlink()
         outputs = [output]
     cols = _rows_to_columns(rows)
+    row_files = [str(p) for p in parts] if len(outputs) > 1 else [str(output)] * len(rows)
     info = combine_runinfo(
-        {k: np.asarray(ak.to_list(v)) for k, v in cols.items()}, [str(p) for p in outputs]
+        {k: np.asarray(ak.to_list(v)) for k, v in cols.items()},
+        [str(p) for p in outputs],
+        row_files,
     )
     return GenerateResult(outputs=outputs, runinfo=info, events=cfg.events, seconds=seconds)
 
