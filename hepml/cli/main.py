@@ -21,6 +21,7 @@ COMMANDS = (
     "evaluate",
     "predict",
     "export",
+    "trigger",
     "demo",
 )
 

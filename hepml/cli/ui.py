@@ -33,6 +33,15 @@ class UI:
     def print(self, *objs) -> None:
         self.out.print(*objs)
 
+    def table(self, table, min_width: int = 150) -> None:
+        """Print a rich table at least ``min_width`` wide (names are never cut)."""
+        old = self.out.width
+        self.out.width = max(old, min_width)
+        try:
+            self.out.print(table)
+        finally:
+            self.out.width = old
+
     def error(self, msg: str) -> None:
         self.err.print(f"[bold red]error:[/] {msg}", markup=True, highlight=False)
 

@@ -13,7 +13,8 @@ final-state particles (generated, optionally smeared):
 * **met** — :math:`\vec p_T^{\rm miss} = -\sum \vec p_T` over all visible particles
   (neutrinos are never visible).
 
-Every collection has ``pt, eta, phi, mass`` (``Momentum4D`` behaviour), sorted by pT.
+Every collection has ``pt, eta, phi, mass`` (``Momentum4D`` behaviour), sorted by pT;
+leptons also carry ``charge`` and ``iso``, photons ``iso``.
 
 Example::
 
@@ -57,9 +58,10 @@ class ObjectConfig:
     iso_max: float = 0.15
 
 
-def _p4(obj: ak.Array) -> ak.Array:
+def _p4(obj: ak.Array, **extra: ak.Array) -> ak.Array:
     return ak.zip(
-        {"pt": obj.pt, "eta": obj.eta, "phi": obj.phi, "mass": obj.mass}, with_name="Momentum4D"
+        {"pt": obj.pt, "eta": obj.eta, "phi": obj.phi, "mass": obj.mass, **extra},
+        with_name="Momentum4D",
     )
 
 
@@ -76,6 +78,7 @@ def reconstruct_objects(particles: ak.Array, config: ObjectConfig | None = None)
         with_name="Momentum4D",
     )
     apid = abs(particles.pid)
+    charge = particles.charge
     visible = ~((apid == 12) | (apid == 14) | (apid == 16))
     pt, eta = p.pt, p.eta
     lep_cand = (
@@ -98,9 +101,9 @@ def reconstruct_objects(particles: ak.Array, config: ObjectConfig | None = None)
     mx, my = -ak.sum(vis.px, axis=1), -ak.sum(vis.py, axis=1)
     met = ak.zip({"pt": np.hypot(mx, my), "phi": np.arctan2(my, mx)})
     out = {
-        "electrons": _sorted(_p4(p[is_e])),
-        "muons": _sorted(_p4(p[is_mu])),
-        "photons": _sorted(_p4(p[is_pho])),
+        "electrons": _sorted(_p4(p[is_e], charge=charge[is_e], iso=iso[is_e])),
+        "muons": _sorted(_p4(p[is_mu], charge=charge[is_mu], iso=iso[is_mu])),
+        "photons": _sorted(_p4(p[is_pho], iso=iso[is_pho])),
         "jets": _sorted(_p4(jets)),
         "met": met,
     }

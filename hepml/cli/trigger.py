@@ -1,0 +1,183 @@
+"""``hepml trigger run|compare``: emulate a trigger menu; compare with recorded bits."""
+
+from __future__ import annotations
+
+import argparse
+
+import yaml
+
+from hepml.errors import ConfigError
+
+__all__ = ["add_parser", "run"]
+
+DESCRIPTION = """\
+Emulate a trigger menu (YAML: Level-1 seeds and HLT paths with cut expressions,
+prescales, thresholds or target rates, and ML paths that score the leading fat
+jet with a trained hepml model) on samples of events.
+"""
+
+EPILOG = """examples:
+  hepml trigger run --menu menus/demo.yaml --sample qcd='qcd*.root' --sample zprime='zp*.root' \\
+      --signal zprime -o report/
+  hepml trigger run --menu menus/demo.yaml --sample qcd=qcd.root --model runs/pn/best.pt \\
+      --latency-budget-ms 50 --set paths.HLT_AK8PFJet_PNetTop.target_rate_hz=10
+  hepml trigger compare --menu menus/nanoaod_2015.yaml ../shared/data/nanoAOD_2015_CMS_Open_Data_ttbar.root
+"""
+
+RUN_EPILOG = """Rates come from the menu's luminosity and each background sample's cross-section
+(runinfo of 'hepml generate' files, pT-hat bins and biased samples weighted
+correctly), or from the menu's input_rate_hz for data-like files. Every sample
+gets efficiencies; --signal samples do not count towards rates.
+
+Writes OUT/report.json, OUT/latency.json, OUT/decisions/SAMPLE.root and
+OUT/plots/*.png, and prints the table.
+
+examples:
+  hepml trigger run --menu menus/demo.yaml --sample qcd='qcd*.root' --sample zprime='zp*.root' \\
+      --signal zprime -o report/
+  hepml trigger run --menu menus/demo.yaml --sample qcd=qcd.root --model runs/pn/best.pt \\
+      --latency-budget-ms 50 --set paths.HLT_AK8PFJet_PNetTop.target_rate_hz=10
+"""
+
+COMPARE_EPILOG = """Every path with 'recorded: HLT_...' in the menu is compared event by event with
+that branch: agreement matrix, and turn-on curves of the recorded bit and of the
+emulation against the path's turn_on variable.
+
+example:
+  hepml trigger compare --menu menus/nanoaod_2015.yaml \\
+      ../shared/data/nanoAOD_2015_CMS_Open_Data_ttbar.root -o compare/
+"""
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "trigger",
+        help="trigger emulation: rates, efficiencies, thresholds, latency",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    tsub = p.add_subparsers(dest="trigger_command", metavar="ACTION", parser_class=type(p))
+    r = tsub.add_parser(
+        "run",
+        help="emulate a menu on samples: rates, efficiencies, thresholds, latency",
+        description=DESCRIPTION,
+        epilog=RUN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    r.add_argument("--menu", required=True, help="menu YAML file")
+    r.add_argument("--sample", action="append", default=[], metavar="NAME=FILES",
+                   help="a sample: name=glob[,glob...] (repeat for more)")  # fmt: skip
+    r.add_argument("--signal", action="append", default=[], metavar="NAME",
+                   help="this sample is signal: efficiencies only, no rate (repeatable)")  # fmt: skip
+    r.add_argument("-o", "--out", default="trigger-report", help="report folder")
+    r.add_argument("--schema", default="auto",
+                   help="schema of the files: auto (default), hepml, nanoaod, delphes, flat, a YAML")  # fmt: skip
+    r.add_argument("--seed", type=int, default=0, help="seed of the smearing (default 0)")
+    r.add_argument("--max-events", type=int, default=None,
+                   help="read only the first N events of each sample (they stand for all)")  # fmt: skip
+    r.add_argument(
+        "--model", default=None, help="checkpoint for every ML path (overrides the menu)"
+    )
+    r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a menu key, e.g. paths.HLT_X.threshold=450")  # fmt: skip
+    r.add_argument("--latency-events", type=int, default=200,
+                   help="events timed one by one for latency (0: skip; default 200)")  # fmt: skip
+    r.add_argument("--latency-budget-ms", type=float, default=None,
+                   help="flag paths whose p99 latency exceeds this")  # fmt: skip
+    r.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    r.set_defaults(run=run)
+    c = tsub.add_parser(
+        "compare",
+        help="compare emulated paths with recorded trigger bits (NanoAOD HLT_*)",
+        description="Compare emulated paths with the trigger decisions recorded in the files.",
+        epilog=COMPARE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    c.add_argument("files", nargs="+", help="ROOT files with recorded bits")
+    c.add_argument("--menu", required=True, help="menu YAML whose paths name 'recorded' bits")
+    c.add_argument("-o", "--out", default="trigger-compare", help="output folder")
+    c.add_argument("--max-events", type=int, default=None, help="at most N events")
+    c.set_defaults(run=run_compare)
+    for q in (r, c):
+        q.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                       help="no progress bars or notes")  # fmt: skip
+    p.set_defaults(run=lambda args, ui: (p.print_help(), 2)[1])
+    return p
+
+
+def _overrides(items: list[str]) -> dict:
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. paths.HLT_X.threshold=450")
+        k, v = item.split("=", 1)
+        out[k.strip()] = yaml.safe_load(v)
+    return out
+
+
+def run(args, ui) -> int:
+    from hepml.trigger import load_menu, parse_sample
+    from hepml.trigger.emulate import emulate
+    from hepml.trigger.latency import TOTAL, measure_latency
+    from hepml.trigger.report import summary_lines, summary_table, write_report
+
+    overrides = _overrides(args.set)
+    menu = load_menu(args.menu, overrides)
+    if args.model:
+        for p in menu.ml_paths:
+            p.model = args.model
+    if not args.sample:
+        raise ConfigError("give at least one --sample NAME=FILES")
+    samples = [parse_sample(s, args.signal, args.schema) for s in args.sample]
+    unknown = sorted(set(args.signal) - {s.name for s in samples})
+    if unknown:
+        raise ConfigError(f"--signal {unknown[0]}: no --sample of that name")
+    if args.max_events is not None and args.max_events < 1:
+        raise ConfigError("--max-events must be at least 1")
+    res = emulate(menu, samples, seed=args.seed, max_events=args.max_events, progress=ui.progress)
+    latency = None
+    if args.latency_events > 0:
+        ui.info(f"timing {args.latency_events} events one by one …")
+        latency = measure_latency(
+            menu, samples[0], events=args.latency_events, scorers=res.scorers,
+            budget_ms=args.latency_budget_ms,
+        )  # fmt: skip
+    files = write_report(res, args.out, latency=latency, plots=not args.no_plots)
+    ui.table(summary_table(res, latency), 170)
+    ui.print("(!) marks a target rate not reached, or a path over the latency budget")
+    for line in summary_lines(res):
+        ui.print(line)
+    if latency:
+        tot = latency[TOTAL]
+        ui.print(
+            f"latency per event (batch 1): objects {latency['(objects)'].p50_ms:.2f} ms p50, "
+            f"menu total {tot.p50_ms:.2f} ms p50 / {tot.p99_ms:.2f} ms p99; batched "
+            f"{tot.batched_ms:.3f} ms/event" + (" — OVER BUDGET" if tot.over_budget else "")
+        )
+        for name, sc in res.scorers.items():
+            ui.print(f"{name}: model {sc.model_name} runs with {sc.backend}")
+    ui.print(f"report: {args.out}/report.json ({len(files)} files) in {res.seconds:.1f} s")
+    return 0
+
+
+def run_compare(args, ui) -> int:
+    from hepml.trigger import load_menu
+    from hepml.trigger.compare import compare_recorded, write_comparison
+
+    menu = load_menu(args.menu)
+    comps = compare_recorded(menu, args.files, max_events=args.max_events)
+    write_comparison(comps, args.out)
+    from rich.table import Table
+
+    t = Table(title=f"emulated vs recorded ({comps[0].events if comps else 0} events)")
+    for col in ("path", "recorded", "both", "emulated only", "recorded only", "neither",
+                "agreement"):  # fmt: skip
+        t.add_column(col, justify="left" if col in ("path", "recorded") else "right")
+    for c in comps:
+        d = c.to_dict()
+        t.add_row(c.path, c.recorded, str(d["both"]), str(d["emulated_only"]),
+                  str(d["recorded_only"]), str(d["neither"]), f"{c.agreement:.3f}")  # fmt: skip
+    ui.table(t, 120)
+    ui.print(f"wrote {args.out}/comparison.json and turn-on plots in {args.out}/plots")
+    return 0

@@ -1,0 +1,470 @@
+r"""Run a trigger menu over samples: decisions, rates, efficiencies, thresholds.
+
+Two passes. The first streams each sample's files in chunks, builds the
+trigger objects once per chunk and evaluates every entry's cut and variable
+(ML scores included) — the expensive part. The second combines them in seed
+order: an entry passes when one of its seeds passed (or it has none), its cut
+passes, its variable is above the threshold (solved on the background for a
+``target_rate_hz``) and its prescale counter lets it through.
+
+Prescales are deterministic counters, as in real triggers: the 1st, (N+1)th,
+(2N+1)th … events that pass a path with prescale N are kept, counting in file
+order within each sample.
+
+Example::
+
+    menu = load_menu("menus/demo.yaml")
+    samples = [Sample("qcd", ["qcd.root"]), Sample("zprime", ["zp.root"], role="signal")]
+    result = emulate(menu, samples, seed=1)
+    result.paths["HLT_PFHT1050"].rate_hz
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+
+import awkward as ak
+import numpy as np
+
+from hepml.errors import ConfigError, InputError
+from hepml.io import open_events
+from hepml.io.reader import expand_paths
+from hepml.trigger.menu import Menu, TriggerPath
+from hepml.trigger.objects import trigger_objects
+from hepml.trigger.rates import PB_TO_CM2, Threshold, efficiency, rate, solve_threshold
+
+__all__ = ["EmulationResult", "PathResult", "Sample", "SampleData", "emulate", "parse_sample"]
+
+ROLES = ("background", "signal")
+
+
+@dataclass
+class Sample:
+    """A named set of files; ``background`` samples make the rates, every sample gets
+    efficiencies."""
+
+    name: str
+    files: list[str]
+    role: str = "background"
+    schema: str = "auto"  # as hepml.io.open_events takes it
+
+    def __post_init__(self) -> None:
+        if self.role not in ROLES:
+            raise ConfigError(f"sample {self.name}: role must be one of {ROLES}")
+        if not self.name.isidentifier():
+            raise ConfigError(f"sample name {self.name!r}: use letters, digits and _")
+
+
+def parse_sample(spec: str, signals: Sequence[str] = (), schema: str = "auto") -> Sample:
+    """``NAME=GLOB[,GLOB...]`` (as ``--sample`` takes it) → :class:`Sample`."""
+    if "=" not in spec:
+        raise ConfigError(f"--sample {spec!r}: write NAME=FILES, e.g. qcd='qcd*.root'")
+    name, pattern = spec.split("=", 1)
+    files = expand_paths([p for p in pattern.split(",") if p])
+    role = "signal" if name.strip() in signals else "background"
+    return Sample(name.strip(), files, role, schema)
+
+
+@dataclass
+class SampleData:
+    """Per-event arrays of one sample after the first pass."""
+
+    sample: Sample
+    ids: dict[str, np.ndarray]
+    weight: np.ndarray  # generator weights (efficiencies)
+    rate_hz: np.ndarray  # per-event rate weight (Hz); zeros for signal samples
+    cut: dict[str, np.ndarray]  # cut passed (seeds not applied yet)
+    value: dict[str, np.ndarray]  # variable / ML score where the cut passed, else NaN
+    turn_on: dict[str, np.ndarray]
+    recorded: dict[str, np.ndarray]
+    decision: dict[str, np.ndarray] = field(default_factory=dict)  # final
+    pre: dict[str, np.ndarray] = field(default_factory=dict)  # seeds and cut
+    seconds: float = 0.0
+
+    @property
+    def n(self) -> int:
+        return len(self.weight)
+
+
+@dataclass
+class PathResult:
+    """What the report says about one seed or path."""
+
+    path: TriggerPath
+    threshold: float | None = None
+    solved: Threshold | None = None
+    rate_hz: float = 0.0
+    rate_err_hz: float = 0.0
+    unique_rate_hz: float = 0.0
+    efficiency: dict[str, tuple[float, float, float]] = field(default_factory=dict)
+    backend: str = ""
+
+
+@dataclass
+class EmulationResult:
+    menu: Menu
+    samples: dict[str, SampleData]
+    paths: dict[str, PathResult]
+    total_rate_hz: dict[str, tuple[float, float]]  # level -> (rate, error)
+    overlap_hz: np.ndarray  # HLT x HLT rates of events accepted by both
+    hlt_names: list[str]
+    comparisons: list[dict]
+    seed: int
+    mode: str  # "luminosity" or "input rate"
+    scorers: dict = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def background(self) -> list[SampleData]:
+        return [s for s in self.samples.values() if s.sample.role == "background"]
+
+
+# --------------------------------------------------------------------------- first pass
+
+
+def _scorers(menu: Menu) -> dict:
+    from hepml.trigger.ml import MLScorer
+
+    return {p.name: MLScorer(p.model, p.object) for p in menu.ml_paths}
+
+
+def _rate_weights(
+    menu: Menu, sample: Sample, weight: np.ndarray, limited: bool = False
+) -> np.ndarray:
+    """Per-event rate (Hz). With ``limited`` (only the first events of the sample were
+    read) those events stand for the whole sample: their rates are scaled up."""
+    if sample.role == "signal":
+        return np.zeros(len(weight))
+    if menu.input_rate_hz is not None:
+        total = weight.sum()
+        if total <= 0:
+            raise InputError(f"sample {sample.name}: the weights sum to {total}")
+        return menu.input_rate_hz * weight / total
+    if menu.luminosity is None:
+        raise ConfigError(
+            f"{menu.source}: give luminosity (cm^-2 s^-1) or input_rate_hz to compute rates"
+        )
+    from hepml.io.runinfo import event_weights_pb
+
+    try:
+        w_pb = event_weights_pb(sample.files)
+    except InputError as err:
+        raise InputError(
+            f"sample {sample.name}: no cross-section to make rates from ({err}); give the "
+            "menu an input_rate_hz, or mark the sample --signal"
+        ) from None
+    if limited:
+        part = w_pb[: len(weight)]
+        w_pb = part * (w_pb.sum() / part.sum()) if part.sum() > 0 else part
+    if len(w_pb) != len(weight):
+        raise InputError(
+            f"sample {sample.name}: {len(weight)} events read but {len(w_pb)} weights in runinfo"
+        )
+    return menu.luminosity * PB_TO_CM2 * w_pb
+
+
+def first_pass(
+    menu: Menu,
+    sample: Sample,
+    *,
+    seed: int = 0,
+    scorers: dict | None = None,
+    step_size: int | str = 2000,
+    max_events: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> SampleData:
+    """Cuts, variables, ML scores, turn-on variables and recorded bits of every event."""
+    t0 = time.perf_counter()
+    scorers = scorers if scorers is not None else _scorers(menu)
+    need = menu.collections()
+    ml = bool(menu.ml_paths)
+    recorded = {p.name: p.recorded for p in menu.paths.values() if p.recorded}
+    cols = {"ids": [], "weight": []}
+    cut: dict[str, list] = {p: [] for p in menu.paths}
+    value: dict[str, list] = {p.name: [] for p in menu.paths.values() if p.has_threshold}
+    turn: dict[str, list] = {p.name: [] for p in menu.paths.values() if p.turn_on}
+    rec: dict[str, list] = {p: [] for p in recorded}
+    stream = open_events(sample.files, sample.schema, step_size=step_size, entry_stop=max_events)
+    for events, info in stream.with_info():
+        where = f"{info.file} entries {info.entry_start}-{info.entry_stop}"
+        chunk_seed = seed * 1_000_003 + info.index * 7919 + info.entry_start
+        objs = trigger_objects(
+            events, menu.objects, need=need, seed=chunk_seed, keep_particles=ml, where=where
+        )
+        n = len(events)
+        ids = {"file_index": np.full(n, _file_index(sample, info.file), np.int32)}
+        for k in ("run", "lumi", "event", "entry"):
+            if k in events.fields:
+                ids[k] = ak.to_numpy(events[k]).astype(np.int64)
+        cols["ids"].append(ids)
+        w = ak.to_numpy(events.weight).astype(np.float64) if "weight" in events.fields else None
+        cols["weight"].append(w if w is not None else np.ones(n))
+        for p in menu.paths.values():
+            try:
+                c = p.cut(objs) if p.cut is not None else np.ones(n, bool)
+                cut[p.name].append(c)
+                if p.is_ml:
+                    value[p.name].append(scorers[p.name].score(objs, c))
+                elif p.variable is not None:
+                    v = np.asarray(p.variable.values(objs), dtype=np.float64)
+                    value[p.name].append(np.where(c, v, np.nan))
+                if p.turn_on is not None:
+                    turn[p.name].append(np.asarray(p.turn_on.values(objs), dtype=np.float64))
+            except ConfigError as err:
+                raise type(err)(f"{menu.source}: {p.name} on {where}: {err}") from None
+        for name, branch in recorded.items():
+            trig = events.triggers if "triggers" in events.fields else None
+            if trig is None or branch not in ak.fields(trig):
+                raise InputError(
+                    f"{info.file}: no recorded trigger bit {branch!r} (path {name}.recorded); "
+                    "the file's bits are listed by 'hepml inspect'"
+                )
+            rec[name].append(ak.to_numpy(trig[branch]).astype(bool))
+        if progress is not None:
+            progress(n)
+    if not cols["weight"]:
+        raise InputError(f"sample {sample.name}: no events in {', '.join(sample.files)}")
+    weight = np.concatenate(cols["weight"])
+    ids = {k: np.concatenate([c[k] for c in cols["ids"]]) for k in cols["ids"][0]}
+    data = SampleData(
+        sample=sample,
+        ids=ids,
+        weight=weight,
+        rate_hz=np.zeros(len(weight)),
+        cut={k: np.concatenate(v) for k, v in cut.items()},
+        value={k: np.concatenate(v) for k, v in value.items()},
+        turn_on={k: np.concatenate(v) for k, v in turn.items()},
+        recorded={k: np.concatenate(v) for k, v in rec.items()},
+    )
+    data.rate_hz = _rate_weights(menu, sample, weight, limited=max_events is not None)
+    data.seconds = time.perf_counter() - t0
+    return data
+
+
+def _file_index(sample: Sample, path: str) -> int:
+    try:
+        return sample.files.index(path)
+    except ValueError:
+        return (
+            sample.files.index(os.path.abspath(path))
+            if os.path.abspath(path) in sample.files
+            else -1
+        )
+
+
+# --------------------------------------------------------------------------- second pass
+
+
+def _prescaled(raw: np.ndarray, prescale: int) -> np.ndarray:
+    if prescale == 1:
+        return raw
+    k = np.cumsum(raw)
+    return raw & ((k - 1) % prescale == 0)
+
+
+def _solve(p: TriggerPath, background: list[SampleData]) -> Threshold:
+    values = np.concatenate([np.where(s.pre[p.name], s.value[p.name], np.nan) for s in background])
+    r_hz = np.concatenate([s.rate_hz for s in background])
+    return solve_threshold(values, r_hz, p.target_rate_hz)
+
+
+def second_pass(menu: Menu, data: dict[str, SampleData]) -> dict[str, PathResult]:
+    """Seeds, thresholds and prescales in seed order; per path rates and efficiencies."""
+    background = [s for s in data.values() if s.sample.role == "background"]
+    results: dict[str, PathResult] = {}
+    for p in menu.ordered():
+        res = PathResult(p)
+        for s in data.values():
+            seeded = np.ones(s.n, bool)
+            if p.seeds:
+                seeded = np.logical_or.reduce([s.decision[x] for x in p.seeds])
+            s.pre[p.name] = seeded & s.cut[p.name]
+        if p.has_threshold:
+            if p.target_rate_hz is not None:
+                if not background:
+                    raise ConfigError(
+                        f"{p.name}: target_rate_hz needs a background sample (not --signal)"
+                    )
+                res.solved = _solve(p, background)
+                res.threshold = res.solved.value
+            else:
+                res.threshold = p.threshold
+        for s in data.values():
+            raw = s.pre[p.name]
+            if p.has_threshold:
+                with np.errstate(invalid="ignore"):
+                    raw = raw & (s.value[p.name] > res.threshold)
+            s.decision[p.name] = _prescaled(raw, p.prescale)
+        results[p.name] = res
+    for level in ("L1", "HLT"):
+        names = [p.name for p in menu.level(level)]
+        for name in names:
+            res = results[name]
+            dec = [(s, s.decision[name]) for s in background]
+            if dec:
+                res.rate_hz, res.rate_err_hz = _sum_rate(dec)
+                others = [n for n in names if n != name]
+                uniq = [
+                    (s, d & ~np.logical_or.reduce([s.decision[o] for o in others]))
+                    if others
+                    else (s, d)
+                    for s, d in dec
+                ]
+                res.unique_rate_hz = _sum_rate(uniq)[0]
+            for s in data.values():
+                res.efficiency[s.sample.name] = efficiency(s.decision[name], s.weight)
+    return results
+
+
+def _sum_rate(pairs) -> tuple[float, float]:
+    r, e2 = 0.0, 0.0
+    for s, d in pairs:
+        a, b = rate(d, s.rate_hz)
+        r += a
+        e2 += b * b
+    return r, float(np.sqrt(e2))
+
+
+def _totals(menu: Menu, data: dict[str, SampleData]) -> dict[str, tuple[float, float]]:
+    out = {}
+    background = [s for s in data.values() if s.sample.role == "background"]
+    for level in ("L1", "HLT"):
+        names = [p.name for p in menu.level(level)]
+        if not names or not background:
+            continue
+        out[level] = _sum_rate(
+            [(s, np.logical_or.reduce([s.decision[n] for n in names])) for s in background]
+        )
+    return out
+
+
+def _overlap(names: list[str], data: dict[str, SampleData]) -> np.ndarray:
+    m = np.zeros((len(names), len(names)))
+    for s in data.values():
+        if s.sample.role != "background" or not names:
+            continue
+        d = np.stack([s.decision[n] for n in names]).astype(np.float64)
+        m += (d * s.rate_hz) @ d.T
+    return m
+
+
+def efficiency_at_rate(
+    p: TriggerPath, data: dict[str, SampleData], target_hz: float
+) -> tuple[Threshold, dict[str, tuple[float, float, float]]]:
+    """Solve ``p``'s threshold for ``target_hz`` (ignoring its own threshold and
+    prescale) and give its efficiency on every sample there."""
+    background = [s for s in data.values() if s.sample.role == "background"]
+    th = solve_threshold(
+        np.concatenate([np.where(s.pre[p.name], s.value[p.name], np.nan) for s in background]),
+        np.concatenate([s.rate_hz for s in background]),
+        target_hz,
+    )
+    effs = {}
+    for s in data.values():
+        with np.errstate(invalid="ignore"):
+            passed = s.pre[p.name] & (s.value[p.name] > th.value)
+        effs[s.sample.name] = efficiency(passed, s.weight)
+    return th, effs
+
+
+def _comparisons(
+    menu: Menu, data: dict[str, SampleData], results: dict[str, PathResult]
+) -> list[dict]:
+    out = []
+    signals = [s for s in data.values() if s.sample.role == "signal"]
+    for p in menu.paths.values():
+        if not p.compare_with or not signals:
+            continue
+        at = results[p.name].rate_hz
+        for sig in signals:
+            mine = results[p.name].efficiency[sig.sample.name]
+            rows = []
+            for other in p.compare_with:
+                q = menu.paths[other]
+                if q.has_threshold:
+                    th, effs = efficiency_at_rate(q, data, at)
+                    rows.append({"path": other, "threshold": th.value, "rate_hz": th.rate_hz,
+                                 "efficiency": effs[sig.sample.name][0],
+                                 "interval": effs[sig.sample.name][1:]})  # fmt: skip
+                else:
+                    rows.append({"path": other, "threshold": None,
+                                 "rate_hz": results[other].rate_hz,
+                                 "efficiency": results[other].efficiency[sig.sample.name][0],
+                                 "interval": results[other].efficiency[sig.sample.name][1:]})  # fmt: skip
+            best = max(rows, key=lambda r: r["efficiency"])
+            ratio = mine[0] / best["efficiency"] if best["efficiency"] > 0 else float("inf")
+            out.append({"path": p.name, "signal": sig.sample.name, "rate_hz": at,
+                        "efficiency": mine[0], "interval": mine[1:], "against": rows,
+                        "best": best["path"], "ratio": ratio})  # fmt: skip
+    return out
+
+
+def emulate(
+    menu: Menu,
+    samples: Sequence[Sample],
+    *,
+    seed: int = 0,
+    step_size: int | str = 2000,
+    max_events: int | None = None,
+    progress: Callable | None = None,
+) -> EmulationResult:
+    """Emulate ``menu`` on ``samples`` (see the module docstring).
+
+    ``progress(description, total)`` is a context manager yielding ``advance(n)``
+    (as :meth:`hepml.cli.ui.UI.progress`); one bar per sample.
+    """
+    t0 = time.perf_counter()
+    if not samples:
+        raise ConfigError("give at least one --sample NAME=FILES")
+    names = [s.name for s in samples]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"sample names must be unique, got {names}")
+    if menu.input_rate_hz is not None and sum(s.role == "background" for s in samples) > 1:
+        raise ConfigError(
+            f"{menu.source}: input_rate_hz describes one data stream; give one background "
+            "sample (mark the others --signal) or use luminosity with cross-sections"
+        )
+    scorers = _scorers(menu)
+    data = {}
+    for s in samples:
+        bar = progress(f"trigger {s.name}", _count(s, max_events)) if progress else nullcontext()
+        with bar as adv:
+            data[s.name] = first_pass(
+                menu, s, seed=seed, scorers=scorers, step_size=step_size, max_events=max_events,
+                progress=adv,
+            )  # fmt: skip
+    results = second_pass(menu, data)
+    for name, sc in scorers.items():
+        results[name].backend = sc.backend
+    hlt = [p.name for p in menu.level("HLT")]
+    return EmulationResult(
+        menu=menu,
+        samples=data,
+        paths=results,
+        total_rate_hz=_totals(menu, data),
+        overlap_hz=_overlap(hlt, data),
+        hlt_names=hlt,
+        comparisons=_comparisons(menu, data, results),
+        seed=seed,
+        mode="input rate" if menu.input_rate_hz is not None else "luminosity",
+        scorers=scorers,
+        seconds=time.perf_counter() - t0,
+    )
+
+
+def _count(sample: Sample, max_events: int | None) -> int | None:
+    from hepml.io.reader import open_root
+
+    try:
+        n = 0
+        for p in sample.files:
+            f = open_root(p)
+            trees = [k for k, c in f.classnames().items() if c in ("TTree", "ROOT::RNTuple")]
+            n += max(f[t].num_entries for t in trees) if trees else 0
+        return min(n, max_events) if max_events else n
+    except Exception:
+        return None

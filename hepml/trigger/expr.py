@@ -1,0 +1,474 @@
+r"""Cut expressions of trigger menus: a whitelisted grammar over Python's ``ast``.
+
+An expression is parsed once (:func:`compile_expression`) into a tree of small
+closures, then evaluated on whole chunks of events at a time (awkward arrays
+and numpy, with the trigger-primitive kernels of :mod:`hepml.kernels.trigger`
+for ``ht``/``mht``/``mass``). Nothing from a menu reaches ``eval`` or ``exec``:
+only the nodes below are accepted, everything else is an
+:class:`ExpressionError` naming the column.
+
+Grammar (Python syntax, a subset)::
+
+    expr      := expr 'and' expr | expr 'or' expr | 'not' expr
+               | expr CMP expr [CMP expr ...]          # <, <=, >, >=, ==, !=
+               | expr OP expr                          # + - * / ** & |
+               | '-' expr | '~' expr | '(' expr ')'
+               | NAME                                  # a collection: jets, fatjets, muons, ...
+               | expr '.' FIELD                        # jets.pt, met.pt
+               | expr '[' INT ']'                      # jets.pt[0]: the leading object
+               | expr '[' expr ']'                     # jets[jets.pt > 30]: a selection
+               | FUNC '(' expr [, expr ...] ')'        # see FUNCTIONS
+               | NUMBER | True | False
+
+Values are per event (numpy, one per event), per object (jagged) or a
+collection. ``x[i]`` of an event without an ``i``-th object is missing
+(NaN): every comparison with it is false, so **missing objects fail a cut**.
+A whole expression must give one boolean per event; a per-object result must
+be reduced with ``any(...)`` or ``all(...)``.
+
+Example::
+
+    cut = compile_expression("ht(jets[jets.pt > 30]) > 1050")
+    passed = cut(objects)            # numpy bool, one per event
+    cut.collections                  # {'jets'}
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import awkward as ak
+import numpy as np
+
+from hepml.errors import ConfigError
+from hepml.reco import primitives
+
+__all__ = ["COLLECTIONS", "FUNCTIONS", "Expression", "ExpressionError", "compile_expression"]
+
+#: names an expression may start from
+COLLECTIONS = ("jets", "fatjets", "muons", "electrons", "photons", "met", "triggers", "event")
+#: longest accepted expression (characters)
+MAX_LENGTH = 1000
+_MAX_DEPTH = 60
+
+
+class ExpressionError(ConfigError):
+    """An expression outside the grammar, or one that cannot be evaluated on the events."""
+
+
+# --------------------------------------------------------------------------- value helpers
+
+
+def _is_ak(x) -> bool:
+    return isinstance(x, ak.Array)
+
+
+def _depth(x) -> int:
+    """0: per event (numpy or flat ak), 1: per object (jagged)."""
+    if not _is_ak(x):
+        return 0
+    return 1 if x.ndim > 1 else 0
+
+
+def _is_collection(x) -> bool:
+    return _is_ak(x) and x.ndim > 1 and len(ak.fields(x)) > 0
+
+
+def _is_record(x) -> bool:
+    return _is_ak(x) and x.ndim == 1 and len(ak.fields(x)) > 0
+
+
+def _per_event(x, fill=np.nan) -> np.ndarray:
+    """A flat awkward value (maybe with missing entries) as numpy; missing → ``fill``."""
+    if not _is_ak(x):
+        return x
+    if x.ndim != 1 or ak.fields(x):
+        return x
+    if isinstance(x.layout, ak.contents.NumpyArray):
+        return x.to_numpy()
+    filled = ak.fill_none(x, fill)
+    return ak.to_numpy(filled)
+
+
+def _fill_for(x):
+    """NaN for numbers, False for booleans (a missing object fails)."""
+    try:
+        prim = str(ak.type(x).content).split("?")[-1].strip()
+    except Exception:  # pragma: no cover - defensive
+        prim = ""
+    return False if "bool" in prim else np.nan
+
+
+def _as_bool(x, where: str):
+    if _is_collection(x) or _is_record(x):
+        raise ExpressionError(
+            f"{where}: a collection is not a condition; compare one of its fields"
+        )
+    if _is_ak(x):
+        return x if _depth(x) else _per_event(x, False).astype(bool)
+    return np.asarray(x).astype(bool) if isinstance(x, np.ndarray) else bool(x)
+
+
+# --------------------------------------------------------------------------- functions
+
+
+def _reduce(name: str, fn: Callable, empty):
+    def f(x, where):
+        if _is_collection(x):
+            raise ExpressionError(f"{where}: {name}() takes values, e.g. {name}(jets.pt)")
+        if _depth(x) != 1:
+            raise ExpressionError(f"{where}: {name}() needs one value per object, e.g. jets.pt")
+        out = fn(x, axis=1)
+        return _per_event(out, empty)
+
+    return f
+
+
+def _coll_fn(name: str, fn: Callable, needs: tuple[str, ...]):
+    def f(x, where):
+        if not _is_collection(x):
+            raise ExpressionError(f"{where}: {name}() takes a collection, e.g. {name}(jets)")
+        missing = [k for k in needs if k not in ak.fields(x)]
+        if missing:
+            raise ExpressionError(
+                f"{where}: {name}() needs the field(s) {missing}; the collection has "
+                f"{', '.join(ak.fields(x))}"
+            )
+        return fn(x)
+
+    return f
+
+
+def _num(x, where):
+    if _depth(x) != 1:
+        raise ExpressionError(f"{where}: count() takes a collection or per-object values")
+    return ak.to_numpy(ak.num(x, axis=1))
+
+
+def _abs(x, where):
+    if _is_collection(x) or _is_record(x):
+        raise ExpressionError(f"{where}: abs() takes numbers")
+    return abs(x)
+
+
+def _dphi(a, b, where):
+    d = a - b
+    return (d + math.pi) % (2 * math.pi) - math.pi
+
+
+#: name -> (number of arguments, implementation(args..., where))
+FUNCTIONS: dict[str, tuple[int, Callable]] = {
+    "ht": (1, _coll_fn("ht", primitives.ht, ("pt", "eta"))),
+    "mht": (1, _coll_fn("mht", lambda c: primitives.mht(c)[0], ("pt", "eta", "phi"))),
+    "mass": (
+        1,
+        _coll_fn("mass", primitives.pair_mass, ("pt", "eta", "phi", "mass")),
+    ),
+    "max_pair_mass": (
+        1,
+        _coll_fn("max_pair_mass", primitives.max_pair_mass, ("pt", "eta", "phi", "mass")),
+    ),
+    "count": (1, _num),
+    "any": (1, _reduce("any", ak.any, False)),
+    "all": (1, _reduce("all", ak.all, True)),
+    "sum": (1, _reduce("sum", ak.sum, 0.0)),
+    "max": (1, _reduce("max", ak.max, np.nan)),
+    "min": (1, _reduce("min", ak.min, np.nan)),
+    "abs": (1, _abs),
+    "dphi": (2, _dphi),
+}
+
+_CMP = {
+    ast.Lt: np.less,
+    ast.LtE: np.less_equal,
+    ast.Gt: np.greater,
+    ast.GtE: np.greater_equal,
+    ast.Eq: np.equal,
+    ast.NotEq: np.not_equal,
+}
+_BIN = {
+    ast.Add: np.add,
+    ast.Sub: np.subtract,
+    ast.Mult: np.multiply,
+    ast.Div: np.true_divide,
+    ast.Pow: np.power,
+}
+
+
+# --------------------------------------------------------------------------- compiler
+
+Node = Callable[[Any], Any]
+
+
+@dataclass
+class Expression:
+    """A compiled cut: call it on a chunk of trigger objects to get one bool per event."""
+
+    text: str
+    node: Node
+    collections: set[str] = field(default_factory=set)
+    fields: dict[str, set[str]] = field(default_factory=dict)
+
+    def values(self, objects: ak.Array) -> Any:
+        """The raw value (per event numbers or booleans)."""
+        try:
+            out = self.node(objects)
+        except ExpressionError:
+            raise
+        except (ValueError, TypeError, IndexError, KeyError) as err:
+            msg = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise ExpressionError(f"{self.text!r} cannot be evaluated: {msg}") from None
+        if _depth(out) == 1:
+            raise ExpressionError(
+                f"{self.text!r} gives one value per object; reduce it with any(...), "
+                "all(...), count(...) or index it, e.g. jets.pt[0]"
+            )
+        if _is_collection(out) or _is_record(out):
+            raise ExpressionError(f"{self.text!r} is a collection, not a value")
+        out = _per_event(out)
+        if np.ndim(out) == 0:
+            out = np.full(len(objects), out)
+        return out
+
+    def __call__(self, objects: ak.Array) -> np.ndarray:
+        """One boolean per event (missing objects fail)."""
+        out = self.values(objects)
+        if out.dtype != np.bool_:
+            raise ExpressionError(
+                f"{self.text!r} is a number, not a condition; compare it, e.g. ... > 100"
+            )
+        return out
+
+
+class _Compiler:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.collections: set[str] = set()
+        self.fields: dict[str, set[str]] = {}
+
+    def fail(self, node: ast.AST | None, msg: str) -> ExpressionError:
+        col = getattr(node, "col_offset", None)
+        where = f" at column {col + 1}" if col is not None else ""
+        return ExpressionError(f"in {self.text!r}{where}: {msg}")
+
+    def where(self, node: ast.AST) -> str:
+        return f"in {self.text!r} at column {node.col_offset + 1}"
+
+    def compile(self, node: ast.AST, depth: int = 0) -> Node:
+        if depth > _MAX_DEPTH:
+            raise self.fail(node, "expression nested too deeply")
+        d = depth + 1
+        if isinstance(node, ast.Expression):
+            return self.compile(node.body, d)
+        if isinstance(node, ast.Constant):
+            v = node.value
+            if isinstance(v, bool) or (isinstance(v, int | float) and not isinstance(v, complex)):
+                if isinstance(v, int) and not isinstance(v, bool) and abs(v) > 2**53:
+                    raise self.fail(node, "integer constant too large")
+                return lambda _o, v=v: v
+            raise self.fail(node, f"only numbers and True/False are allowed, not {v!r}")
+        if isinstance(node, ast.Name):
+            return self.name(node)
+        if isinstance(node, ast.Attribute):
+            return self.attribute(node, d)
+        if isinstance(node, ast.Subscript):
+            return self.subscript(node, d)
+        if isinstance(node, ast.Call):
+            return self.call(node, d)
+        if isinstance(node, ast.BoolOp):
+            parts = [self.compile(v, d) for v in node.values]
+            op = np.logical_and if isinstance(node.op, ast.And) else np.logical_or
+            where = self.where(node)
+
+            def boolop(o, parts=parts, op=op, where=where):
+                acc = _as_bool(parts[0](o), where)
+                for p in parts[1:]:
+                    acc = op(acc, _as_bool(p(o), where))
+                return acc
+
+            return boolop
+        if isinstance(node, ast.UnaryOp):
+            inner = self.compile(node.operand, d)
+            where = self.where(node)
+            if isinstance(node.op, ast.Not | ast.Invert):
+                return lambda o: np.logical_not(_as_bool(inner(o), where))
+            if isinstance(node.op, ast.USub):
+                return lambda o: -self._number(inner(o), where)
+            if isinstance(node.op, ast.UAdd):
+                return lambda o: self._number(inner(o), where)
+        if isinstance(node, ast.BinOp):
+            left, right = self.compile(node.left, d), self.compile(node.right, d)
+            where = self.where(node)
+            if isinstance(node.op, ast.BitAnd | ast.BitOr):
+                op = np.logical_and if isinstance(node.op, ast.BitAnd) else np.logical_or
+                return lambda o: op(_as_bool(left(o), where), _as_bool(right(o), where))
+            if type(node.op) in _BIN:
+                fn = _BIN[type(node.op)]
+
+                def binop(o):
+                    with np.errstate(all="ignore"):
+                        return fn(self._number(left(o), where), self._number(right(o), where))
+
+                return binop
+            raise self.fail(node, f"operator {type(node.op).__name__} is not allowed")
+        if isinstance(node, ast.Compare):
+            return self.compare(node, d)
+        raise self.fail(node, f"{type(node).__name__} is not part of the cut grammar")
+
+    @staticmethod
+    def _number(x, where):
+        if _is_collection(x) or _is_record(x):
+            raise ExpressionError(f"{where}: arithmetic needs numbers, not a collection")
+        return x
+
+    def name(self, node: ast.Name) -> Node:
+        if node.id not in COLLECTIONS:
+            raise self.fail(
+                node,
+                f"unknown name {node.id!r}; names are the collections {', '.join(COLLECTIONS)}",
+            )
+        name = node.id
+        self.collections.add(name)
+        where = self.where(node)
+
+        def get(o):
+            if name == "event":
+                return o
+            if name not in o.fields:
+                raise ExpressionError(
+                    f"{where}: these events have no {name!r}; they have {', '.join(o.fields)}"
+                )
+            return o[name]
+
+        return get
+
+    def _root_name(self, node: ast.AST) -> str | None:
+        while isinstance(node, ast.Attribute | ast.Subscript):
+            node = node.value
+        return node.id if isinstance(node, ast.Name) else None
+
+    def attribute(self, node: ast.Attribute, d: int) -> Node:
+        attr = node.attr
+        if attr.startswith("_"):
+            raise self.fail(node, f"attribute {attr!r} is not allowed (no names starting with _)")
+        inner = self.compile(node.value, d)
+        root = self._root_name(node.value)
+        if root:
+            self.fields.setdefault(root, set()).add(attr)
+        where = self.where(node)
+
+        def get(o):
+            x = inner(o)
+            if not (_is_collection(x) or _is_record(x) or (_is_ak(x) and ak.fields(x))):
+                raise ExpressionError(f"{where}: .{attr} of something that is not a collection")
+            if attr not in ak.fields(x):
+                raise ExpressionError(
+                    f"{where}: no field {attr!r}; available: {', '.join(ak.fields(x))}"
+                )
+            return x[attr]
+
+        return get
+
+    def subscript(self, node: ast.Subscript, d: int) -> Node:
+        inner = self.compile(node.value, d)
+        sl = node.slice
+        where = self.where(node)
+        if isinstance(sl, ast.Constant) and type(sl.value) is int:
+            i = sl.value
+            if not 0 <= i < 1000:
+                raise self.fail(sl, "an object index must be 0 … 999 (0 = leading)")
+
+            def index(o):
+                x = inner(o)
+                if _depth(x) != 1:
+                    raise ExpressionError(f"{where}: [{i}] needs per-object values or a collection")
+                picked = ak.pad_none(x, i + 1, axis=1, clip=True)[:, i]
+                return picked if ak.fields(picked) else _per_event(picked, _fill_for(picked))
+
+            return index
+        if (
+            isinstance(sl, ast.UnaryOp)
+            and isinstance(sl.op, ast.USub)
+            and isinstance(sl.operand, ast.Constant)
+        ):
+            raise self.fail(sl, "negative indices are not allowed; 0 is the leading object")
+        if isinstance(sl, ast.Slice | ast.Tuple):
+            raise self.fail(sl, "only x[INDEX] or x[CONDITION] subscripts are allowed")
+        mask = self.compile(sl, d)
+
+        def select(o):
+            x, m = inner(o), mask(o)
+            if _depth(x) != 1 or _depth(m) != 1:
+                raise ExpressionError(
+                    f"{where}: a selection x[cond] needs per-object x and cond, "
+                    "e.g. jets[jets.pt > 30]"
+                )
+            return x[m]
+
+        return select
+
+    def call(self, node: ast.Call, d: int) -> Node:
+        if not isinstance(node.func, ast.Name):
+            raise self.fail(node, "only the functions " + ", ".join(FUNCTIONS) + " may be called")
+        name = node.func.id
+        if name not in FUNCTIONS:
+            raise self.fail(
+                node, f"unknown function {name!r}; allowed: {', '.join(sorted(FUNCTIONS))}"
+            )
+        if node.keywords:
+            raise self.fail(node, f"{name}() takes no keyword arguments")
+        nargs, fn = FUNCTIONS[name]
+        if len(node.args) != nargs:
+            raise self.fail(node, f"{name}() takes {nargs} argument(s), got {len(node.args)}")
+        if any(isinstance(a, ast.Starred) for a in node.args):
+            raise self.fail(node, "*arguments are not allowed")
+        args = [self.compile(a, d) for a in node.args]
+        where = self.where(node)
+        return lambda o: fn(*(a(o) for a in args), where)
+
+    def compare(self, node: ast.Compare, d: int) -> Node:
+        for op in node.ops:
+            if type(op) not in _CMP:
+                raise self.fail(node, f"comparison {type(op).__name__} is not allowed")
+        operands = [self.compile(x, d) for x in (node.left, *node.comparators)]
+        ops = [_CMP[type(op)] for op in node.ops]
+        where = self.where(node)
+
+        def cmp(o):
+            vals = [self._number(v(o), where) for v in operands]
+            acc = None
+            with np.errstate(invalid="ignore"):
+                for fn, a, b in zip(ops, vals, vals[1:], strict=False):
+                    r = fn(a, b)
+                    acc = r if acc is None else np.logical_and(acc, r)
+            return acc
+
+        return cmp
+
+
+def compile_expression(text: str) -> Expression:
+    """Parse ``text`` with the cut grammar; raise :class:`ExpressionError` (with the
+    column) for anything outside it. Never executes the text."""
+    if not isinstance(text, str):
+        raise ExpressionError(f"an expression must be a string, got {type(text).__name__}")
+    if not text.strip():
+        raise ExpressionError("empty expression")
+    if len(text) > MAX_LENGTH:
+        raise ExpressionError(f"expression longer than {MAX_LENGTH} characters")
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as err:
+        col = f" at column {err.offset}" if err.offset else ""
+        raise ExpressionError(f"in {text!r}{col}: invalid syntax ({err.msg})") from None
+    except (ValueError, RecursionError, MemoryError, OverflowError) as err:
+        raise ExpressionError(f"in {text!r}: cannot be parsed ({type(err).__name__})") from None
+    comp = _Compiler(text.strip())
+    try:
+        node = comp.compile(tree)
+    except RecursionError:
+        raise ExpressionError(f"in {text!r}: expression nested too deeply") from None
+    return Expression(text.strip(), node, comp.collections, comp.fields)

@@ -1,0 +1,172 @@
+"""ML trigger paths: a trained hepml tagger scoring one object of each event.
+
+The checkpoint (``hepml train``) is loaded once with ``weights_only=True``; the
+tagger runs as TorchScript and, when ONNX Runtime is installed, as ONNX — both
+are timed on the same jets at batch size 1 and the faster one is used (the
+report says which). Inputs are built exactly as in training: the object's
+constituents → :func:`hepml.reco.jet_particle_features` → the model's features,
+standardised inside the exported model.
+
+Example::
+
+    scorer = MLScorer("runs/pn/best.pt")
+    scores = scorer.score(objects, mask)     # NaN where mask is False or no object
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+import warnings
+
+import awkward as ak
+import numpy as np
+import torch
+
+from hepml.errors import ConfigError, HepmlError, InputError
+from hepml.reco.features import jet_particle_features
+
+__all__ = ["MLScorer"]
+
+
+class MLScorer:
+    """Scores ``objects.fatjets[i]`` of selected events with a hepml checkpoint."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        object: str = "fatjets[0]",
+        backend: str = "auto",
+        batch_size: int = 512,
+    ) -> None:
+        from hepml.train.checkpoint import load_checkpoint
+
+        self.path = os.fspath(path)
+        try:
+            ckpt = load_checkpoint(self.path)
+        except HepmlError as err:
+            raise ConfigError(f"ML path model: {err}") from None
+        if ckpt.get("kind") != "torch":
+            raise ConfigError(
+                f"{self.path}: a {ckpt.get('model_name')!r} model cannot score jets in a trigger "
+                "path; use a network (particlenet, particlenet-lite, pfn)"
+            )
+        if ckpt.get("task", "jets") not in ("jets", None) or "event" in str(ckpt["model_name"]):
+            raise ConfigError(f"{self.path}: {ckpt['model_name']} is not a jet tagger")
+        self.ckpt = ckpt
+        self.model_name = ckpt["model_name"]
+        self.features = list(ckpt["features"])
+        data_cfg = (ckpt.get("config") or {}).get("data") or {}
+        self.max_particles = data_cfg.get("max_particles")
+        self.index = int(object.split("[")[1].rstrip("]"))
+        self.batch_size = batch_size
+        self._torch = None
+        self._onnx = None
+        self.backend = self._choose(backend)
+
+    # ------------------------------------------------------------------ backends
+    def _torchscript(self):
+        if self._torch is None:
+            from hepml.train.export import _wrapped
+
+            self._torch = torch.jit.script(_wrapped(self.ckpt, dense=False))
+        return self._torch
+
+    def _onnx_tagger(self):
+        if self._onnx is None:
+            from hepml.train.export import OnnxTagger, export_checkpoint
+
+            # ONNX Runtime reads the model into memory: the file is not needed afterwards
+            with tempfile.TemporaryDirectory(prefix="hepml-trigger-") as tmp:
+                path = os.path.join(tmp, "model.onnx")
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # the exporter's tracer notes
+                    export_checkpoint(self.ckpt, path)
+                self._onnx = OnnxTagger(path, threads=1)
+        return self._onnx
+
+    def _choose(self, backend: str) -> str:
+        if backend not in ("auto", "torchscript", "onnx"):
+            raise ConfigError(f"backend must be auto, torchscript or onnx, got {backend!r}")
+        if backend != "auto":
+            return backend
+        try:
+            import onnx  # noqa: F401
+            import onnxruntime  # noqa: F401
+        except ImportError:
+            return "torchscript"
+        rng = np.random.default_rng(0)
+        n = 50
+        x = torch.from_numpy(rng.normal(size=(n, len(self.features))).astype(np.float32))
+        pos = torch.from_numpy(rng.normal(scale=0.3, size=(n, 2)).astype(np.float32))
+        batch = torch.zeros(n, dtype=torch.long)
+        times = {}
+        for name in ("torchscript", "onnx"):
+            self.backend = name
+            try:
+                self._run(x, pos, batch)
+            except Exception:  # an exporter limitation: keep the other backend
+                continue
+            t = []
+            for _ in range(20):
+                t0 = time.perf_counter()
+                self._run(x, pos, batch)
+                t.append(time.perf_counter() - t0)
+            times[name] = float(np.median(t))
+        self.timings_s = times
+        return min(times, key=times.get) if times else "torchscript"
+
+    def _run(self, x: torch.Tensor, pos: torch.Tensor, batch: torch.Tensor) -> np.ndarray:
+        if self.backend == "onnx":
+            return np.asarray(self._onnx_tagger()(x, pos, batch))[:, -1]
+        with torch.inference_mode():
+            return self._torchscript()(x, pos, batch)[:, -1].numpy()
+
+    # ------------------------------------------------------------------ inputs
+    def inputs(self, objects: ak.Array) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+        """Per-particle inputs of ``fatjets[index]`` of every event: flat ``x`` (n, F),
+        ``pos`` (n, 2) and the number of particles per event (0: no such jet)."""
+        if "particles" not in objects.fields:
+            raise InputError(
+                "an ML path needs the events' particles (hepml generator files, or NanoAOD "
+                "with PFCands) to build the jet's inputs"
+            )
+        jets = objects.fatjets[:, self.index : self.index + 1]
+        if "constituents" not in ak.fields(jets):
+            raise InputError(
+                "an ML path needs fat jets with their constituents (built from particles); "
+                "these fat jets come from the file without them"
+            )
+        feats = jet_particle_features(objects.particles, jets, self.max_particles)
+        per_jet = ak.flatten(feats, axis=1)
+        counts = np.zeros(len(objects), dtype=np.int64)
+        has = ak.to_numpy(ak.num(jets, axis=1)) > 0
+        counts[has] = ak.to_numpy(ak.num(per_jet, axis=1))
+        flat = ak.flatten(per_jet)
+        x = np.stack([ak.to_numpy(flat[f]) for f in self.features], 1).astype(np.float32)
+        pos = np.stack([ak.to_numpy(flat[f]) for f in ("deta", "dphi")], 1).astype(np.float32)
+        return torch.from_numpy(x), torch.from_numpy(pos), counts
+
+    def score(self, objects: ak.Array, mask: np.ndarray | None = None) -> np.ndarray:
+        """P(signal) of the object in each event where ``mask``; NaN elsewhere or where
+        the event has no such object."""
+        n = len(objects)
+        out = np.full(n, np.nan)
+        sel = np.flatnonzero(np.ones(n, bool) if mask is None else mask)
+        if len(sel) == 0:
+            return out
+        x, pos, counts = self.inputs(objects[sel])
+        has = counts > 0
+        offsets = np.concatenate([[0], np.cumsum(counts)])
+        jets = np.flatnonzero(has)
+        scores = np.empty(len(jets))
+        for lo in range(0, len(jets), self.batch_size):
+            chunk = jets[lo : lo + self.batch_size]
+            a, b = offsets[chunk[0]], offsets[chunk[-1] + 1]
+            batch = torch.from_numpy(
+                np.repeat(np.arange(len(chunk)), counts[chunk]).astype(np.int64)
+            )
+            scores[lo : lo + len(chunk)] = self._run(x[a:b], pos[a:b], batch)
+        out[sel[jets]] = scores
+        return out

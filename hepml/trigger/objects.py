@@ -1,0 +1,163 @@
+r"""The objects a trigger menu cuts on, built once per chunk of events.
+
+Files that already hold reconstructed objects (CMS NanoAOD, Delphes, flat
+ntuples) are used as they are: ``jets``, ``fatjets``, ``muons``, ``electrons``,
+``photons``, ``met`` and the recorded ``triggers`` bits (NanoAOD's FatJet
+``msoftdrop`` is also offered as ``msd``). Generator files (hepml's own) hold
+particles only; then the objects are reconstructed the way an HLT farm would,
+from (optionally smeared) particles:
+
+* ``jets``, ``muons``, ``electrons``, ``photons``, ``met`` —
+  :func:`hepml.reco.objects.reconstruct_objects` (anti-kt R = 0.4; isolated
+  leptons and photons carry ``iso``);
+* ``fatjets`` — anti-kt R = ``fatjet_radius`` above ``fatjet_pt_min``, with
+  soft-drop mass ``msd`` (z_cut = 0.1, β = 0), ``tau21``, ``tau32`` and the
+  constituents an ML path needs.
+
+Only the collections a menu uses are built.
+
+Example::
+
+    objs = trigger_objects(events, ObjectsConfig(), need={"jets", "fatjets"})
+    objs.fatjets.msd
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+import awkward as ak
+import numpy as np
+
+from hepml.errors import ConfigError, InputError
+from hepml.reco.cluster import cluster, constituent_particles
+from hepml.reco.objects import ObjectConfig, reconstruct_objects
+from hepml.reco.smear import SmearConfig, smear
+from hepml.reco.substructure import soft_drop, substructure
+
+__all__ = ["OBJECT_NAMES", "ObjectsConfig", "trigger_objects"]
+
+OBJECT_NAMES = ("jets", "fatjets", "muons", "electrons", "photons", "met")
+_FROM_PARTICLES = ("jets", "muons", "electrons", "photons", "met")
+
+
+@dataclass
+class ObjectsConfig:
+    """How objects are made from particles (the menu's ``objects:`` block)."""
+
+    smear: bool = True
+    smear_config: dict = field(default_factory=dict)
+    fatjet_radius: float = 0.8
+    fatjet_pt_min: float = 200.0
+    fatjet_eta_max: float = 2.4
+    jet_radius: float = 0.4
+    jet_pt_min: float = 30.0
+    jet_eta_max: float = 4.7
+    lepton_pt_min: float = 10.0
+    lepton_eta_max: float = 2.5
+    photon_pt_min: float = 20.0
+    photon_eta_max: float = 2.5
+    iso_radius: float = 0.3
+    iso_max: float = 0.15
+
+    @classmethod
+    def from_dict(cls, d: dict | None, where: str = "objects") -> ObjectsConfig:
+        d = dict(d or {})
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ConfigError(f"{where}: unknown key(s) {unknown}; known: {sorted(known)}")
+        try:
+            cfg = cls(**d)
+        except TypeError as err:
+            raise ConfigError(f"{where}: {err}") from None
+        for k in known - {"smear", "smear_config"}:
+            v = getattr(cfg, k)
+            if isinstance(v, bool) or not isinstance(v, int | float) or v < 0:
+                raise ConfigError(f"{where}.{k}: must be a non-negative number, got {v!r}")
+        if cfg.fatjet_radius <= 0 or cfg.jet_radius <= 0:
+            raise ConfigError(f"{where}: jet radii must be positive")
+        try:
+            cfg.smearing()
+        except TypeError as err:
+            raise ConfigError(f"{where}.smear_config: {err}") from None
+        return cfg
+
+    def smearing(self) -> SmearConfig:
+        return SmearConfig(**self.smear_config)
+
+    def reco(self) -> ObjectConfig:
+        names = {f.name for f in fields(ObjectConfig)}
+        return ObjectConfig(**{k: v for k, v in asdict(self).items() if k in names})
+
+
+def visible(particles: ak.Array) -> ak.Array:
+    """The particles a detector sees (no neutrinos)."""
+    apid = abs(particles.pid)
+    return particles[~((apid == 12) | (apid == 14) | (apid == 16))]
+
+
+def fatjets_from_particles(particles: ak.Array, cfg: ObjectsConfig) -> ak.Array:
+    """Anti-kt fat jets of the (visible) ``particles`` with ``msd``, ``tau21``,
+    ``tau32`` and ``constituents`` (indices into ``particles``), sorted by pT."""
+    jets = cluster(particles, "antikt", cfg.fatjet_radius, pt_min=cfg.fatjet_pt_min)
+    jets = jets[abs(jets.eta) < cfg.fatjet_eta_max]
+    members = ak.flatten(constituent_particles(particles, jets), axis=1)
+    n_per_event = ak.to_numpy(ak.num(jets, axis=1))
+    sd = soft_drop(members, radius=cfg.fatjet_radius)
+    taus = substructure(members, radius=cfg.fatjet_radius)
+    flat_jets = ak.flatten(jets)
+    extra = {"msd": sd.mass, "tau21": taus.tau21, "tau32": taus.tau32}
+    for name, values in extra.items():
+        flat_jets = ak.with_field(flat_jets, values, name)
+    return ak.unflatten(flat_jets, n_per_event)
+
+
+def trigger_objects(
+    events: ak.Array,
+    cfg: ObjectsConfig | None = None,
+    *,
+    need: set[str] | frozenset[str] = frozenset(OBJECT_NAMES),
+    seed: int = 0,
+    keep_particles: bool = False,
+    where: str = "",
+) -> ak.Array:
+    """One record per event with the collections in ``need`` (plus ``triggers`` when
+    the file has recorded bits, and ``particles`` when ``keep_particles``)."""
+    cfg = cfg or ObjectsConfig()
+    have = set(events.fields)
+    out: dict[str, ak.Array] = {}
+    # generator files hold particles (and the neutrinos' MET); a trigger sees reconstructed
+    # objects, so then everything is built from the particles
+    generator_level = "particles" in have and not any(c in have for c in OBJECT_NAMES[:-1])
+    from_file = [] if generator_level else [c for c in need if c in have and c in OBJECT_NAMES]
+    for c in from_file:
+        coll = events[c]
+        if c == "fatjets" and "msd" not in ak.fields(coll) and "msoftdrop" in ak.fields(coll):
+            coll = ak.with_field(coll, coll.msoftdrop, "msd")
+        out[c] = coll
+    todo = [c for c in need if c in OBJECT_NAMES and c not in out]
+    particles = None
+    if todo or keep_particles:
+        if "particles" not in have:
+            raise InputError(
+                f"{where or 'these events'}: no {', '.join(sorted(todo)) or 'particles'} and no "
+                "particles to build them from; use files with these collections or with particles"
+            )
+        particles = visible(events.particles)
+        if cfg.smear:
+            particles = smear(particles, cfg.smearing(), seed=seed)
+    if set(todo) & set(_FROM_PARTICLES):
+        objs = reconstruct_objects(particles, cfg.reco())
+        for c in _FROM_PARTICLES:
+            if c in todo:
+                out[c] = objs[c]
+    if "fatjets" in todo:
+        out["fatjets"] = fatjets_from_particles(particles, cfg)
+    if "triggers" in have:
+        out["triggers"] = events.triggers
+    if keep_particles:
+        out["particles"] = particles
+    if not out:  # a menu of constant cuts: still one record per event
+        out["event_index"] = np.arange(len(events))
+    return ak.zip(out, depth_limit=1)

@@ -1,0 +1,100 @@
+"""``hepml trigger run`` and ``hepml trigger compare`` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from hepml.cli.main import main
+
+MENU = {
+    "name": "cli",
+    "luminosity": "2e34",
+    "seeds": {"L1_Jet50": "jets.pt[0] > 50"},
+    "paths": {
+        "HLT_HT150": {"seed": "L1_Jet50", "cut": "ht(jets[jets.pt > 30]) > 150",
+                      "turn_on": "ht(jets[jets.pt > 30])"},
+        "HLT_Jet_10kHz": {"variable": "jets.pt[0]", "target_rate_hz": 1.0e4},
+        "HLT_Mu20": "any(muons.pt > 20)",
+    },
+}  # fmt: skip
+
+
+@pytest.fixture
+def menu_file(tmp_path):
+    path = tmp_path / "menu.yaml"
+    path.write_text(yaml.safe_dump(MENU))
+    return path
+
+
+def test_trigger_run_writes_the_report(menu_file, objects_file, signal_file, tmp_path, capsys):
+    out = tmp_path / "report"
+    code = main(["trigger", "run", "--menu", str(menu_file), "--sample",
+                 f"bg={objects_file[0]}", "--sample", f"sig={signal_file[0]}", "--signal", "sig",
+                 "-o", str(out), "--latency-events", "5", "--latency-budget-ms", "1000", "-q"])  # fmt: skip
+    assert code == 0
+    text = capsys.readouterr().out
+    for name in ("HLT_HT150", "HLT_Jet_10kHz", "HLT_Mu20", "eff sig", "HLT total rate"):
+        assert name in text
+    rep = json.loads((out / "report.json").read_text())
+    assert rep["paths"]["HLT_Jet_10kHz"]["solved"]["reached"] is True
+    assert (
+        abs(rep["paths"]["HLT_Jet_10kHz"]["rate_hz"] - 1e4)
+        <= rep["paths"]["HLT_Jet_10kHz"]["rate_err_hz"]
+    )
+    lat = json.loads((out / "latency.json").read_text())
+    assert lat["HLT_HT150"]["p99_ms"] > 0
+    for png in ("rate_HLT_Jet_10kHz.png", "turnon_HLT_HT150.png"):
+        assert (out / "plots" / png).stat().st_size > 10_000
+    assert (out / "decisions" / "bg.root").exists()
+    assert (out / "decisions" / "sig.root").exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--sample", "bg"], "write NAME=FILES"),
+        (["--sample", "bg=/nonexistent/*.root"], "no file matches"),
+        (["--signal", "nope"], "--signal nope: no --sample"),
+        (["--set", "paths.HLT_Mu20.cut=muons.__class__"], "no names starting with _"),
+        (["--set", "paths.HLT_Nope.cut=1"], "no 'HLT_Nope' in the menu"),
+    ],
+)
+def test_bad_arguments_are_one_line(menu_file, objects_file, extra, message, capsys):
+    argv = ["trigger", "run", "--menu", str(menu_file), "--latency-events", "0"]
+    if not any(e.startswith("bg") for e in extra):
+        argv += ["--sample", f"bg={objects_file[0]}"]
+    code = main(argv + extra)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_help_has_examples(capsys):
+    for argv in (["trigger", "--help"], ["trigger", "run", "--help"],
+                 ["trigger", "compare", "--help"]):  # fmt: skip
+        with pytest.raises(SystemExit) as exit_:
+            main(argv)
+        assert exit_.value.code == 0
+        out = capsys.readouterr().out
+        assert "example" in out
+        assert "hepml trigger" in out
+
+
+def test_compare_command_on_nanoaod(shared_data, tmp_path):
+    nano = shared_data / "nanoAOD_2015_CMS_Open_Data_ttbar.root"
+    proc = subprocess.run(
+        [sys.executable, "-m", "hepml.cli.main", "trigger", "compare", "--menu", "nanoaod_2015",
+         str(nano), "-o", str(tmp_path / "cmp")],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "HLT_PFJet40_emulated" in proc.stdout
+    assert "agreement" in proc.stdout
+    rows = json.loads((tmp_path / "cmp" / "comparison.json").read_text())
+    assert {r["recorded"] for r in rows} >= {"HLT_PFJet40", "HLT_IsoMu20"}

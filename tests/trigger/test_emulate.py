@@ -1,0 +1,178 @@
+"""Emulation against hand computations: rates, errors, overlaps, prescales, thresholds."""
+
+from __future__ import annotations
+
+import json
+
+import awkward as ak
+import numpy as np
+import pytest
+
+from hepml.errors import ConfigError, InputError
+from hepml.trigger import Sample, emulate, menu_from_dict
+from hepml.trigger.rates import PB_TO_CM2, solve_threshold
+
+from .conftest import SIGMA_PB, make_objects_file
+
+LUMI = 2.0e34
+
+MENU = {
+    "name": "hand",
+    "luminosity": LUMI,
+    "seeds": {"L1_Jet50": "jets.pt[0] > 50"},
+    "paths": {
+        "HLT_HT150": {"seed": "L1_Jet50", "cut": "ht(jets[jets.pt > 30]) > 150"},
+        "HLT_Mu20": "any(muons.pt > 20)",
+        "HLT_MET100_PS3": {"cut": "met.pt > 100", "prescale": 3},
+    },
+}
+
+
+def _hand(events):
+    jets = events["jet"]
+    lead = ak.to_numpy(ak.fill_none(ak.firsts(jets.pt), 0.0))
+    ht = ak.to_numpy(ak.sum(jets.pt[jets.pt > 30], axis=1))
+    l1 = lead > 50
+    hlt_ht = l1 & (ht > 150)
+    mu = ak.to_numpy(ak.any(events["muon"].pt > 20, axis=1))
+    met_raw = events["met_pt"] > 100
+    met = np.zeros_like(met_raw)
+    count = 0
+    for i, passed in enumerate(met_raw):  # the prescale counter, one event at a time
+        if passed:
+            count += 1
+            met[i] = (count - 1) % 3 == 0
+    return {"L1_Jet50": l1, "HLT_HT150": hlt_ht, "HLT_Mu20": mu, "HLT_MET100_PS3": met}
+
+
+def test_rates_equal_a_hand_computation(objects_file, signal_file):
+    path, events = objects_file
+    res = emulate(menu_from_dict(MENU), [Sample("bg", [str(path)]),
+                                         Sample("sig", [str(signal_file[0])], "signal")])  # fmt: skip
+    w = events["weight"]
+    r_e = LUMI * PB_TO_CM2 * SIGMA_PB * w / w.sum()  # Hz per event
+    hand = _hand(events)
+    for name, passed in hand.items():
+        got = res.paths[name]
+        assert got.rate_hz == pytest.approx(r_e[passed].sum(), rel=1e-12)
+        assert got.rate_err_hz == pytest.approx(np.sqrt((r_e[passed] ** 2).sum()), rel=1e-12)
+        np.testing.assert_array_equal(res.samples["bg"].decision[name], passed)
+        eff = res.paths[name].efficiency["bg"][0]
+        assert eff == pytest.approx(w[passed].sum() / w.sum())
+    hlt = ["HLT_HT150", "HLT_Mu20", "HLT_MET100_PS3"]
+    anyhlt = np.logical_or.reduce([hand[n] for n in hlt])
+    assert res.total_rate_hz["HLT"][0] == pytest.approx(r_e[anyhlt].sum())  # overlaps once
+    only_mu = hand["HLT_Mu20"] & ~hand["HLT_HT150"] & ~hand["HLT_MET100_PS3"]
+    assert res.paths["HLT_Mu20"].unique_rate_hz == pytest.approx(r_e[only_mu].sum())
+    both = hand["HLT_HT150"] & hand["HLT_Mu20"]
+    i, j = res.hlt_names.index("HLT_HT150"), res.hlt_names.index("HLT_Mu20")
+    assert res.overlap_hz[i, j] == pytest.approx(r_e[both].sum())
+    assert res.overlap_hz[i, i] == pytest.approx(res.paths["HLT_HT150"].rate_hz)
+    # the prescale keeps the 1st, 4th, 7th ... passing events: a third of them
+    n_raw = int((events["met_pt"] > 100).sum())
+    assert res.samples["bg"].decision["HLT_MET100_PS3"].sum() == (n_raw + 2) // 3
+    # signal samples: efficiencies only, no rate
+    assert res.samples["sig"].rate_hz.sum() == 0
+    sig = _hand(signal_file[1])["HLT_HT150"]
+    assert res.paths["HLT_HT150"].efficiency["sig"][0] == pytest.approx(sig.mean())
+
+
+def test_input_rate_mode(objects_file):
+    path, events = objects_file
+    menu = menu_from_dict({**MENU, "luminosity": None, "input_rate_hz": 1.0e5})
+    res = emulate(menu, [Sample("data", [str(path)])])
+    w = events["weight"]
+    passed = _hand(events)["HLT_Mu20"]
+    assert res.mode == "input rate"
+    assert res.paths["HLT_Mu20"].rate_hz == pytest.approx(1e5 * w[passed].sum() / w.sum())
+
+
+def test_target_rate_threshold_lands_within_the_statistical_error(tmp_path):
+    path = tmp_path / "big.root"
+    events = make_objects_file(path, n=20000, seed=5)
+    menu = menu_from_dict({"luminosity": LUMI, "paths": {
+        "HLT_Jet": {"variable": "jets.pt[0]", "target_rate_hz": 2000.0},
+        "HLT_Jet_unreachable": {"cut": "jets.pt[0] > 300", "variable": "jets.pt[0]",
+                                "target_rate_hz": 1.0e6},
+        "HLT_Jet_tiny": {"variable": "jets.pt[0]", "target_rate_hz": 1.0e-3}}})  # fmt: skip
+    res = emulate(menu, [Sample("bg", [str(path)])])
+    p = res.paths["HLT_Jet"]
+    assert p.solved.reached
+    assert abs(p.rate_hz - 2000.0) <= p.rate_err_hz  # within the statistical error
+    assert p.solved.low <= p.threshold <= p.solved.high
+    assert p.solved.error > 0
+    # a hand check of the threshold: the rate of events strictly above it
+    w = events["weight"]
+    r_e = LUMI * PB_TO_CM2 * SIGMA_PB * w / w.sum()
+    lead = ak.to_numpy(ak.fill_none(ak.firsts(events["jet"].pt), np.nan))
+    assert r_e[lead > p.threshold].sum() == pytest.approx(p.rate_hz)
+    assert r_e[lead >= p.threshold].sum() > 2000.0  # one step looser is above the target
+    # reported, not silently clipped
+    u = res.paths["HLT_Jet_unreachable"].solved
+    assert not u.reached
+    assert "not reachable" in u.note
+    t = res.paths["HLT_Jet_tiny"].solved
+    assert not t.reached
+    assert "below one background event" in t.note
+
+
+def test_solve_threshold_on_ties_and_nans():
+    values = np.array([5.0, 4.0, 3.0, 3.0, 2.0, np.nan])
+    th = solve_threshold(values, np.ones(6), 2.5)
+    assert th.value == 3.0
+    assert th.rate_hz == 2.0
+    assert solve_threshold(np.full(3, np.nan), np.ones(3), 1.0).note
+
+
+def test_bad_inputs_have_clear_errors(objects_file, shared_data, tmp_path):
+    path, _ = objects_file
+    with pytest.raises(ConfigError, match=r"HLT_A\.seed: no seed or path named 'L1_Nope'"):
+        menu_from_dict({"paths": {"HLT_A": {"seed": "L1_Nope", "cut": "met.pt > 1"}}})
+    with pytest.raises(ConfigError, match=r"cycle of seeds: HLT_A -> HLT_B -> HLT_A"):
+        menu_from_dict({"paths": {"HLT_A": {"seed": "HLT_B", "cut": "met.pt > 1"},
+                                  "HLT_B": {"seed": "HLT_A", "cut": "met.pt > 1"}}})  # fmt: skip
+    with pytest.raises(ConfigError, match=r"paths.HLT_A.cut: in 'met.pt >> 1'"):
+        menu_from_dict({"paths": {"HLT_A": "met.pt >> 1"}})
+    with pytest.raises(ConfigError, match=r"HLT_A: unknown key\(s\) \['cutt'\]"):
+        menu_from_dict({"paths": {"HLT_A": {"cutt": "met.pt > 1"}}})
+    with pytest.raises(ConfigError, match="exactly one of threshold and target_rate_hz"):
+        menu_from_dict({"paths": {"HLT_A": {"variable": "met.pt"}}})
+    with pytest.raises(ConfigError, match="prescale: must be an integer >= 1"):
+        menu_from_dict({"paths": {"HLT_A": {"cut": "met.pt > 1", "prescale": 0}}})
+    # a model file that is not a hepml model
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a checkpoint")
+    menu = menu_from_dict({"luminosity": LUMI, "paths": {"HLT_ML": {
+        "cut": "met.pt > 1", "model": str(junk), "threshold": 0.5}}})  # fmt: skip
+    with pytest.raises(ConfigError, match=r"junk\.pt"):
+        emulate(menu, [Sample("bg", [str(path)])])
+    # a sample without a cross-section and no input rate
+    nano = str(shared_data / "nanoAOD_2015_CMS_Open_Data_ttbar.root")
+    menu = menu_from_dict({"luminosity": LUMI, "paths": {"HLT_J": "jets.pt[0] > 40"}})
+    with pytest.raises(InputError, match=r"sample nano: no cross-section.*input_rate_hz"):
+        emulate(menu, [Sample("nano", [nano])])
+    # the cut refers to a field the files do not have: path, file and entries named
+    menu = menu_from_dict({"luminosity": LUMI, "paths": {"HLT_J": "jets.ptt[0] > 40"}})
+    with pytest.raises(ConfigError, match=r"HLT_J on .*bg.root entries 0-400: .*no field 'ptt'"):
+        emulate(menu, [Sample("bg", [str(path)])])
+
+
+def test_report_is_reproducible_and_decisions_are_written(objects_file, tmp_path):
+    import uproot
+
+    from hepml.trigger.report import write_report
+
+    path, events = objects_file
+    outs = []
+    for k in range(2):
+        res = emulate(menu_from_dict(MENU), [Sample("bg", [str(path)])], seed=4)
+        write_report(res, tmp_path / f"r{k}", plots=k == 0)
+        outs.append((tmp_path / f"r{k}" / "report.json").read_text())
+    assert outs[0] == outs[1]
+    rep = json.loads(outs[0])
+    assert rep["paths"]["HLT_Mu20"]["rate_hz"] == pytest.approx(res.paths["HLT_Mu20"].rate_hz)
+    with uproot.open(tmp_path / "r0" / "decisions" / "bg.root") as f:
+        t = f["decisions"].arrays(library="np")
+    np.testing.assert_array_equal(t["event"], events["event"])
+    np.testing.assert_array_equal(t["HLT_HT150"], _hand(events)["HLT_HT150"])
+    assert (tmp_path / "r0" / "plots").exists()

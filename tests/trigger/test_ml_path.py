@@ -1,0 +1,91 @@
+"""An ML path on generated events: the trained tagger scores the leading fat jet exactly
+as 'hepml predict' scores the same jet, thresholds for a target rate, latency."""
+
+from __future__ import annotations
+
+import warnings
+
+import awkward as ak
+import numpy as np
+import pytest
+
+from hepml.trigger import Sample, emulate, menu_from_dict
+
+pytestmark = pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning")
+
+
+@pytest.fixture(scope="module")
+def tagger(jet_rows, tmp_path_factory):
+    from hepml.train import fit, load_config
+
+    out = tmp_path_factory.mktemp("tagger")
+    cfg = load_config(overrides={
+        "data": {"files": [str(jet_rows["top"]), str(jet_rows["qcd"])]},
+        "model": {"name": "particlenet-lite", "k": 4, "conv_params": [[8, 8], [16, 16]],
+                  "fc_params": [[16, 0.1]]},
+        "epochs": 1, "batch_size": 16, "device": "cpu", "output": str(out)})  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit(cfg)
+    return out / "best.pt"
+
+
+def _menu(model, **ml):
+    return menu_from_dict({
+        "luminosity": 2e34, "objects": {"smear": False},
+        "seeds": {"L1_Jet180": "jets.pt[0] > 180"},
+        "paths": {
+            "HLT_AK8_PNet": {"seed": "L1_Jet180", "cut": "fatjets.pt[0] > 200",
+                             "model": str(model), **ml},
+            "HLT_AK8_SD30": {"seed": "L1_Jet180", "cut": "fatjets.msd[0] > 30",
+                             "variable": "fatjets.pt[0]", "threshold": 300},
+        }})  # fmt: skip
+
+
+def test_ml_path_scores_equal_hepml_predict(tagger, samples, jet_rows):
+    from hepml.graphs.jets import load_rows
+    from hepml.train import load_checkpoint, predict_rows
+
+    menu = _menu(tagger, threshold=0.5)
+    res = emulate(menu, [Sample("qcd", [str(samples["qcd"])]),
+                         Sample("top", [str(samples["ttbar"])], "signal")])  # fmt: skip
+    top = res.samples["top"]
+    scores = top.value["HLT_AK8_PNet"]
+    has = np.isfinite(scores)
+    assert has.sum() > 20
+    assert np.all((scores[has] >= 0) & (scores[has] <= 1))
+    assert not np.any(has & ~top.cut["HLT_AK8_PNet"])  # scored only where the cut passed
+    expected = top.pre["HLT_AK8_PNet"] & (np.nan_to_num(scores, nan=-1) > 0.5)
+    np.testing.assert_array_equal(top.decision["HLT_AK8_PNet"], expected)
+    # the same jets through 'hepml predict': rows of jet_index 0 (the leading jet)
+    rows = load_rows(jet_rows["top"])
+    lead = rows[rows.jet_index == 0]
+    want = predict_rows(load_checkpoint(tagger), lead, device="cpu")
+    entry = ak.to_numpy(lead.entry)
+    got = scores[entry]
+    same = np.isfinite(got)
+    assert same.sum() > 10
+    np.testing.assert_allclose(got[same], want[same], atol=1e-5)
+
+
+def test_ml_target_rate_and_same_rate_comparison(tagger, samples):
+    from hepml.trigger.latency import OBJECTS, TOTAL, measure_latency
+
+    menu = _menu(tagger, target_rate_hz=50.0, compare_with=["HLT_AK8_SD30"])
+    sig = Sample("top", [str(samples["ttbar"])], "signal")
+    res = emulate(menu, [Sample("qcd", [str(samples["qcd"])]), sig])
+    p = res.paths["HLT_AK8_PNet"]
+    assert p.solved is not None
+    assert p.threshold == p.solved.value
+    assert p.backend in ("onnx", "torchscript")
+    (comp,) = res.comparisons
+    assert comp["path"] == "HLT_AK8_PNet"
+    assert comp["signal"] == "top"
+    (row,) = comp["against"]
+    assert row["rate_hz"] <= p.rate_hz + 1e-9  # the cut path set to the same (or lower) rate
+    assert comp["ratio"] == pytest.approx(comp["efficiency"] / row["efficiency"])
+    lat = measure_latency(menu, sig, events=5, batch_events=20, scorers=res.scorers,
+                          budget_ms=1e-6)  # fmt: skip
+    assert {OBJECTS, TOTAL, "HLT_AK8_PNet", "L1_Jet180"} <= set(lat)
+    assert lat["HLT_AK8_PNet"].p99_ms >= lat["HLT_AK8_PNet"].p50_ms > 0
+    assert lat[TOTAL].over_budget
