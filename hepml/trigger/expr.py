@@ -94,6 +94,31 @@ def _per_event(x, fill=np.nan) -> np.ndarray:
     return ak.to_numpy(filled)
 
 
+def _pick(x: ak.Array, i: int):
+    """``x[:, i]`` of jagged numbers as numpy, missing → NaN (False for booleans); a fast
+    path on the offsets and content, ``None`` when the layout is not a plain list."""
+    layout = x.layout
+    if isinstance(layout, ak.contents.ListOffsetArray):
+        off = np.asarray(layout.offsets.data)
+        starts, stops = off[:-1], off[1:]
+    elif isinstance(layout, ak.contents.ListArray):
+        starts, stops = np.asarray(layout.starts.data), np.asarray(layout.stops.data)
+    else:
+        return None
+    content = layout.content
+    if not isinstance(content, ak.contents.NumpyArray):
+        return None
+    data = np.asarray(content.data)
+    at = starts + i
+    ok = at < stops
+    if data.dtype == np.bool_:
+        out = np.zeros(len(at), dtype=bool)
+    else:
+        out = np.full(len(at), np.nan)
+    out[ok] = data[at[ok]]
+    return out
+
+
 def _fill_for(x):
     """NaN for numbers, False for booleans (a missing object fails)."""
     try:
@@ -369,7 +394,10 @@ class _Compiler:
                 raise ExpressionError(
                     f"{where}: no field {attr!r}; available: {', '.join(ak.fields(x))}"
                 )
-            return x[attr]
+            out = x[attr]
+            if out.ndim == 1 and isinstance(out.layout, ak.contents.NumpyArray):
+                return out.layout.data if isinstance(out.layout.data, np.ndarray) else out
+            return out
 
         return get
 
@@ -386,6 +414,10 @@ class _Compiler:
                 x = inner(o)
                 if _depth(x) != 1:
                     raise ExpressionError(f"{where}: [{i}] needs per-object values or a collection")
+                if not ak.fields(x):
+                    fast = _pick(x, i)
+                    if fast is not None:
+                        return fast
                 picked = ak.pad_none(x, i + 1, axis=1, clip=True)[:, i]
                 return picked if ak.fields(picked) else _per_event(picked, _fill_for(picked))
 

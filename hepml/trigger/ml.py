@@ -119,7 +119,11 @@ class MLScorer:
 
     def _run(self, x: torch.Tensor, pos: torch.Tensor, batch: torch.Tensor) -> np.ndarray:
         if self.backend == "onnx":
-            return np.asarray(self._onnx_tagger()(x, pos, batch))[:, -1]
+            tagger = self._onnx_tagger()
+            if len(batch) and int(batch[-1]) == 0:  # one jet (batch size 1): no padding
+                mask = np.ones((1, len(batch)), dtype=bool)
+                return tagger.run_dense(x.numpy()[None], pos.numpy()[None], mask)[:, -1]
+            return np.asarray(tagger(x, pos, batch))[:, -1]
         with torch.inference_mode():
             return self._torchscript()(x, pos, batch)[:, -1].numpy()
 

@@ -1,0 +1,213 @@
+"""Trigger emulation speed: cut paths on pre-read objects, and ML-path latency at batch 1.
+
+1. **Cut paths** — the expressions of a menu evaluated by hepml's grammar
+   (:mod:`hepml.trigger.expr`, awkward + the trigger-primitive kernels) against the
+   same cuts written by hand in awkward/numpy, on the same pre-read objects: the
+   jets, muons and MET of the real CMS NanoAOD file in ``../shared/data`` repeated
+   to ``--events`` events (projected to the fields the cuts use). One thread
+   (Numba and BLAS), so the figure is per core. Decisions are checked equal first.
+2. **ML path latency** — one jet of ``--particles`` particles at batch size 1,
+   ``--calls`` times: hepml's ML-path inference (:class:`hepml.trigger.ml.MLScorer`:
+   padding and the ONNX Runtime session, or TorchScript) against plain ONNX Runtime
+   ``session.run`` on the same exported model with inputs already padded. The model
+   is ``--model`` (a hepml checkpoint) or a ParticleNet-Lite with random weights
+   (latency does not depend on the weights). The building of the jet's inputs from
+   particles is timed apart (it is not part of the model call).
+
+Run::
+
+    python benchmarks/bench_trigger.py [--events 1000000] [--model runs/pn/best.pt]
+
+It prints markdown tables for benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+import warnings
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import awkward as ak
+import numba
+import numpy as np
+import torch
+
+from hepml.io import read_events
+from hepml.trigger.expr import compile_expression
+
+NANO = (
+    Path(__file__).resolve().parents[2]
+    / "shared"
+    / "data"
+    / "nanoAOD_2015_CMS_Open_Data_ttbar.root"
+)
+
+#: (hepml expression, the same cut by hand)
+CUTS = {
+    "ht(jets[(jets.pt > 30) & (abs(jets.eta) < 2.5)]) > 350": lambda o: ak.to_numpy(
+        ak.sum(o.jets.pt[(o.jets.pt > 30) & (abs(o.jets.eta) < 2.5)], axis=1)) > 350,
+    "jets.pt[0] > 60": lambda o: ak.to_numpy(
+        ak.fill_none(ak.firsts(o.jets.pt), np.nan)) > 60,
+    "any((muons.pt > 24) & (muons.iso < 0.15))": lambda o: ak.to_numpy(
+        ak.any((o.muons.pt > 24) & (o.muons.iso < 0.15), axis=1)),
+    "met.pt > 50": lambda o: ak.to_numpy(o.met.pt) > 50,
+    "count(jets[jets.pt > 30]) >= 4": lambda o: ak.to_numpy(
+        ak.num(o.jets[o.jets.pt > 30], axis=1)) >= 4,
+    "fatjets.pt[0] > 200 and fatjets.mass[0] > 30": lambda o: (
+        ak.to_numpy(ak.fill_none(ak.firsts(o.fatjets.pt), np.nan)) > 200)
+        & (ak.to_numpy(ak.fill_none(ak.firsts(o.fatjets.mass), np.nan)) > 30),
+}  # fmt: skip
+
+
+def objects(n_events: int) -> ak.Array:
+    ev = read_events(NANO)
+    keep = {
+        "jets": ev.jets[["pt", "eta", "phi", "mass"]],
+        "fatjets": ev.fatjets[["pt", "eta", "phi", "mass"]],
+        "muons": ev.muons[["pt", "eta", "phi", "mass", "iso"]],
+        "met": ev.met[["pt", "phi"]],
+    }
+    small = ak.zip(keep, depth_limit=1)
+    reps = -(-n_events // len(small))
+    big = ak.concatenate([small] * reps)[:n_events]
+    return ak.to_packed(big)
+
+
+def best_of(fn, repeat: int) -> float:
+    fn()
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def bench_cuts(n_events: int, repeat: int) -> list[tuple]:
+    objs = objects(n_events)
+    rows = []
+    total_h = total_r = 0.0
+    for text, by_hand in CUTS.items():
+        expr = compile_expression(text)
+        np.testing.assert_array_equal(expr(objs), by_hand(objs))
+        th = best_of(lambda expr=expr: expr(objs), repeat)
+        tr = best_of(lambda by_hand=by_hand: by_hand(objs), repeat)
+        total_h += th
+        total_r += tr
+        rows.append((text, n_events / th, n_events / tr, tr / th))
+    rows.append(("all six cuts, one after the other", n_events / total_h, n_events / total_r,
+                 total_r / total_h))  # fmt: skip
+    return rows
+
+
+def random_checkpoint() -> dict:
+    from hepml.kernels.features import FEATURE_NAMES
+    from hepml.models import build
+
+    model = build("particlenet-lite")
+    f = len(FEATURE_NAMES)
+    return {"format": "hepml-checkpoint", "kind": "torch", "model_name": "particlenet-lite",
+            "model_config": {}, "model_state": model.state_dict(), "features": list(FEATURE_NAMES),
+            "standardizer": {"mean": [0.0] * f, "std": [1.0] * f}, "config": {}}  # fmt: skip
+
+
+def percentiles(fn, calls: int) -> tuple[float, float]:
+    for _ in range(20):
+        fn()
+    t = np.empty(calls)
+    for i in range(calls):
+        t0 = time.perf_counter()
+        fn()
+        t[i] = time.perf_counter() - t0
+    return float(np.percentile(t, 50) * 1e3), float(np.percentile(t, 99) * 1e3)
+
+
+def bench_ml(model: str | None, particles: int, calls: int) -> list[tuple]:
+    import tempfile
+
+    import onnxruntime as ort
+
+    from hepml.train.checkpoint import load_checkpoint
+    from hepml.train.export import export_checkpoint
+    from hepml.trigger.ml import MLScorer
+
+    ckpt = load_checkpoint(model) if model else random_checkpoint()
+    with tempfile.TemporaryDirectory() as tmp:
+        if model is None:
+            path = os.path.join(tmp, "random.pt")
+            torch.save(ckpt, path)
+            from hepml.train.checkpoint import FORMAT
+
+            ckpt["format"] = FORMAT
+            ckpt["version"] = 1
+            torch.save(ckpt, path)
+            model = path
+        rows = []
+        scorers = {b: MLScorer(model, backend=b) for b in ("onnx", "torchscript")}
+        onnx_path = os.path.join(tmp, "m.onnx")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            export_checkpoint(ckpt, onnx_path)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = 1
+        sess = ort.InferenceSession(onnx_path, opts, providers=["CPUExecutionProvider"])
+        rng = np.random.default_rng(0)
+        f = len(ckpt["features"])
+        x = rng.normal(size=(particles, f)).astype(np.float32)
+        pos = rng.normal(scale=0.3, size=(particles, 2)).astype(np.float32)
+        tx, tp = torch.from_numpy(x), torch.from_numpy(pos)
+        batch = torch.zeros(particles, dtype=torch.long)
+        feed = {"x": x[None], "pos": pos[None], "mask": np.ones((1, particles), bool)}
+        feed = {k: v for k, v in feed.items() if k in {i.name for i in sess.get_inputs()}}
+        want = sess.run(None, feed)[0][:, -1]
+        for sc in scorers.values():
+            np.testing.assert_allclose(sc._run(tx, tp, batch), want, atol=1e-4)
+        ref = percentiles(lambda: sess.run(None, feed), calls)
+        rows.append(("plain ONNX Runtime session.run (inputs padded)", *ref, 1.0))
+        for name, sc in scorers.items():
+            p = percentiles(lambda sc=sc: sc._run(tx, tp, batch), calls)
+            rows.append((f"hepml ML path, {name}", *p, p[1] / ref[1]))
+        auto = MLScorer(model)
+        rows.append((f"(auto choice: {auto.backend})", float("nan"), float("nan"), float("nan")))
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--events", type=int, default=1_000_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--model", default=None, help="a hepml checkpoint (default: random weights)")
+    ap.add_argument("--particles", type=int, default=60)
+    ap.add_argument("--calls", type=int, default=2000)
+    args = ap.parse_args()
+    numba.set_num_threads(1)
+    torch.set_num_threads(1)
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; "
+          f"one thread (numba {numba.__version__}, torch {torch.__version__})\n")  # fmt: skip
+    if NANO.exists():
+        rows = bench_cuts(args.events, args.repeat)
+        print(f"cut paths on {args.events:,} pre-read NanoAOD events (one core)\n")
+        print("| cut | hepml events/s | by-hand awkward events/s | hepml / by hand |")
+        print("|---|---:|---:|---:|")
+        for text, h, r, ratio in rows:
+            print(f"| `{text}` | {h / 1e6:.2f} M | {r / 1e6:.2f} M | {ratio:.2f}× |")
+    else:
+        print(f"skipping the cut paths: {NANO} not found")
+    rows = bench_ml(args.model, args.particles, args.calls)
+    print(f"\nML path at batch size 1: one jet of {args.particles} particles, {args.calls} calls\n")
+    print("| inference | p50 [ms] | p99 [ms] | p99 / plain ORT |")
+    print("|---|---:|---:|---:|")
+    for name, p50, p99, ratio in rows:
+        if np.isnan(p50):
+            print(f"| {name} | | | |")
+        else:
+            print(f"| {name} | {p50:.3f} | {p99:.3f} | {ratio:.2f}× |")
+
+
+if __name__ == "__main__":
+    main()
