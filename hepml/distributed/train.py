@@ -7,8 +7,11 @@ number of batches on every worker; streaming: its own files / row groups); the
 model is wrapped in ``DistributedDataParallel`` by ``ray.train.torch.prepare_model``,
 so gradients are all-reduced (gloo on CPU, NCCL on GPU). After each epoch rank 0
 reports the metrics and a ``ray.train.Checkpoint`` holding ``checkpoint.pt`` in
-exactly the single-process format; on a worker failure Ray restarts the group
-(``max_failures``) and every worker resumes from that checkpoint. When the run
+exactly the single-process format; on a worker failure (a process, or a whole node,
+lost) Ray restarts the group (``max_failures``) and every worker resumes from the
+last checkpoint Ray Train registered. Every history row records ``resumed_from``, the
+epoch of the checkpoint its attempt started from (0: a fresh start), and ``fit`` logs
+each resume. When the run
 ends its best and last checkpoints are copied to ``config.output``, so
 ``hepml evaluate OUTPUT`` works as for any run.
 
@@ -23,6 +26,7 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -56,9 +60,56 @@ def _probe(address: str, timeout: float = 5.0) -> None:
         ) from None
 
 
+def _is_loopback(address: str | None) -> bool:
+    """``None`` (a new local Ray) or a ``host:port`` whose host is this machine's loopback."""
+    import ipaddress
+
+    if address is None:
+        return True
+    if address in ("auto", "local") or address.startswith("ray://") or ":" not in address:
+        return False
+    host = address.rpartition(":")[0].strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@contextlib.contextmanager
+def _loopback_kept(ray):
+    """Keep ``127.0.0.1`` as given while ``ray.init`` runs.
+
+    Ray (2.60) replaces a loopback host — in the cluster address and in
+    ``_node_ip_address`` — by the machine's outward IP
+    (``ray._private.services.resolve_ip_for_localhost``) unless it runs in
+    single-machine mode (``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``, read once when
+    ``ray`` is imported). A cluster whose nodes listen on 127.0.0.1 only (``ray start
+    --node-ip-address 127.0.0.1``, ``ray.cluster_utils.Cluster`` on loopback) is then
+    never reached, and a "local Ray on loopback" listens on every interface. For a
+    loopback address the cluster is on this machine by definition, so single-machine
+    mode is what is meant; it is switched on for the call only."""
+    constants = getattr(getattr(ray, "_private", None), "ray_constants", None)
+    if constants is None or not hasattr(constants, "ENABLE_RAY_CLUSTER"):
+        yield
+        return
+    before = constants.ENABLE_RAY_CLUSTER
+    constants.ENABLE_RAY_CLUSTER = False
+    try:
+        yield
+    finally:
+        constants.ENABLE_RAY_CLUSTER = before
+
+
 def connect(address: str | None = None, **init_kwargs: Any):
     """Connect to (or start, ``address=None``) a Ray cluster; a clear error when the
-    address does not answer. Returns the ``ray`` module."""
+    address does not answer. Returns the ``ray`` module.
+
+    ``None`` starts a new local Ray on 127.0.0.1; ``auto`` joins the cluster ``ray
+    start`` left on this machine; ``host:port`` (the GCS address, also what
+    ``ray.cluster_utils.Cluster.address`` gives) and ``ray://host:10001`` join that one.
+    A loopback ``host:port`` is used as given (see :func:`_loopback_kept`)."""
     ray = require("ray", extra="ray", purpose="distributed training")
     if ray.is_initialized():
         return ray
@@ -70,7 +121,8 @@ def connect(address: str | None = None, **init_kwargs: Any):
         kwargs.setdefault("dashboard_host", "127.0.0.1")
     try:
         # "local": a new local Ray even when `ray start` left a cluster on this machine
-        ray.init(address=address or "local", **kwargs)
+        with _loopback_kept(ray) if _is_loopback(address) else contextlib.nullcontext():
+            ray.init(address=address or "local", **kwargs)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError(
@@ -134,13 +186,15 @@ def _worker_loop(loop_config: dict) -> None:
     trainer.prepare_data()
     trainer.build()
     checkpoint = ray.train.get_checkpoint()
-    if checkpoint is not None:
+    if checkpoint is not None:  # a restart after a worker failure, or a rerun of the run
         with checkpoint.as_directory() as d:
             trainer.load_state(load_checkpoint(os.path.join(d, "checkpoint.pt")))
+    resumed_from = trainer.epoch  # 0 on a fresh start
     trainer.model = ray.train.torch.prepare_model(trainer.model)
     while not trainer.done():
         row = trainer.train_one_epoch()
         row["workers"] = world
+        row["resumed_from"] = resumed_from  # in every row: history.csv has one header
         if rank == 0:
             with tempfile.TemporaryDirectory() as tmp:
                 state = trainer.state()
@@ -228,4 +282,8 @@ def fit(
         with ckpt.as_directory() as d:
             best_state = load_checkpoint(os.path.join(d, "checkpoint.pt"))
     save_checkpoint(best_state, os.path.join(config.output, "best.pt"))
-    return list(state["history"])
+    history = list(state["history"])
+    for epoch in sorted({r.get("resumed_from", 0) for r in history} - {0}):
+        log(f"Ray Train: resumed from the checkpoint of epoch {epoch} (a worker failed, or "
+            f"the run was restarted); epochs {epoch + 1}+ ran after it")  # fmt: skip
+    return history
