@@ -320,8 +320,10 @@ def load_menu(path: str | os.PathLike, overrides: dict | None = None) -> Menu:
     ``"luminosity"``) to a value, as the CLI's ``--set`` does.
     """
     path = Path(path)
+    base = path.parent
     if not path.is_file() and str(path) in BUILTIN_MENUS:
         path = BUILTIN_MENUS[str(path)]
+        base = Path.cwd()  # a built-in menu's model paths are the user's, not the package's
     if not path.is_file():
         raise ConfigError(f"{path}: no such menu file (built-in menus: {', '.join(BUILTIN_MENUS)})")
     try:
@@ -330,7 +332,7 @@ def load_menu(path: str | os.PathLike, overrides: dict | None = None) -> Menu:
         raise ConfigError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
     for key, value in (overrides or {}).items():
         _set(d, key, value, str(path))
-    return menu_from_dict(d, str(path), path.parent)
+    return menu_from_dict(d, str(path), base)
 
 
 def _set(d: dict, key: str, value, source: str) -> None:

@@ -46,7 +46,9 @@ class MLScorer:
         try:
             ckpt = load_checkpoint(self.path)
         except HepmlError as err:
-            raise ConfigError(f"ML path model: {err}") from None
+            raise ConfigError(
+                f"ML path model: {err} (set the menu's model: or pass --model)"
+            ) from None
         if ckpt.get("kind") != "torch":
             raise ConfigError(
                 f"{self.path}: a {ckpt.get('model_name')!r} model cannot score jets in a trigger "

@@ -1,0 +1,42 @@
+"""``hepml demo`` end to end on tiny sizes: every stage runs and the summary is printed."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from hepml.cli.main import main
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.timeout(600),
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore::UserWarning"),
+]
+
+
+def test_demo_runs_end_to_end(tmp_path, capsys):
+    out = tmp_path / "demo"
+    code = main(["demo", "--events", "250", "--trigger-events", "400", "--signal-events", "200",
+                 "--epochs", "1", "--seed", "3", "--output-dir", str(out), "-q"])  # fmt: skip
+    assert code == 0
+    text = capsys.readouterr().out
+    for needle in ("particlenet-lite", "pfn", "substructure-bdt", "AUC", "HLT_PFHT1050",
+                   "HLT_AK8PFJet400_ParticleNetTop", "HLT total rate", "eff zprime"):  # fmt: skip
+        assert needle in text
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["models"]) == {"particlenet-lite", "pfn", "substructure-bdt"}
+    for m in summary["models"].values():
+        assert 0.0 <= m["auc"] <= 1.0
+    # a few hundred jets and one epoch: only the BDT is sure to have learned much
+    assert summary["models"]["substructure-bdt"]["auc"] > 0.6
+    paths = summary["trigger"]["paths"]
+    assert len([p for p in paths.values() if p["level"] == "HLT"]) >= 8
+    assert paths["HLT_PFHT1050"]["rate_hz"] > 0
+    assert 0 < paths["HLT_AK8PFJet400_ParticleNetTop"]["eff_zprime"] <= 1
+    for png in ("evaluation/roc.png", "evaluation/rejection.png",
+                "trigger/plots/rate_HLT_AK8PFJet400_ParticleNetTop.png",
+                "trigger/plots/turnon_HLT_PFHT1050.png"):  # fmt: skip
+        assert (out / png).stat().st_size > 10_000
+    assert (out / "trigger" / "decisions" / "qcd.root").exists()
