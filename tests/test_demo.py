@@ -23,7 +23,7 @@ def test_demo_runs_end_to_end(tmp_path, capsys):
     assert code == 0
     text = capsys.readouterr().out
     for needle in ("particlenet-lite", "pfn", "substructure-bdt", "AUC", "HLT_PFHT1050",
-                   "HLT_AK8PFJet400_ParticleNetTop", "HLT total rate", "eff zprime"):  # fmt: skip
+                   "HLT_AK8PFJet300_ParticleNetTop", "HLT total rate", "eff zprime"):  # fmt: skip
         assert needle in text
     summary = json.loads((out / "summary.json").read_text())
     assert set(summary["models"]) == {"particlenet-lite", "pfn", "substructure-bdt"}
@@ -34,9 +34,9 @@ def test_demo_runs_end_to_end(tmp_path, capsys):
     paths = summary["trigger"]["paths"]
     assert len([p for p in paths.values() if p["level"] == "HLT"]) >= 8
     assert paths["HLT_PFHT1050"]["rate_hz"] > 0
-    assert 0 < paths["HLT_AK8PFJet400_ParticleNetTop"]["eff_zprime"] <= 1
+    assert 0 < paths["HLT_AK8PFJet300_ParticleNetTop"]["eff_zprime"] <= 1
     for png in ("evaluation/roc.png", "evaluation/rejection.png",
-                "trigger/plots/rate_HLT_AK8PFJet400_ParticleNetTop.png",
+                "trigger/plots/rate_HLT_AK8PFJet300_ParticleNetTop.png",
                 "trigger/plots/turnon_HLT_PFHT1050.png"):  # fmt: skip
         assert (out / png).stat().st_size > 10_000
     assert (out / "trigger" / "decisions" / "qcd.root").exists()

@@ -26,7 +26,7 @@ r"""Trigger menus: Level-1 seeds and HLT paths in YAML, validated before any eve
         seed: L1_SingleJet180
         cut: "fatjets.pt[0] > 400"                         # preselection
         model: runs/pn/best.pt                             # a hepml checkpoint (relative to the menu)
-        object: "fatjets[0]"                               # the jet the model scores
+        object: "fatjets[0]"                               # the jet it scores (or "fatjets[:2]")
         target_rate_hz: 20                                 # threshold solved on the background
         compare_with: [HLT_AK8PFJet400_SD30]               # same-rate efficiency ratio
 
@@ -69,7 +69,8 @@ _PATH_KEYS = {
     "description",
 }
 _TOP_KEYS = {"name", "luminosity", "input_rate_hz", "objects", "seeds", "paths", "description"}
-ML_OBJECTS = ("fatjets[0]", "fatjets[1]")
+#: what an ML path may score: one fat jet, or the best of the two leading ones
+ML_OBJECTS = ("fatjets[0]", "fatjets[1]", "fatjets[:2]")
 
 
 @dataclass

@@ -61,7 +61,10 @@ class MLScorer:
         self.features = list(ckpt["features"])
         data_cfg = (ckpt.get("config") or {}).get("data") or {}
         self.max_particles = data_cfg.get("max_particles")
-        self.index = int(object.split("[")[1].rstrip("]"))
+        # "fatjets[0]", "fatjets[1]": that jet; "fatjets[:2]": the higher score of the two
+        inner = object.split("[")[1].rstrip("]")
+        self.indices = list(range(int(inner[1:]))) if inner.startswith(":") else [int(inner)]
+        self.index = self.indices[0]
         self.batch_size = batch_size
         self._torch = None
         self._onnx = None
@@ -130,15 +133,18 @@ class MLScorer:
             return self._torchscript()(x, pos, batch)[:, -1].numpy()
 
     # ------------------------------------------------------------------ inputs
-    def inputs(self, objects: ak.Array) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+    def inputs(
+        self, objects: ak.Array, index: int | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
         """Per-particle inputs of ``fatjets[index]`` of every event: flat ``x`` (n, F),
         ``pos`` (n, 2) and the number of particles per event (0: no such jet)."""
+        index = self.index if index is None else index
         if "particles" not in objects.fields:
             raise InputError(
                 "an ML path needs the events' particles (hepml generator files, or NanoAOD "
                 "with PFCands) to build the jet's inputs"
             )
-        jets = objects.fatjets[:, self.index : self.index + 1]
+        jets = objects.fatjets[:, index : index + 1]
         if "constituents" not in ak.fields(jets):
             raise InputError(
                 "an ML path needs fat jets with their constituents (built from particles); "
@@ -155,14 +161,21 @@ class MLScorer:
         return torch.from_numpy(x), torch.from_numpy(pos), counts
 
     def score(self, objects: ak.Array, mask: np.ndarray | None = None) -> np.ndarray:
-        """P(signal) of the object in each event where ``mask``; NaN elsewhere or where
-        the event has no such object."""
+        """P(signal) of the object in each event where ``mask`` (the highest over the
+        objects for ``fatjets[:N]``); NaN elsewhere or where the event has no such object."""
         n = len(objects)
         out = np.full(n, np.nan)
         sel = np.flatnonzero(np.ones(n, bool) if mask is None else mask)
         if len(sel) == 0:
             return out
-        x, pos, counts = self.inputs(objects[sel])
+        chosen = objects[sel]
+        for index in self.indices:
+            out = np.fmax(out, self._score_one(chosen, sel, n, index))
+        return out
+
+    def _score_one(self, chosen: ak.Array, sel: np.ndarray, n: int, index: int) -> np.ndarray:
+        out = np.full(n, np.nan)
+        x, pos, counts = self.inputs(chosen, index)
         has = counts > 0
         offsets = np.concatenate([[0], np.cumsum(counts)])
         jets = np.flatnonzero(has)

@@ -174,7 +174,7 @@ def test_04_trigger_emulation(samples, tmp_path, kernel_dir):
     params = small(samples, tmp_path, HEPML_NB_TRIGGER_EVENTS=300, HEPML_NB_SIGNAL_EVENTS=150)
     nb = run_notebook("04_trigger_emulation.ipynb", params, kernel_dir)
     text = text_of(nb)
-    assert "HLT_AK8PFJet400_ParticleNetTop" in text
+    assert "HLT_AK8PFJet300_ParticleNetTop" in text
     assert "HLT total rate" in text
     here = tmp_path / "out" / "04_trigger_emulation"
     check_pngs(here, ["rate_ml.png", "rate_ak8.png", "turnon_HLT_PFJet500.png",

@@ -53,5 +53,5 @@ def test_builtin_menus_load():
     assert {"demo", "nanoaod_2015"} <= set(BUILTIN_MENUS)
     demo = load_menu("demo")
     assert len(demo.level("HLT")) >= 8
-    assert [p.name for p in demo.ml_paths] == ["HLT_AK8PFJet400_ParticleNetTop"]
+    assert [p.name for p in demo.ml_paths] == ["HLT_AK8PFJet300_ParticleNetTop"]
     assert any(p.prescale > 1 for p in demo.paths.values())

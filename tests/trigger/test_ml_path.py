@@ -89,3 +89,19 @@ def test_ml_target_rate_and_same_rate_comparison(tagger, samples):
     assert {OBJECTS, TOTAL, "HLT_AK8_PNet", "L1_Jet180"} <= set(lat)
     assert lat["HLT_AK8_PNet"].p99_ms >= lat["HLT_AK8_PNet"].p50_ms > 0
     assert lat[TOTAL].over_budget
+
+
+def test_best_of_two_leading_jets(tagger, samples):
+    from hepml.io import read_events
+    from hepml.trigger.ml import MLScorer
+    from hepml.trigger.objects import ObjectsConfig, trigger_objects
+
+    events = read_events(samples["ttbar"], entry_stop=40)
+    objs = trigger_objects(events, ObjectsConfig(smear=False), need={"fatjets"},
+                           keep_particles=True)  # fmt: skip
+    s0, s1, best = (MLScorer(tagger, o, backend="torchscript").score(objs)
+                    for o in ("fatjets[0]", "fatjets[1]", "fatjets[:2]"))  # fmt: skip
+    np.testing.assert_allclose(best, np.fmax(s0, s1), atol=1e-6)
+    two = ak.to_numpy(ak.num(objs.fatjets)) >= 2
+    assert two.sum() > 5
+    assert np.all(np.isfinite(best[two]))
