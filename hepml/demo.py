@@ -20,7 +20,7 @@ Everything is written under one folder; the same ``seed`` gives the same numbers
 
 Example::
 
-    summary = run_demo(DemoConfig(events=1500, seed=1), "hepml-demo")
+    summary = run_demo(DemoConfig(events=4000, seed=1), "hepml-demo")
     summary.models["particlenet-lite"]["auc"]
 """
 
@@ -45,10 +45,10 @@ MODELS = ("particlenet-lite", "pfn", "substructure-bdt")
 class DemoConfig:
     """Sizes of the demo; the defaults take about 5 minutes on 2 CPU cores."""
 
-    events: int = 1500  # per tagging sample (ttbar, QCD)
-    trigger_events: int = 3000  # pT-hat-biased QCD for rates
-    signal_events: int = 1000  # Z' -> ttbar for trigger efficiencies
-    epochs: int = 4
+    events: int = 4000  # per tagging sample (ttbar, QCD)
+    trigger_events: int = 6000  # pT-hat-biased QCD for rates
+    signal_events: int = 2000  # Z' -> ttbar for trigger efficiencies
+    epochs: int = 6
     seed: int = 1
     jobs: int = 2
     ray: bool = False

@@ -29,13 +29,13 @@ def add_parser(sub) -> argparse.ArgumentParser:
         description=HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("-n", "--events", type=int, default=1500,
-                   help="events per tagging sample, ttbar and QCD (default 1500)")  # fmt: skip
-    p.add_argument("--trigger-events", type=int, default=3000,
-                   help="pT-hat-biased QCD events for trigger rates (default 3000)")  # fmt: skip
-    p.add_argument("--signal-events", type=int, default=1000,
-                   help="Z' -> ttbar events for trigger efficiencies (default 1000)")  # fmt: skip
-    p.add_argument("--epochs", type=int, default=4, help="training epochs (default 4)")
+    p.add_argument("-n", "--events", type=int, default=4000,
+                   help="events per tagging sample, ttbar and QCD (default 4000)")  # fmt: skip
+    p.add_argument("--trigger-events", type=int, default=6000,
+                   help="pT-hat-biased QCD events for trigger rates (default 6000)")  # fmt: skip
+    p.add_argument("--signal-events", type=int, default=2000,
+                   help="Z' -> ttbar events for trigger efficiencies (default 2000)")  # fmt: skip
+    p.add_argument("--epochs", type=int, default=6, help="training epochs (default 6)")
     p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     p.add_argument("-j", "--jobs", type=int, default=2, help="worker processes (default 2)")
     p.add_argument("--ray", action="store_true",
