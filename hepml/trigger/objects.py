@@ -24,7 +24,7 @@ Example::
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 
 import awkward as ak
 import numpy as np
@@ -43,39 +43,36 @@ _FROM_PARTICLES = ("jets", "muons", "electrons", "photons", "met")
 
 @dataclass
 class ObjectsConfig:
-    """How objects are made from particles (the menu's ``objects:`` block)."""
+    """How objects are made from particles (the menu's ``objects:`` block): smearing,
+    the fat jets, and — as flat keys (``jet_pt_min``, ``iso_max`` …) — the fields of
+    :class:`hepml.reco.objects.ObjectConfig` for jets, leptons, photons and MET."""
 
     smear: bool = True
     smear_config: dict = field(default_factory=dict)
     fatjet_radius: float = 0.8
     fatjet_pt_min: float = 200.0
     fatjet_eta_max: float = 2.4
-    jet_radius: float = 0.4
-    jet_pt_min: float = 30.0
-    jet_eta_max: float = 4.7
-    lepton_pt_min: float = 10.0
-    lepton_eta_max: float = 2.5
-    photon_pt_min: float = 20.0
-    photon_eta_max: float = 2.5
-    iso_radius: float = 0.3
-    iso_max: float = 0.15
+    objects: ObjectConfig = field(default_factory=ObjectConfig)
 
     @classmethod
     def from_dict(cls, d: dict | None, where: str = "objects") -> ObjectsConfig:
         d = dict(d or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
+        own = {f.name for f in fields(cls)} - {"objects"}
+        shared = {f.name for f in fields(ObjectConfig)}
+        unknown = sorted(set(d) - own - shared)
         if unknown:
-            raise ConfigError(f"{where}: unknown key(s) {unknown}; known: {sorted(known)}")
-        try:
-            cfg = cls(**d)
-        except TypeError as err:
-            raise ConfigError(f"{where}: {err}") from None
-        for k in known - {"smear", "smear_config"}:
-            v = getattr(cfg, k)
+            raise ConfigError(f"{where}: unknown key(s) {unknown}; known: {sorted(own | shared)}")
+        for k in set(d) - {"smear", "smear_config"}:
+            v = d[k]
             if isinstance(v, bool) or not isinstance(v, int | float) or v < 0:
                 raise ConfigError(f"{where}.{k}: must be a non-negative number, got {v!r}")
-        if cfg.fatjet_radius <= 0 or cfg.jet_radius <= 0:
+        if not isinstance(d.get("smear", True), bool):
+            raise ConfigError(f"{where}.smear: must be true or false")
+        cfg = cls(
+            **{k: v for k, v in d.items() if k in own},
+            objects=ObjectConfig(**{k: v for k, v in d.items() if k in shared}),
+        )
+        if cfg.fatjet_radius <= 0 or cfg.objects.jet_radius <= 0:
             raise ConfigError(f"{where}: jet radii must be positive")
         try:
             cfg.smearing()
@@ -87,8 +84,7 @@ class ObjectsConfig:
         return SmearConfig(**self.smear_config)
 
     def reco(self) -> ObjectConfig:
-        names = {f.name for f in fields(ObjectConfig)}
-        return ObjectConfig(**{k: v for k, v in asdict(self).items() if k in names})
+        return self.objects
 
 
 def visible(particles: ak.Array) -> ak.Array:
