@@ -121,7 +121,9 @@ def predict(
     load_checkpoint(model)  # a clear error before any actor starts
     if num_actors < 1:
         raise ConfigError(f"--num-actors must be >= 1, got {num_actors}")
-    paths = [os.fspath(p) for p in inputs]
+    # actors may run in another working folder: paths that exist here are made absolute
+    paths = [os.path.abspath(p) if os.path.exists(p) else os.fspath(p) for p in inputs]
+    model = os.path.abspath(model) if os.path.exists(model) else model
     stems = [os.path.splitext(os.path.basename(p))[0] for p in paths]
     if len(set(stems)) != len(stems):
         raise ConfigError(f"inputs {paths} share file names; outputs are named after them")

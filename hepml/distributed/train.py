@@ -208,6 +208,15 @@ def _worker_loop(loop_config: dict) -> None:
             ray.train.report({k: v for k, v in row.items() if isinstance(v, int | float | bool)})
 
 
+def _absolute_paths(cfg: dict) -> dict:
+    """Relative data files (that exist here) and output folder made absolute: Ray Train
+    workers run in their own working folder, where a relative path means nothing."""
+    data = dict(cfg.get("data") or {})
+    data["files"] = [os.path.abspath(f) if os.path.exists(f) else f for f in data.get("files", [])]
+    out = cfg.get("output")
+    return {**cfg, "data": data, "output": os.path.abspath(out) if out else out}
+
+
 def fit(
     config: TrainConfig,
     *,
@@ -244,7 +253,7 @@ def fit(
 
     run_name = name or f"hepml-{config.model_name}"
     device = "cuda" if use_gpu else "cpu"
-    cfg_dict = {**config.to_dict(), "device": device}
+    cfg_dict = _absolute_paths({**config.to_dict(), "device": device})
     trainer = TorchTrainer(
         _worker_loop,
         train_loop_config={"config": cfg_dict},

@@ -147,3 +147,24 @@ def test_predict_on_actors_survives_a_killed_actor_exactly_once(local_ray, jet_r
         want = predict_rows(ckpt, rows, device="cpu")
         np.testing.assert_allclose(ak.to_numpy(out.score), want, rtol=1e-5, atol=1e-6)
     assert summary.scores_out == summary.rows_in
+
+
+def test_relative_paths_work_from_the_driver_folder(local_ray, jet_rows, tmp_path, monkeypatch):
+    """Ray Train workers run in their own folder: relative data and output paths given to
+    the driver must still reach the same files."""
+    import shutil
+
+    from hepml.distributed import fit
+
+    for name in ("top", "qcd"):
+        shutil.copy(jet_rows[name], tmp_path / f"{name}.parquet")
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config(overrides={
+        "data": {"files": ["top.parquet", "qcd.parquet"]},
+        "model": {"name": "pfn", "phi_sizes": [8], "f_sizes": [8]},
+        "epochs": 1, "batch_size": 32, "device": "cpu", "output": "rel-run"})  # fmt: skip
+    history = fit(cfg, num_workers=2, storage_path="ray-store", max_failures=0)
+    assert [r["epoch"] for r in history] == [1]
+    assert (tmp_path / "rel-run" / "best.pt").exists()
+    ckpt = load_checkpoint(tmp_path / "rel-run" / "best.pt")
+    assert all(os.path.isabs(f) for f in ckpt["config"]["data"]["files"])
