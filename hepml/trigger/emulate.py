@@ -246,14 +246,11 @@ def first_pass(
 
 
 def _file_index(sample: Sample, path: str) -> int:
-    try:
-        return sample.files.index(path)
-    except ValueError:
-        return (
-            sample.files.index(os.path.abspath(path))
-            if os.path.abspath(path) in sample.files
-            else -1
-        )
+    """Position of ``path`` among the sample's files (-1 if it is not one of them)."""
+    for i, f in enumerate(sample.files):
+        if f == path or os.path.abspath(f) == os.path.abspath(path):
+            return i
+    return -1
 
 
 # --------------------------------------------------------------------------- second pass
