@@ -192,7 +192,7 @@ def binned_efficiency(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Efficiency per bin of ``x`` with Clopper–Pearson 68% intervals on effective counts:
     ``(centres, eff, low, high)``; NaN where a bin is empty."""
-    from scipy.stats import beta
+    from hepml.trigger.rates import clopper_pearson
 
     x = np.asarray(x, dtype=float)
     w = np.ones(len(x)) if weights is None else np.asarray(weights, dtype=float)
@@ -203,10 +203,7 @@ def binned_efficiency(
     with np.errstate(divide="ignore", invalid="ignore"):
         eff = acc / tot
         n = tot * tot / tot2
-    k = eff * n
-    lo = np.where(k > 0, beta.ppf(0.1587, k, n - k + 1), 0.0)
-    hi = np.where(k < n, beta.ppf(0.8413, k + 1, n - k), 1.0)
-    lo, hi = np.fmin(lo, eff), np.fmax(hi, eff)  # effective counts need not be integers
+    lo, hi = clopper_pearson(eff, n)
     empty = tot <= 0
     eff, lo, hi = (np.where(empty, np.nan, a) for a in (eff, lo, hi))
     return 0.5 * (bins[1:] + bins[:-1]), eff, lo, hi

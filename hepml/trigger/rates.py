@@ -32,6 +32,7 @@ import numpy as np
 __all__ = [
     "PB_TO_CM2",
     "Threshold",
+    "clopper_pearson",
     "efficiency",
     "rate",
     "rate_curve",
@@ -48,23 +49,32 @@ def rate(passed: np.ndarray, r_hz: np.ndarray) -> tuple[float, float]:
     return float(r.sum()), float(np.sqrt((r * r).sum()))
 
 
+def clopper_pearson(eff, n, cl: float = 0.6827):
+    """Clopper–Pearson interval ``(low, high)`` of efficiencies ``eff`` measured on
+    (effective) counts ``n``; numbers or arrays. Effective counts need not be
+    integers, so the interval is widened to contain ``eff``."""
+    from scipy.stats import beta
+
+    eff, n = np.asarray(eff, dtype=float), np.asarray(n, dtype=float)
+    k = eff * n
+    a = (1 - cl) / 2
+    with np.errstate(invalid="ignore"):
+        lo = np.where(k > 0, beta.ppf(a, k, n - k + 1), 0.0)
+        hi = np.where(k < n, beta.ppf(1 - a, k + 1, n - k), 1.0)
+    return np.fmin(lo, eff), np.fmax(hi, eff)
+
+
 def efficiency(
     passed: np.ndarray, weights: np.ndarray | None = None, cl: float = 0.6827
 ) -> tuple[float, float, float]:
     """Efficiency and its Clopper–Pearson interval (``cl``) on effective counts."""
-    from scipy.stats import beta
-
     w = np.ones(len(passed)) if weights is None else np.asarray(weights, dtype=float)
     total, total2 = w.sum(), (w * w).sum()
     if total <= 0:
         return float("nan"), float("nan"), float("nan")
     eff = float(w[passed].sum() / total)
-    n = total * total / total2
-    k = eff * n
-    a = (1 - cl) / 2
-    lo = 0.0 if k <= 0 else float(beta.ppf(a, k, n - k + 1))
-    hi = 1.0 if k >= n else float(beta.ppf(1 - a, k + 1, n - k))
-    return eff, min(lo, eff), max(hi, eff)
+    lo, hi = clopper_pearson(eff, total * total / total2, cl)
+    return eff, float(lo), float(hi)
 
 
 @dataclass
