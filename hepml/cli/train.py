@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-import yaml
-
-from hepml.errors import ConfigError
-
 __all__ = ["add_parser", "run"]
 
 DESCRIPTION = """\
@@ -76,12 +72,11 @@ def _dotted(overrides: dict, key: str, value) -> None:
 
 def overrides_from_args(args) -> dict:
     """The config overrides that the command-line options ask for."""
+    from hepml.cli.ui import parse_set
+
     out: dict = {}
-    for item in args.set:
-        if "=" not in item:
-            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. optimizer.lr=0.003")
-        key, value = item.split("=", 1)
-        _dotted(out, key.strip(), yaml.safe_load(value))
+    for key, value in parse_set(args.set, "optimizer.lr=0.003"):
+        _dotted(out, key, value)
     pairs = {
         "data.files": args.data,
         "model.name": args.model,

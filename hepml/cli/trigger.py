@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-import yaml
-
 from hepml.errors import ConfigError
 
 __all__ = ["add_parser", "run"]
@@ -107,13 +105,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def _overrides(items: list[str]) -> dict:
-    out = {}
-    for item in items:
-        if "=" not in item:
-            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. paths.HLT_X.threshold=450")
-        k, v = item.split("=", 1)
-        out[k.strip()] = yaml.safe_load(v)
-    return out
+    from hepml.cli.ui import parse_set
+
+    return dict(parse_set(items, "paths.HLT_X.threshold=450"))
 
 
 def run(args, ui) -> int:

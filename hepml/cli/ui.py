@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
+import yaml
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -15,7 +16,21 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-__all__ = ["UI"]
+__all__ = ["UI", "parse_set"]
+
+
+def parse_set(items: list[str], example: str) -> list[tuple[str, object]]:
+    """``--set KEY=VALUE`` options as ``(key, value)`` pairs, values read as YAML
+    (numbers, booleans, lists); a malformed one is a one-line error naming ``example``."""
+    from hepml.errors import ConfigError
+
+    out = []
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. {example}")
+        key, value = item.split("=", 1)
+        out.append((key.strip(), yaml.safe_load(value)))
+    return out
 
 
 class UI:
