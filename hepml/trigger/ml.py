@@ -39,6 +39,7 @@ class MLScorer:
         object: str = "fatjets[0]",
         backend: str = "auto",
         batch_size: int = 512,
+        max_padded: int = 8192,
     ) -> None:
         from hepml.train.checkpoint import load_checkpoint
 
@@ -66,6 +67,9 @@ class MLScorer:
         self.indices = list(range(int(inner[1:]))) if inner.startswith(":") else [int(inner)]
         self.index = self.indices[0]
         self.batch_size = batch_size
+        # ONNX runs the padded form: a batch holds at most this many particle slots
+        # (jets x longest jet), which bounds ONNX Runtime's memory arena
+        self.max_padded = max_padded
         self._torch = None
         self._onnx = None
         self.backend = self._choose(backend)
@@ -132,6 +136,27 @@ class MLScorer:
         with torch.inference_mode():
             return self._torchscript()(x, pos, batch)[:, -1].numpy()
 
+    def _batches(self, counts: np.ndarray) -> list[tuple[int, int]]:
+        """``[lo, hi)`` ranges of consecutive jets: at most ``batch_size`` jets, and for
+        ONNX (padded to the longest jet) at most ``max_padded`` particle slots."""
+        if self.backend != "onnx":
+            return [
+                (lo, min(lo + self.batch_size, len(counts)))
+                for lo in range(0, len(counts), self.batch_size)
+            ]
+        out, lo, longest = [], 0, 0
+        for i, c in enumerate(counts):
+            longest_i = max(longest, int(c))
+            if i > lo and (
+                (i - lo) >= self.batch_size or (i - lo + 1) * longest_i > self.max_padded
+            ):
+                out.append((lo, i))
+                lo, longest_i = i, int(c)
+            longest = longest_i
+        if lo < len(counts):
+            out.append((lo, len(counts)))
+        return out
+
     # ------------------------------------------------------------------ inputs
     def inputs(
         self, objects: ak.Array, index: int | None = None
@@ -180,12 +205,12 @@ class MLScorer:
         offsets = np.concatenate([[0], np.cumsum(counts)])
         jets = np.flatnonzero(has)
         scores = np.empty(len(jets))
-        for lo in range(0, len(jets), self.batch_size):
-            chunk = jets[lo : lo + self.batch_size]
+        for lo, hi in self._batches(counts[jets]):
+            chunk = jets[lo:hi]
             a, b = offsets[chunk[0]], offsets[chunk[-1] + 1]
             batch = torch.from_numpy(
                 np.repeat(np.arange(len(chunk)), counts[chunk]).astype(np.int64)
             )
-            scores[lo : lo + len(chunk)] = self._run(x[a:b], pos[a:b], batch)
+            scores[lo:hi] = self._run(x[a:b], pos[a:b], batch)
         out[sel[jets]] = scores
         return out

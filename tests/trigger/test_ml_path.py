@@ -3,6 +3,7 @@ as 'hepml predict' scores the same jet, thresholds for a target rate, latency.""
 
 from __future__ import annotations
 
+import itertools
 import warnings
 
 import awkward as ak
@@ -105,3 +106,30 @@ def test_best_of_two_leading_jets(tagger, samples):
     two = ak.to_numpy(ak.num(objs.fatjets)) >= 2
     assert two.sum() > 5
     assert np.all(np.isfinite(best[two]))
+
+
+def test_onnx_batches_bound_padded_size_and_keep_scores(tagger, samples):
+    """ONNX runs the padded form: batches are cut so that jets x longest jet stays under
+    max_padded (ONNX Runtime's arena kept 4 GB per path with 512-jet batches); the scores
+    do not depend on how the jets are batched."""
+    pytest.importorskip("onnxruntime")
+    from hepml.io import read_events
+    from hepml.trigger.ml import MLScorer
+    from hepml.trigger.objects import ObjectsConfig, trigger_objects
+
+    events = read_events(samples["ttbar"], entry_stop=60)
+    objs = trigger_objects(events, ObjectsConfig(smear=False), need={"fatjets"},
+                           keep_particles=True)  # fmt: skip
+    small = MLScorer(tagger, "fatjets[0]", backend="onnx", max_padded=300)
+    counts = np.array([120, 30, 90, 10, 200, 5, 5, 5])
+    batches = small._batches(counts)
+    assert batches[0][0] == 0 and batches[-1][1] == len(counts)  # noqa: PT018
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(batches))  # consecutive, no gaps
+    for lo, hi in batches:
+        assert (hi - lo) * counts[lo:hi].max() <= 300 or hi - lo == 1
+    big = MLScorer(tagger, "fatjets[0]", backend="onnx", max_padded=10**7)
+    ts = MLScorer(tagger, "fatjets[0]", backend="torchscript")
+    got, want, ref = small.score(objs), big.score(objs), ts.score(objs)
+    assert np.isfinite(got).sum() > 20
+    np.testing.assert_allclose(got, want, atol=1e-6)
+    np.testing.assert_allclose(got, ref, atol=1e-5)
