@@ -132,8 +132,15 @@ class SubstructureBDT:
         return out
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        """Signal probability per row of ``X``."""
-        return 1.0 / (1.0 + np.exp(-self.decision_function(X)))
+        """Signal probability per row of ``X`` (the logistic of the decision function,
+        as scikit-learn's ``predict_proba``; no overflow for very confident rows)."""
+        d = self.decision_function(X)
+        out = np.empty_like(d)
+        pos = d >= 0
+        out[pos] = 1.0 / (1.0 + np.exp(-d[pos]))
+        e = np.exp(d[~pos])
+        out[~pos] = e / (1.0 + e)
+        return out
 
     def state_dict(self) -> dict:
         """Plain arrays and numbers (loads with ``torch.load(weights_only=True)``)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -35,3 +37,20 @@ def test_bad_inputs():
         SubstructureBDT().fit(np.zeros((4, 2)), [1, 1, 1, 1])
     with pytest.raises(RuntimeError, match="fit or load"):
         SubstructureBDT().predict(np.zeros((2, 5)))
+
+
+def test_bdt_probability_is_stable_for_confident_rows():
+    """The logistic of very large |decision| values: no overflow warning, exact 0/1 limits,
+    equal to scipy's expit."""
+    from scipy.special import expit
+
+    d = np.array([-1000.0, -30.0, -1e-3, 0.0, 2.5, 30.0, 1000.0])
+
+    class Fixed(SubstructureBDT):
+        def decision_function(self, X):
+            return d
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        p = Fixed.__new__(Fixed).predict(np.zeros((len(d), 5)))
+    np.testing.assert_allclose(p, expit(d), rtol=1e-15, atol=0)
