@@ -48,6 +48,7 @@ class DemoConfig:
     events: int = 4000  # per tagging sample (ttbar, QCD)
     trigger_events: int = 6000  # pT-hat-biased QCD for rates
     signal_events: int = 2000  # Z' -> ttbar for trigger efficiencies
+    zprime_mass: float = 1500.0  # GeV
     epochs: int = 6
     seed: int = 1
     jobs: int = 2
@@ -58,6 +59,10 @@ class DemoConfig:
         for k in ("events", "trigger_events", "signal_events", "epochs", "jobs"):
             if getattr(self, k) < 1:
                 raise ConfigError(f"--{k.replace('_', '-')} must be at least 1")
+        if not 350.0 <= self.zprime_mass <= 10000.0:
+            raise ConfigError(
+                f"--zprime-mass {self.zprime_mass:g}: give a Z' mass between 350 and 10000 GeV"
+            )
         if self.events < 100:
             raise ConfigError("--events must be at least 100 (the tagger needs jets to learn)")
 
@@ -112,7 +117,7 @@ def run_demo(
         ("qcd_biased", GenerateConfig(process="qcd", events=cfg.trigger_events,
                                       seed=cfg.seed + 2, jobs=cfg.jobs, pthat_min=120.0,
                                       pthat_bias=4.0)),
-        ("zprime", GenerateConfig(process="zprime_ttbar", mass=1500.0,
+        ("zprime", GenerateConfig(process="zprime_ttbar", mass=cfg.zprime_mass,
                                   events=cfg.signal_events, seed=cfg.seed + 3, jobs=cfg.jobs)),
     ]  # fmt: skip
     paths = {}

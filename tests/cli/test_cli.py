@@ -55,6 +55,7 @@ def test_user_error_is_one_line_without_traceback(tmp_path):
         (["generate", "--process", "higgs"], "invalid choice: 'higgs'"),
         (["inspect"], "the following arguments are required: FILE"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
+        (["demo", "--zprime-mass", "100"], "--zprime-mass 100: give a Z' mass between"),
     ],
 )
 def test_bad_arguments_exit_nonzero_with_one_line(argv, message, capsys):
