@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = [
     "PARTICLE_TYPES",
     "binned_efficiency",
+    "efficiency_vs_rate",
     "event_display",
     "jet_images",
     "rate_vs_threshold",
@@ -184,6 +185,43 @@ def rate_vs_threshold(
     ax.legend(fontsize=14)
     if title:
         ax.set_title(title, fontsize=16)
+    return _save(fig, path)
+
+
+def efficiency_vs_rate(
+    curves: dict,
+    path=None,
+    signal: str = "signal",
+    rates_hz: Sequence[float] | None = None,
+    title: str | None = None,
+):
+    """Signal efficiency vs background rate (Hz, log), one curve per trigger path,
+    every threshold at once (the trigger's "ROC"): at any rate the higher curve keeps
+    more signal. ``curves`` maps a label to ``(rate_hz, efficiency)`` as
+    :func:`hepml.trigger.emulate.efficiency_vs_rate` gives them; ``rates_hz`` are
+    drawn as vertical lines (the rates a comparison was made at).
+    """
+    plt, _ = _plt()
+    fig, ax = plt.subplots(figsize=(9, 8))
+    lowest, highest = np.inf, 0.0
+    for label, (r, eff) in curves.items():
+        r, eff = np.asarray(r, dtype=float), np.asarray(eff, dtype=float)
+        ok = r > 0
+        if not ok.any():
+            continue
+        lowest, highest = min(lowest, r[ok].min()), max(highest, r[ok].max())
+        ax.step(r[ok], eff[ok], where="post", label=label)
+    for i, x in enumerate(rates_hz or ()):
+        ax.axvline(x, ls=":", color="grey", label="compared at" if i == 0 else None)
+    ax.set_xscale("log")
+    if np.isfinite(lowest):
+        ax.set_xlim(0.5 * lowest, 2 * highest)
+    ax.set_ylim(0, 1.05)
+    ax.set_xlabel("Background rate [Hz]")
+    ax.set_ylabel(f"Efficiency ({signal})")
+    ax.legend(fontsize=12)
+    if title:
+        ax.set_title(title, fontsize=14)
     return _save(fig, path)
 
 

@@ -16,6 +16,7 @@ from hepml import plotting
 pytestmark = pytest.mark.timeout(300)
 
 PLOTS = (
+    "efficiency_vs_rate",
     "event_display",
     "jet_images",
     "rate_vs_threshold",
@@ -128,6 +129,20 @@ def test_rate_vs_threshold(qcd_trigger, tmp_path):
         title="rate",
     )
     check_png(tmp_path / "rate.png")
+
+
+def test_efficiency_vs_rate(qcd_trigger, tmp_path):
+    """Two 'paths' on the same QCD events (leading jet pT online and offline) as the
+    signal efficiency of a harder subset against the rate of all events."""
+    offline, online, r_hz = qcd_trigger
+    signal = offline > 500
+    curves = {}
+    for name, v in (("online", online), ("offline", offline)):
+        order = np.argsort(-v)
+        curves[name] = (np.cumsum(r_hz[order]), np.cumsum(signal[order]) / signal.sum())
+    plotting.efficiency_vs_rate(curves, tmp_path / "eff_rate.png", signal="hard QCD",
+                                rates_hz=[1.0, 10.0], title="efficiency vs rate")  # fmt: skip
+    check_png(tmp_path / "eff_rate.png")
 
 
 def test_turn_on_curves(qcd_trigger, tmp_path):

@@ -35,7 +35,14 @@ from hepml.io import open_events
 from hepml.io.reader import expand_paths
 from hepml.trigger.menu import Menu, TriggerPath
 from hepml.trigger.objects import trigger_objects
-from hepml.trigger.rates import PB_TO_CM2, Threshold, efficiency, rate, solve_threshold
+from hepml.trigger.rates import (
+    PB_TO_CM2,
+    Threshold,
+    efficiency,
+    rate,
+    rate_curve,
+    solve_threshold,
+)
 
 __all__ = ["EmulationResult", "PathResult", "Sample", "SampleData", "emulate", "parse_sample"]
 
@@ -396,8 +403,51 @@ def _comparisons(
             ratio = mine[0] / best["efficiency"] if best["efficiency"] > 0 else float("inf")
             out.append({"path": p.name, "signal": sig.sample.name, "rate_hz": at,
                         "efficiency": mine[0], "interval": mine[1:], "against": rows,
-                        "best": best["path"], "ratio": ratio})  # fmt: skip
+                        "best": best["path"], "ratio": ratio,
+                        "scan": _rate_scan(p, menu, data, sig.sample.name)})  # fmt: skip
     return out
+
+
+def _rate_scan(p: TriggerPath, menu: Menu, data: dict[str, SampleData], signal: str) -> list[dict]:
+    """``p`` and each of its ``compare_with`` paths with thresholds solved for each of
+    ``p.compare_rates_hz``: efficiencies on ``signal`` and the ratio to the best."""
+    scan = []
+    for target in p.compare_rates_hz:
+        th, effs = efficiency_at_rate(p, data, target)
+        against = {}
+        for other in p.compare_with:
+            th_o, effs_o = efficiency_at_rate(menu.paths[other], data, target)
+            against[other] = {"efficiency": effs_o[signal][0], "rate_hz": th_o.rate_hz,
+                              "threshold": th_o.value, "reached": th_o.reached}  # fmt: skip
+        best = max(against, key=lambda k: against[k]["efficiency"])
+        e_best = against[best]["efficiency"]
+        scan.append({"target_hz": target, "threshold": th.value, "rate_hz": th.rate_hz,
+                     "reached": th.reached, "efficiency": effs[signal][0],
+                     "interval": effs[signal][1:], "against": against, "best": best,
+                     "ratio": effs[signal][0] / e_best if e_best > 0 else float("inf")})  # fmt: skip
+    return scan
+
+
+def efficiency_vs_rate(
+    result: EmulationResult | dict[str, SampleData], name: str, signal: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every threshold of path ``name`` at once: ``(background rate in Hz, efficiency on
+    signal)``, seeds and cut applied, without prescale — the curve a trigger's
+    "ROC" is drawn from (rates descending, loosest threshold last)."""
+    data = result.samples if isinstance(result, EmulationResult) else result
+    bg = [s for s in data.values() if s.sample.role == "background"]
+    values = np.concatenate([np.where(s.pre[name], s.value[name], np.nan) for s in bg])
+    thr, rate, _ = rate_curve(values, np.concatenate([s.rate_hz for s in bg]))
+    sig = data[signal]
+    v = np.where(sig.pre[name], sig.value[name], np.nan)
+    ok = np.isfinite(v)
+    order = np.argsort(-v[ok], kind="stable")
+    vs, ws = v[ok][order], sig.weight[ok][order]
+    cum = np.concatenate([[0.0], np.cumsum(ws)])
+    total = sig.weight.sum()
+    above = np.searchsorted(-vs, -thr, side="left")  # signal events strictly above each threshold
+    eff = cum[above] / total if total > 0 else np.zeros(len(thr))
+    return rate, eff
 
 
 def emulate(

@@ -29,6 +29,7 @@ r"""Trigger menus: Level-1 seeds and HLT paths in YAML, validated before any eve
         object: "fatjets[0]"                               # the jet it scores (or "fatjets[:2]")
         target_rate_hz: 20                                 # threshold solved on the background
         compare_with: [HLT_AK8PFJet400_SD30]               # same-rate efficiency ratio
+        compare_rates_hz: [2, 5, 10, 20]                   # ... and at these rates too
 
 Every entry may name a ``seed`` (one name, or a list meaning OR) among the
 seeds and paths; a seed that does not exist or a cycle of seeds is an error.
@@ -66,6 +67,7 @@ _PATH_KEYS = {
     "turn_on",
     "recorded",
     "compare_with",
+    "compare_rates_hz",
     "description",
 }
 _TOP_KEYS = {"name", "luminosity", "input_rate_hz", "objects", "seeds", "paths", "description"}
@@ -90,6 +92,7 @@ class TriggerPath:
     turn_on: Expression | None = None
     recorded: str | None = None
     compare_with: tuple[str, ...] = ()
+    compare_rates_hz: tuple[float, ...] = ()
     description: str = ""
 
     @property
@@ -235,6 +238,28 @@ def _entry(name: str, spec, level: str, where: str, base: Path) -> TriggerPath:
     if not isinstance(cw, list | tuple) or not all(isinstance(s, str) for s in cw):
         raise ConfigError(f"{where}.compare_with: must be a list of path names")
     p.compare_with = tuple(cw)
+    if "compare_rates_hz" in spec:
+        rates = spec["compare_rates_hz"]
+        rates = [rates] if isinstance(rates, int | float) and not isinstance(rates, bool) else rates
+        if (
+            not isinstance(rates, list | tuple)
+            or not rates
+            or not all(isinstance(r, int | float) and not isinstance(r, bool) for r in rates)
+            or not all(0 < r < float("inf") for r in rates)
+        ):
+            raise ConfigError(
+                f"{where}.compare_rates_hz: must be a list of positive rates in Hz, e.g. [2, 5, 10]"
+            )
+        if not p.compare_with:
+            raise ConfigError(
+                f"{where}.compare_rates_hz: needs compare_with (the paths to compare)"
+            )
+        if not p.has_threshold:
+            raise ConfigError(
+                f"{where}.compare_rates_hz: {p.name} has no variable or model whose threshold "
+                "can be set to each rate"
+            )
+        p.compare_rates_hz = tuple(sorted({float(r) for r in rates}))
     return p
 
 

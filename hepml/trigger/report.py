@@ -9,7 +9,9 @@
 * ``latency.json`` — the timings (measurements, so they vary from run to run).
 * ``decisions/SAMPLE.root`` — tree ``decisions``: event ids, one boolean branch per
   seed and path, and ``score_PATH`` for ML paths; written atomically.
-* ``plots/rate_PATH.png`` (rate vs threshold), ``plots/turnon_PATH.png``.
+* ``plots/rate_PATH.png`` (rate vs threshold), ``plots/turnon_PATH.png``, and for a
+  path with ``compare_with`` ``plots/efficiency_vs_rate_PATH_SIGNAL.png`` (signal
+  efficiency vs background rate of it and the paths it is compared with).
 
 Example::
 
@@ -126,6 +128,16 @@ def summary_lines(result: EmulationResult) -> list[str]:
             f"{c['efficiency']:.3f} vs "
             f"{max(a['efficiency'] for a in c['against']):.3f}"
         )
+        if c.get("scan"):
+            parts = []
+            for row in c["scan"]:
+                flag = "" if row["reached"] else " (target not reached)"
+                parts.append(
+                    f"{row['target_hz']:g} Hz {row['ratio']:.2f}× "
+                    f"({row['efficiency']:.3f} vs {row['best']} "
+                    f"{row['against'][row['best']]['efficiency']:.3f}){flag}"
+                )
+            lines.append(f"{c['path']} / best cut-based path on {c['signal']}: " + "; ".join(parts))
     return lines
 
 
@@ -188,7 +200,9 @@ def write_decisions(result: EmulationResult, folder: Path) -> list[Path]:
 
 
 def write_plots(result: EmulationResult, folder: Path) -> list[Path]:
+    from hepml.plotting import efficiency_vs_rate as plot_efficiency_vs_rate
     from hepml.plotting import rate_vs_threshold, turn_on_curves
+    from hepml.trigger.emulate import efficiency_vs_rate
 
     folder.mkdir(parents=True, exist_ok=True)
     written = []
@@ -218,6 +232,19 @@ def write_plots(result: EmulationResult, folder: Path) -> list[Path]:
             )  # fmt: skip
             plt.close(fig)
             written.append(folder / f"turnon_{p.name}.png")
+    signals = [n for n, s in result.samples.items() if s.sample.role == "signal"]
+    for p in result.menu.ordered():
+        if not p.compare_with or not result.background:
+            continue
+        for sig in signals:
+            curves = {n: efficiency_vs_rate(result, n, sig) for n in (p.name, *p.compare_with)}
+            png = folder / f"efficiency_vs_rate_{p.name}_{sig}.png"
+            fig = plot_efficiency_vs_rate(
+                curves, png, signal=sig, rates_hz=p.compare_rates_hz or None,
+                title=f"{result.menu.name}: {p.name} and the paths it is compared with",
+            )  # fmt: skip
+            plt.close(fig)
+            written.append(png)
     return written
 
 

@@ -176,3 +176,83 @@ def test_report_is_reproducible_and_decisions_are_written(objects_file, tmp_path
     np.testing.assert_array_equal(t["event"], events["event"])
     np.testing.assert_array_equal(t["HLT_HT150"], _hand(events)["HLT_HT150"])
     assert (tmp_path / "r0" / "plots").exists()
+
+
+def test_same_rate_comparison_at_several_rates_and_efficiency_vs_rate(
+    objects_file, signal_file, tmp_path
+):
+    """compare_rates_hz: both paths' thresholds are solved for each rate and the
+    efficiencies equal a brute-force count; the efficiency-vs-rate curve equals, at every
+    threshold, the rate and signal fraction strictly above it."""
+    from hepml.trigger.emulate import efficiency_vs_rate
+    from hepml.trigger.report import summary_lines, write_report
+
+    path, events = objects_file
+    sig_path, sig_events = signal_file
+    menu = menu_from_dict({"luminosity": LUMI, "paths": {
+        "HLT_HT": {"variable": "ht(jets[jets.pt > 30])", "target_rate_hz": 2.0e4,
+                   "compare_with": ["HLT_Jet"], "compare_rates_hz": [5.0e3, 2.0e4, 1.0e9]},
+        "HLT_Jet": {"variable": "jets.pt[0]", "threshold": 100.0}}})  # fmt: skip
+    res = emulate(menu, [Sample("bg", [str(path)]), Sample("sig", [str(sig_path)], "signal")])
+    w = events["weight"]
+    r_e = LUMI * PB_TO_CM2 * SIGMA_PB * w / w.sum()
+
+    def values(ev):
+        jets = ev["jet"]
+        ht = ak.to_numpy(ak.sum(jets.pt[jets.pt > 30], axis=1))
+        lead = ak.to_numpy(ak.fill_none(ak.firsts(jets.pt), np.nan))
+        return {"HLT_HT": ht, "HLT_Jet": lead}
+
+    bg, sig = values(events), values(sig_events)
+    (comp,) = res.comparisons
+    assert [row["target_hz"] for row in comp["scan"]] == [5.0e3, 2.0e4, 1.0e9]
+    for row in comp["scan"]:
+        for name, got in [("HLT_HT", row), ("HLT_Jet", row["against"]["HLT_Jet"])]:
+            t = got["threshold"]
+            rate_above = r_e[bg[name] > t].sum()
+            assert got["rate_hz"] == pytest.approx(rate_above)
+            assert rate_above <= row["target_hz"] * (1 + 1e-12)
+            if got["reached"]:  # one step looser would exceed the target
+                assert r_e[bg[name] >= t].sum() > row["target_hz"]
+            assert got["efficiency"] == pytest.approx(np.mean(sig[name] > t))
+        assert row["ratio"] == pytest.approx(
+            row["efficiency"] / row["against"]["HLT_Jet"]["efficiency"]
+        )
+    assert not comp["scan"][-1]["reached"]  # 1 GHz: more than the whole sample
+    # the curve, every point against a brute-force count
+    rate, eff = efficiency_vs_rate(res, "HLT_HT", "sig")
+    ht_sorted = np.sort(np.unique(bg["HLT_HT"][np.isfinite(bg["HLT_HT"])]))[::-1]
+    assert len(rate) >= len(ht_sorted)
+    for t in ht_sorted[:: max(1, len(ht_sorted) // 25)]:
+        i = np.flatnonzero(np.isclose(rate, r_e[bg["HLT_HT"] > t].sum(), rtol=1e-12))
+        assert len(i) >= 1
+        assert eff[i[0]] == pytest.approx(np.mean(sig["HLT_HT"] > t))
+    assert np.all(np.diff(rate) >= 0)  # looser thresholds: more rate, more signal
+    assert np.all(np.diff(eff) >= -1e-15)
+    # the report: one line with the ratio at each rate, and the plot
+    line = next(s for s in summary_lines(res) if "best cut-based path on sig" in s)
+    assert "5e+03 Hz" in line or "5000 Hz" in line
+    assert "(target not reached)" in line
+    files = write_report(res, tmp_path / "rep")
+    png = tmp_path / "rep" / "plots" / "efficiency_vs_rate_HLT_HT_sig.png"
+    assert png in files
+    assert png.stat().st_size > 10_000
+    rep = json.loads((tmp_path / "rep" / "report.json").read_text())
+    assert len(rep["comparisons"][0]["scan"]) == 3
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"compare_rates_hz": [5, -1]}, r"compare_rates_hz: must be a list of positive rates"),
+        ({"compare_rates_hz": "fast"}, r"compare_rates_hz: must be a list of positive rates"),
+        ({"compare_rates_hz": [1, True]}, r"compare_rates_hz: must be a list of positive rates"),
+        ({"compare_rates_hz": []}, r"compare_rates_hz: must be a list of positive rates"),
+        ({"compare_with": [], "compare_rates_hz": [5]}, r"compare_rates_hz: needs compare_with"),
+    ],
+)
+def test_bad_compare_rates(extra, message):
+    spec = {"variable": "jets.pt[0]", "threshold": 50.0, "compare_with": ["HLT_B"], **extra}
+    with pytest.raises(ConfigError, match=r"paths\.HLT_A\." + message):
+        menu_from_dict({"paths": {"HLT_A": spec,
+                                  "HLT_B": {"variable": "met.pt", "threshold": 1.0}}})  # fmt: skip
