@@ -214,8 +214,8 @@ def efficiency_vs_rate(
     for i, x in enumerate(rates_hz or ()):
         ax.axvline(x, ls=":", color="grey", label="compared at" if i == 0 else None)
     ax.set_xscale("log")
-    if np.isfinite(lowest):
-        ax.set_xlim(0.5 * lowest, 2 * highest)
+    if np.isfinite(lowest):  # at most 6 decades: single weighted events make long tails
+        ax.set_xlim(max(0.5 * lowest, 1e-6 * highest), 2 * highest)
     ax.set_ylim(0, 1.05)
     ax.set_xlabel("Background rate [Hz]")
     ax.set_ylabel(f"Efficiency ({signal})")
