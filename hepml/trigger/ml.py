@@ -139,20 +139,13 @@ class MLScorer:
     def _batches(self, counts: np.ndarray) -> list[tuple[int, int]]:
         """``[lo, hi)`` ranges of consecutive jets: at most ``batch_size`` jets, and for
         ONNX (padded to the longest jet) at most ``max_padded`` particle slots."""
-        if self.backend != "onnx":
-            return [
-                (lo, min(lo + self.batch_size, len(counts)))
-                for lo in range(0, len(counts), self.batch_size)
-            ]
+        limit = self.max_padded if self.backend == "onnx" else np.inf
         out, lo, longest = [], 0, 0
-        for i, c in enumerate(counts):
-            longest_i = max(longest, int(c))
-            if i > lo and (
-                (i - lo) >= self.batch_size or (i - lo + 1) * longest_i > self.max_padded
-            ):
+        for i, c in enumerate(counts.tolist()):
+            if i > lo and (i - lo >= self.batch_size or (i - lo + 1) * max(longest, c) > limit):
                 out.append((lo, i))
-                lo, longest_i = i, int(c)
-            longest = longest_i
+                lo, longest = i, 0
+            longest = max(longest, c)
         if lo < len(counts):
             out.append((lo, len(counts)))
         return out
