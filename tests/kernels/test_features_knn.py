@@ -148,6 +148,43 @@ def test_knn_wraps_phi_and_breaks_ties_by_index():
     assert (edges[0, 0], edges[1, 0]) == (1, 0)
 
 
+def _py_knn_ordered(eta, phi, k):
+    """Per target, its k nearest (distance, then index), nearest first."""
+    n = len(eta)
+    out = []
+    for i in range(n):
+        d = []
+        for j in range(n):
+            if j != i:
+                dphi = math.fmod(phi[i] - phi[j], 2 * math.pi)
+                dphi = dphi - 2 * math.pi if dphi > math.pi else dphi
+                dphi = dphi + 2 * math.pi if dphi <= -math.pi else dphi
+                d.append(((eta[i] - eta[j]) ** 2 + dphi**2, j))
+        d.sort()
+        out += [(j, i) for _, j in d[:k]]
+    return out
+
+
+def test_knn_large_jets_in_order_with_ties_and_any_phi_range():
+    rng = np.random.default_rng(7)
+    jets = []
+    for n in (150, 67, 17, 16, 2):
+        jets.append((rng.uniform(-0.8, 0.8, n), rng.uniform(-0.8, 0.8, n)))
+    # duplicated particles: exact ties everywhere
+    e, f = rng.uniform(-0.5, 0.5, 20), rng.uniform(-0.5, 0.5, 20)
+    jets.append((np.concatenate([e, e, e[:5]]), np.concatenate([f, f, f[:5]])))
+    # azimuths over several turns: the general (fmod) path
+    jets.append((rng.uniform(-2, 2, 60), rng.uniform(-9, 12, 60)))
+    eta = np.concatenate([j[0] for j in jets])
+    phi = np.concatenate([j[1] for j in jets])
+    offsets = np.concatenate([[0], np.cumsum([len(j[0]) for j in jets])]).astype(np.int64)
+    edges, eoff = knn_edges(eta, phi, offsets, 16)
+    for g in range(len(jets)):
+        lo, hi = offsets[g], offsets[g + 1]
+        got = [(int(a) - lo, int(b) - lo) for a, b in edges[:, eoff[g] : eoff[g + 1]].T]
+        assert got == _py_knn_ordered(eta[lo:hi], phi[lo:hi], 16), g
+
+
 def test_single_particle_and_empty_jets_have_no_edges():
     edges, eoff = knn_edges(np.zeros(1), np.zeros(1), np.array([0, 0, 1]), 16)
     assert edges.shape == (2, 0)
