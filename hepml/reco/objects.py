@@ -30,8 +30,9 @@ import awkward as ak
 import numpy as np
 import vector
 
+from hepml.kernels.fourvec import to_ptetaphim
 from hepml.kernels.isolation import relative_isolation_kernel
-from hepml.reco._buffers import flat, offsets_of
+from hepml.reco._buffers import counts_to_offsets, flat, jagged_record, offsets_of
 from hepml.reco.cluster import cluster
 
 __all__ = ["OBJECT_TYPES", "ObjectConfig", "reconstruct_objects"]
@@ -58,53 +59,69 @@ class ObjectConfig:
     iso_max: float = 0.15
 
 
-def _p4(obj: ak.Array, **extra: ak.Array) -> ak.Array:
-    return ak.zip(
-        {"pt": obj.pt, "eta": obj.eta, "phi": obj.phi, "mass": obj.mass, **extra},
-        with_name="Momentum4D",
-    )
-
-
-def _sorted(obj: ak.Array) -> ak.Array:
-    return obj[ak.argsort(obj.pt, axis=1, ascending=False)]
+def _collection(
+    index: np.ndarray, event: np.ndarray, n_events: int, columns: dict[str, np.ndarray]
+) -> ak.Array:
+    """The particles at flat ``index`` as ``var * Momentum4D`` per event, sorted by
+    decreasing pT (stable: equal pT keep their order, as ``ak.argsort`` does)."""
+    ev = event[index]
+    order = index[np.lexsort((-columns["pt"][index], ev))]
+    offsets = counts_to_offsets(np.bincount(ev, minlength=n_events).astype(np.int64))
+    return jagged_record({k: v[order] for k, v in columns.items()}, offsets, name="Momentum4D")
 
 
 def reconstruct_objects(particles: ak.Array, config: ObjectConfig | None = None) -> ak.Array:
     """Per event: ``electrons``, ``muons``, ``photons``, ``jets`` (jagged) and ``met``
-    (record with ``pt``, ``phi``) — see the module docstring."""
+    (record with ``pt``, ``phi``) — see the module docstring.
+
+    Everything is done on the flat particle buffers (a fixed, small number of
+    numpy/Numba calls whatever the number of events), so that one event at a
+    time — how a trigger sees them — costs milliseconds, not tens of them.
+    """
     cfg = config or ObjectConfig()
-    p = ak.zip(
-        {"px": particles.px, "py": particles.py, "pz": particles.pz, "E": particles.E},
-        with_name="Momentum4D",
-    )
-    apid = abs(particles.pid)
-    charge = particles.charge
-    visible = ~((apid == 12) | (apid == 14) | (apid == 16))
-    pt, eta = p.pt, p.eta
-    lep_cand = (
-        ((apid == 11) | (apid == 13)) & (pt > cfg.lepton_pt_min) & (abs(eta) < cfg.lepton_eta_max)
-    )
-    pho_cand = (apid == 22) & (pt > cfg.photon_pt_min) & (abs(eta) < cfg.photon_eta_max)
-    cand = ak.to_numpy(ak.flatten(lep_cand | pho_cand))
+    offsets = offsets_of(particles)
+    n_events = len(offsets) - 1
+    event = np.repeat(np.arange(n_events), np.diff(offsets))
+    px, py, pz, e = (flat(particles, f) for f in ("px", "py", "pz", "E"))
+    apid = np.abs(flat(particles, "pid", np.int64))
+    charge = ak.to_numpy(ak.flatten(particles.charge))
+    pt, eta, phi, mass = to_ptetaphim(px, py, pz, e)
+    visible = ~np.isin(apid, _INVISIBLE)
+    lep_cand = ((apid == 11) | (apid == 13)) & (pt > cfg.lepton_pt_min)
+    lep_cand &= np.abs(eta) < cfg.lepton_eta_max
+    pho_cand = (apid == 22) & (pt > cfg.photon_pt_min) & (np.abs(eta) < cfg.photon_eta_max)
     iso = relative_isolation_kernel(
-        flat(p, "pt"), flat(p, "eta"), flat(p, "phi"), offsets_of(p), cand, float(cfg.iso_radius)
+        pt, eta, phi, offsets, lep_cand | pho_cand, float(cfg.iso_radius)
     )
-    iso = ak.unflatten(iso, ak.num(p))
     isolated = iso < cfg.iso_max
     is_e = lep_cand & (apid == 11) & isolated
     is_mu = lep_cand & (apid == 13) & isolated
     is_pho = pho_cand & isolated
-    rest = p[visible & ~is_e & ~is_mu & ~is_pho]
-    jets = cluster(rest, "antikt", cfg.jet_radius, pt_min=cfg.jet_pt_min)
-    jets = jets[abs(jets.eta) < cfg.jet_eta_max]
-    vis = p[visible]
-    mx, my = -ak.sum(vis.px, axis=1), -ak.sum(vis.py, axis=1)
+    # jets: anti-kt of the visible particles that are not isolated leptons or photons
+    rest = visible & ~is_e & ~is_mu & ~is_pho
+    rest_offsets = counts_to_offsets(np.bincount(event[rest], minlength=n_events).astype(np.int64))
+    rest_p = jagged_record(
+        {"px": px[rest], "py": py[rest], "pz": pz[rest], "E": e[rest]}, rest_offsets
+    )
+    jets = cluster(rest_p, "antikt", cfg.jet_radius, pt_min=cfg.jet_pt_min)
+    jet_offsets = offsets_of(jets)
+    jet_cols = {f: flat(jets, f) for f in ("pt", "eta", "phi", "mass")}
+    jet_event = np.repeat(np.arange(n_events), np.diff(jet_offsets))
+    kept = np.flatnonzero(np.abs(jet_cols["eta"]) < cfg.jet_eta_max)
+    # missing pT: minus the visible particles' sum, summed in order as ak.sum does
+    mx = -np.bincount(event[visible], weights=px[visible], minlength=n_events)
+    my = -np.bincount(event[visible], weights=py[visible], minlength=n_events)
     met = ak.zip({"pt": np.hypot(mx, my), "phi": np.arctan2(my, mx)})
+    p4 = {"pt": pt, "eta": eta, "phi": phi, "mass": mass}
     out = {
-        "electrons": _sorted(_p4(p[is_e], charge=charge[is_e], iso=iso[is_e])),
-        "muons": _sorted(_p4(p[is_mu], charge=charge[is_mu], iso=iso[is_mu])),
-        "photons": _sorted(_p4(p[is_pho], iso=iso[is_pho])),
-        "jets": _sorted(_p4(jets)),
+        "electrons": _collection(
+            np.flatnonzero(is_e), event, n_events, {**p4, "charge": charge, "iso": iso}
+        ),
+        "muons": _collection(
+            np.flatnonzero(is_mu), event, n_events, {**p4, "charge": charge, "iso": iso}
+        ),
+        "photons": _collection(np.flatnonzero(is_pho), event, n_events, {**p4, "iso": iso}),
+        "jets": _collection(kept, jet_event, n_events, jet_cols),
         "met": met,
     }
     return ak.zip(out, depth_limit=1)

@@ -30,10 +30,11 @@ import awkward as ak
 import numpy as np
 
 from hepml.errors import ConfigError, InputError
-from hepml.reco.cluster import cluster, constituent_particles
+from hepml.kernels import substructure as SK
+from hepml.reco._buffers import counts_to_offsets, flat, jagged_record, offsets_of
+from hepml.reco.cluster import cluster
 from hepml.reco.objects import ObjectConfig, reconstruct_objects
 from hepml.reco.smear import SmearConfig, smear
-from hepml.reco.substructure import soft_drop, substructure
 
 __all__ = ["OBJECT_NAMES", "ObjectsConfig", "trigger_objects"]
 
@@ -89,24 +90,52 @@ class ObjectsConfig:
 
 def visible(particles: ak.Array) -> ak.Array:
     """The particles a detector sees (no neutrinos)."""
-    apid = abs(particles.pid)
-    return particles[~((apid == 12) | (apid == 14) | (apid == 16))]
+    offsets = offsets_of(particles)
+    apid = np.abs(flat(particles, "pid", np.int64))
+    keep = ~np.isin(apid, (12, 14, 16))
+    event = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
+    counts = np.bincount(event[keep], minlength=len(offsets) - 1).astype(np.int64)
+    cols = {f: ak.to_numpy(ak.flatten(particles[f]))[keep] for f in particles.fields}
+    name = particles.layout.purelist_parameter("__record__")
+    return jagged_record(cols, counts_to_offsets(counts), name=name)
 
 
 def fatjets_from_particles(particles: ak.Array, cfg: ObjectsConfig) -> ak.Array:
     """Anti-kt fat jets of the (visible) ``particles`` with ``msd``, ``tau21``,
-    ``tau32`` and ``constituents`` (indices into ``particles``), sorted by pT."""
-    jets = cluster(particles, "antikt", cfg.fatjet_radius, pt_min=cfg.fatjet_pt_min)
-    jets = jets[abs(jets.eta) < cfg.fatjet_eta_max]
-    members = ak.flatten(constituent_particles(particles, jets), axis=1)
-    n_per_event = ak.to_numpy(ak.num(jets, axis=1))
-    sd = soft_drop(members, radius=cfg.fatjet_radius)
-    taus = substructure(members, radius=cfg.fatjet_radius)
-    flat_jets = ak.flatten(jets)
-    extra = {"msd": sd.mass, "tau21": taus.tau21, "tau32": taus.tau32}
-    for name, values in extra.items():
-        flat_jets = ak.with_field(flat_jets, values, name)
-    return ak.unflatten(flat_jets, n_per_event)
+    ``tau32`` and ``constituents`` (indices into ``particles``), sorted by pT.
+
+    Built on flat buffers (the substructure kernels are called directly), so that
+    one event at a time costs little more than its clustering.
+    """
+    R = cfg.fatjet_radius
+    jets = cluster(particles, "antikt", R, pt_min=cfg.fatjet_pt_min)
+    offsets, jet_offsets = offsets_of(particles), offsets_of(jets)
+    n_events = len(offsets) - 1
+    cols = {f: flat(jets, f) for f in ("pt", "eta", "phi", "mass")}
+    per_jet = flat(jets, "n_constituents", np.int64)
+    members = ak.to_numpy(ak.flatten(jets.constituents, axis=None)).astype(np.int64)
+    jet_event = np.repeat(np.arange(n_events), np.diff(jet_offsets))
+    keep = np.abs(cols["eta"]) < cfg.fatjet_eta_max
+    members = members[np.repeat(keep, per_jet)]
+    per_jet = per_jet[keep]
+    jet_event = jet_event[keep]
+    cols = {k: v[keep] for k, v in cols.items()}
+    # the kept jets' particles, as the kernels take them (content + offsets per jet)
+    glob = members + np.repeat(offsets[:-1][jet_event], per_jet)
+    p4 = [flat(particles, f)[glob] for f in ("px", "py", "pz", "E")]
+    member_offsets = counts_to_offsets(per_jet)
+    _, msd, _ = SK.soft_drop_batch(*p4, member_offsets, 0.1, 0.0, float(R))
+    tau = SK.nsubjettiness_batch(*p4, member_offsets, float(R), 1.0, True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tau21 = np.where(tau[:, 0] > 0, tau[:, 1] / tau[:, 0], 0.0)
+        tau32 = np.where(tau[:, 1] > 0, tau[:, 2] / tau[:, 1], 0.0)
+    cols["n_constituents"] = per_jet
+    cols["constituents"] = ak.contents.ListOffsetArray(
+        ak.index.Index64(member_offsets), ak.contents.NumpyArray(members)
+    )
+    cols.update(msd=msd, tau21=tau21, tau32=tau32)
+    counts = np.bincount(jet_event, minlength=n_events).astype(np.int64)
+    return jagged_record(cols, counts_to_offsets(counts), name="Momentum4D")
 
 
 def trigger_objects(
