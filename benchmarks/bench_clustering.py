@@ -9,6 +9,12 @@ dropped), in the same process, with anti-kt R = 0.4 and 0.8 (E-scheme):
 * hepml: :func:`hepml.kernels.cluster.cluster_batch` (inclusive jets sorted by pt
   and each particle's jet index), with one Numba thread and with all of them.
 
+With ``--cxx``, FastJet's C++ library is also timed directly, without the
+Python package's conversions: a 30-line C++ driver (``ClusterSequence`` per event,
+``sorted_by_pt(inclusive_jets())``) is compiled with ``g++ -O2`` against the
+headers and library inside the ``fastjet`` wheel and run on the same events in
+a subprocess (the column is skipped, with a note, when there is no compiler).
+
 Each timing is the best of ``--repeat`` rounds (in each round FastJet and hepml
 take turns, so that the machine's slow spells hit them alike). The first hepml call is timed
 apart: in a fresh process with an empty Numba cache (JIT compilation) and in
@@ -19,6 +25,7 @@ Run::
 
     python benchmarks/bench_clustering.py              # 1000 events
     python benchmarks/bench_clustering.py --events 2000 --repeat 7
+    python benchmarks/bench_clustering.py --cxx       # and FastJet's C++ directly
 
 It prints a markdown table for benchmarks/RESULTS.md.
 """
@@ -105,6 +112,82 @@ def cold_compile_seconds() -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
+CXX_DRIVER = r"""
+#include "fastjet/ClusterSequence.hh"
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+// events.bin: int64 n, int64 offsets[n + 1], float64 (px, py, pz, E)[offsets[n]]
+int main(int argc, char** argv) {
+  FILE* f = std::fopen(argv[1], "rb");
+  double R = std::atof(argv[2]);
+  int repeat = std::atoi(argv[3]);
+  long n;
+  if (std::fread(&n, 8, 1, f) != 1) return 1;
+  std::vector<long> off(n + 1);
+  if (std::fread(off.data(), 8, n + 1, f) != (size_t)(n + 1)) return 1;
+  std::vector<double> p(4 * off[n]);
+  if (std::fread(p.data(), 8, p.size(), f) != p.size()) return 1;
+  fastjet::JetDefinition jd(fastjet::antikt_algorithm, R);
+  double best = 1e300;
+  long jets = 0;
+  for (int r = 0; r < repeat; ++r) {
+    auto t0 = std::chrono::steady_clock::now();
+    jets = 0;
+    for (long ev = 0; ev < n; ++ev) {
+      std::vector<fastjet::PseudoJet> parts;
+      parts.reserve(off[ev + 1] - off[ev]);
+      for (long i = off[ev]; i < off[ev + 1]; ++i)
+        parts.emplace_back(p[4 * i], p[4 * i + 1], p[4 * i + 2], p[4 * i + 3]);
+      fastjet::ClusterSequence cs(parts, jd);
+      jets += fastjet::sorted_by_pt(cs.inclusive_jets(0.0)).size();
+    }
+    std::chrono::duration<double> dt = std::chrono::steady_clock::now() - t0;
+    if (dt.count() < best) best = dt.count();
+  }
+  std::printf("%.9f %ld\n", best, jets);
+}
+"""
+
+
+def fastjet_cxx(px, py, pz, e, offsets, radii, repeat) -> dict[float, tuple[float, int]] | str:
+    """Best time and jet count of FastJet's C++ library on the same events, per R;
+    or why it could not be run."""
+    import shutil
+
+    import fastjet
+
+    root = Path(fastjet.__file__).parent
+    libdir = next(
+        (d for d in (root / "lib64", root / "lib") if (d / "libfastjet.so").exists()), None
+    )
+    cxx = shutil.which("g++") or shutil.which("c++")
+    if cxx is None or libdir is None or not (root / "include" / "fastjet").is_dir():
+        return "no C++ compiler, or the fastjet wheel has no headers/library"
+    with tempfile.TemporaryDirectory() as tmp:
+        src, exe, data = Path(tmp) / "fj.cc", Path(tmp) / "fj", Path(tmp) / "events.bin"
+        src.write_text(CXX_DRIVER)
+        build = subprocess.run(
+            [cxx, "-O2", "-std=c++17", f"-I{root / 'include'}", str(src), f"-L{libdir}",
+             "-lfastjet", f"-Wl,-rpath,{libdir}", "-o", str(exe)],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        if build.returncode != 0:
+            return f"the C++ driver did not compile: {build.stderr.strip()[:200]}"
+        with open(data, "wb") as f:
+            np.array([len(offsets) - 1], np.int64).tofile(f)
+            offsets.astype(np.int64).tofile(f)
+            np.stack([px, py, pz, e], axis=1).astype(np.float64).tofile(f)
+        out = {}
+        for R in radii:
+            run = subprocess.run([str(exe), str(data), str(R), str(repeat)], capture_output=True,
+                                 text=True, check=True)  # fmt: skip
+            t, jets = run.stdout.strip().splitlines()[-1].split()
+            out[R] = (float(t), int(jets))
+        return out
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--events", type=int, default=1000)
@@ -113,6 +196,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--radii", type=float, nargs="+", default=[0.4, 0.8])
     ap.add_argument("--cache", type=Path, default=None, help="events .npz (default: temp dir)")
     ap.add_argument("--no-cold-compile", action="store_true", help="skip the cold-JIT subprocess")
+    ap.add_argument("--cxx", action="store_true", help="also time FastJet's C++ library directly")
     args = ap.parse_args(argv)
 
     import awkward as ak
@@ -136,6 +220,7 @@ def main(argv: list[str] | None = None) -> None:
 
     n_threads_all = numba.config.NUMBA_NUM_THREADS
     rows = []
+    n_jets = {}
     for R in args.radii:
         jetdef = fastjet.JetDefinition(fastjet.antikt_algorithm, R)
 
@@ -158,6 +243,7 @@ def main(argv: list[str] | None = None) -> None:
         run_hepml_all()
         if not np.array_equal(np.diff(hm[4]), ak.to_numpy(ak.num(fj_jets))):
             raise RuntimeError(f"jet multiplicities differ from FastJet at R={R}")
+        n_jets[R] = int(hm[4][-1])
         t_fj, t_1, t_all = best_of([run_fastjet, run_hepml_1, run_hepml_all], args.repeat)
         rows.append((R, n_ev / t_fj, n_ev / t_1, n_ev / t_all))
 
@@ -181,6 +267,20 @@ def main(argv: list[str] | None = None) -> None:
     for R, fj, h1, hn in rows:
         print(f"| {R} | {fj:,.0f} | {h1:,.0f} | {h1 / fj:.2f}x | {hn:,.0f} | {hn / fj:.2f}x |")
     print()
+    if args.cxx:
+        cxx = fastjet_cxx(px, py, pz, e, offsets, args.radii, args.repeat)
+        if isinstance(cxx, str):
+            print(f"FastJet C++ directly: skipped ({cxx})")
+        else:
+            print("FastJet's C++ library called directly (same events, a C++ driver, -O2):")
+            print()
+            print("| R | FastJet C++ ev/s | hepml 1 thread ev/s | ratio | jets (C++ = hepml) |")
+            print("|---|---:|---:|---:|---|")
+            for R, _fj, h1, _hn in rows:
+                t, jets = cxx[R]
+                same = jets == n_jets[R]
+                print(f"| {R} | {n_ev / t:,.0f} | {h1:,.0f} | {h1 * t / n_ev:.2f}x | {same} |")
+            print()
     if cold is not None:
         print(f"hepml first call, cold JIT compile (empty Numba cache): {cold:.1f} s")
     print(f"hepml first call in this process (on-disk cache if present): {first_call:.2f} s")

@@ -139,7 +139,7 @@ def main() -> None:
             assert (nj, ne) == (nj_h, ne_h), ((nj, ne), (nj_h, ne_h))
             print(
                 f"| {threads} | {args.events / t_ours:,.0f} | {args.events / t_hand:,.0f} | "
-                f"{t_hand / t_ours:.1f} | {nj} | {ne} |"
+                f"{t_hand / t_ours:.2f} | {nj} | {ne} |"
             )
 
 
