@@ -4,8 +4,9 @@ The checkpoint (``hepml train``) is loaded once with ``weights_only=True``; the
 tagger runs as TorchScript and, when ONNX Runtime is installed, as ONNX — both
 are timed on the same jets at batch size 1 and the faster one is used (the
 report says which). Inputs are built exactly as in training: the object's
-constituents → :func:`hepml.reco.jet_particle_features` → the model's features,
-standardised inside the exported model.
+constituents → the features kernel behind :func:`hepml.reco.jet_particle_features`
+(called on flat buffers, so that one event at a time stays cheap) → the model's
+features, standardised inside the exported model.
 
 Example::
 
@@ -25,7 +26,10 @@ import numpy as np
 import torch
 
 from hepml.errors import ConfigError, HepmlError, InputError
-from hepml.reco.features import jet_particle_features
+from hepml.kernels.features import FEATURE_NAMES
+from hepml.kernels.features import jet_particle_features as particle_features_kernel
+from hepml.kernels.fourvec import to_xyze
+from hepml.reco._buffers import counts_to_offsets, flat, offsets_of
 
 __all__ = ["MLScorer"]
 
@@ -60,6 +64,12 @@ class MLScorer:
         self.ckpt = ckpt
         self.model_name = ckpt["model_name"]
         self.features = list(ckpt["features"])
+        unknown = [f for f in self.features if f not in FEATURE_NAMES]
+        if unknown:
+            raise ConfigError(
+                f"{self.path}: the model was trained on particle features {unknown} that a "
+                f"trigger path cannot build; it knows {list(FEATURE_NAMES)}"
+            )
         data_cfg = (ckpt.get("config") or {}).get("data") or {}
         self.max_particles = data_cfg.get("max_particles")
         # "fatjets[0]", "fatjets[1]": that jet; "fatjets[:2]": the higher score of the two
@@ -151,52 +161,90 @@ class MLScorer:
         return out
 
     # ------------------------------------------------------------------ inputs
-    def inputs(
-        self, objects: ak.Array, index: int | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
-        """Per-particle inputs of ``fatjets[index]`` of every event: flat ``x`` (n, F),
-        ``pos`` (n, 2) and the number of particles per event (0: no such jet)."""
-        index = self.index if index is None else index
+    def _buffers(self, objects: ak.Array) -> dict[str, np.ndarray]:
+        """The flat arrays the inputs are built from (read once per chunk)."""
         if "particles" not in objects.fields:
             raise InputError(
                 "an ML path needs the events' particles (hepml generator files, or NanoAOD "
                 "with PFCands) to build the jet's inputs"
             )
-        jets = objects.fatjets[:, index : index + 1]
-        if "constituents" not in ak.fields(jets):
+        fatjets = objects.fatjets
+        if "constituents" not in ak.fields(fatjets):
             raise InputError(
                 "an ML path needs fat jets with their constituents (built from particles); "
                 "these fat jets come from the file without them"
             )
-        feats = jet_particle_features(objects.particles, jets, self.max_particles)
-        per_jet = ak.flatten(feats, axis=1)
-        counts = np.zeros(len(objects), dtype=np.int64)
-        has = ak.to_numpy(ak.num(jets, axis=1)) > 0
-        counts[has] = ak.to_numpy(ak.num(per_jet, axis=1))
-        flat = ak.flatten(per_jet)
-        x = np.stack([ak.to_numpy(flat[f]) for f in self.features], 1).astype(np.float32)
-        pos = np.stack([ak.to_numpy(flat[f]) for f in ("deta", "dphi")], 1).astype(np.float32)
-        return torch.from_numpy(x), torch.from_numpy(pos), counts
+        particles = objects.particles
+        cons = ak.flatten(fatjets.constituents, axis=1)  # every jet's particle indices
+        b = {
+            "p_off": offsets_of(particles),
+            "j_off": offsets_of(fatjets),
+            "c_off": offsets_of(cons),
+        }
+        b["local"] = ak.to_numpy(ak.flatten(cons)).astype(np.int64)
+        for f in ("px", "py", "pz", "E"):
+            b[f] = flat(particles, f)
+        for f in ("charge", "pid"):
+            b[f] = flat(particles, f, np.int32)
+        for f in ("pt", "eta", "phi", "mass"):
+            b["jet_" + f] = flat(fatjets, f)
+        return b
+
+    def inputs(
+        self,
+        objects: ak.Array,
+        index: int | None = None,
+        mask: np.ndarray | None = None,
+        buffers: dict[str, np.ndarray] | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+        """Per-particle inputs of ``fatjets[index]`` of every event (where ``mask``):
+        flat ``x`` (n, F), ``pos`` (n, 2) and the number of particles per event (0: no
+        such jet, or not in ``mask``).
+
+        The same values as :func:`hepml.reco.jet_particle_features` of that jet, built
+        on flat buffers with the features kernel: a fixed number of array calls per
+        chunk, which is what one event at a time, as a trigger runs, needs.
+        """
+        index = self.index if index is None else index
+        b = self._buffers(objects) if buffers is None else buffers
+        p_off, j_off, c_off = b["p_off"], b["j_off"], b["c_off"]
+        has = np.diff(j_off) > index
+        if mask is not None:
+            has &= np.asarray(mask, dtype=bool)
+        rows = j_off[:-1][has] + index  # the chosen jet of each event that has one
+        per_jet = c_off[rows + 1] - c_off[rows]
+        jet_offsets = counts_to_offsets(per_jet)
+        take = np.repeat(c_off[rows] - jet_offsets[:-1], per_jet) + np.arange(jet_offsets[-1])
+        glob = b["local"][take] + np.repeat(p_off[:-1][has], per_jet)
+        px, py, pz, e, charge, pid = (b[f][glob] for f in ("px", "py", "pz", "E", "charge", "pid"))
+        jet = to_xyze(*(b["jet_" + f][rows] for f in ("pt", "eta", "phi", "mass")))
+        limit = -1 if self.max_particles is None else int(self.max_particles)
+        feats, _, out_offsets = particle_features_kernel(
+            px, py, pz, e, charge, pid, jet_offsets, *jet, limit
+        )
+        counts = np.zeros(len(p_off) - 1, dtype=np.int64)
+        counts[has] = np.diff(out_offsets)
+        x = feats[:, [FEATURE_NAMES.index(f) for f in self.features]].astype(np.float32)
+        pos = feats[:, [FEATURE_NAMES.index("deta"), FEATURE_NAMES.index("dphi")]]
+        return torch.from_numpy(x), torch.from_numpy(pos.astype(np.float32)), counts
 
     def score(self, objects: ak.Array, mask: np.ndarray | None = None) -> np.ndarray:
         """P(signal) of the object in each event where ``mask`` (the highest over the
         objects for ``fatjets[:N]``); NaN elsewhere or where the event has no such object."""
         n = len(objects)
         out = np.full(n, np.nan)
-        sel = np.flatnonzero(np.ones(n, bool) if mask is None else mask)
-        if len(sel) == 0:
+        if mask is not None and not np.any(mask):
             return out
-        chosen = objects[sel]
+        buffers = self._buffers(objects)
         for index in self.indices:
-            out = np.fmax(out, self._score_one(chosen, sel, n, index))
+            out = np.fmax(out, self._score_one(objects, mask, index, buffers))
         return out
 
-    def _score_one(self, chosen: ak.Array, sel: np.ndarray, n: int, index: int) -> np.ndarray:
-        out = np.full(n, np.nan)
-        x, pos, counts = self.inputs(chosen, index)
-        has = counts > 0
-        offsets = np.concatenate([[0], np.cumsum(counts)])
-        jets = np.flatnonzero(has)
+    def _score_one(self, objects, mask, index: int, buffers) -> np.ndarray:
+        out = np.full(len(objects), np.nan)
+        x, pos, counts = self.inputs(objects, index, mask, buffers)
+        offsets = counts_to_offsets(counts)
+        jets = np.flatnonzero(counts > 0)
         scores = np.empty(len(jets))
         for lo, hi in self._batches(counts[jets]):
             chunk = jets[lo:hi]
@@ -205,5 +253,5 @@ class MLScorer:
                 np.repeat(np.arange(len(chunk)), counts[chunk]).astype(np.int64)
             )
             scores[lo:hi] = self._run(x[a:b], pos[a:b], batch)
-        out[sel[jets]] = scores
+        out[jets] = scores
         return out

@@ -133,3 +133,39 @@ def test_onnx_batches_bound_padded_size_and_keep_scores(tagger, samples):
     assert np.isfinite(got).sum() > 20
     np.testing.assert_allclose(got, want, atol=1e-6)
     np.testing.assert_allclose(got, ref, atol=1e-5)
+
+
+def test_inputs_equal_jet_particle_features_of_that_jet(tagger, samples):
+    """The flat-buffer inputs are the training features of fatjets[i], event by event
+    (events without an i-th jet get none), also for one event at a time and none."""
+    import torch
+
+    from hepml.io import read_events
+    from hepml.reco.features import jet_particle_features
+    from hepml.trigger.ml import MLScorer
+    from hepml.trigger.objects import ObjectsConfig, trigger_objects
+
+    events = read_events(samples["ttbar"], entry_stop=40)
+    objs = trigger_objects(events, ObjectsConfig(), need={"fatjets"}, keep_particles=True)
+    scorer = MLScorer(tagger, "fatjets[0]", backend="torchscript")
+    for index, limit in ((0, None), (1, None), (1, 20)):
+        scorer.max_particles = limit
+        x, pos, counts = scorer.inputs(objs, index)
+        jets = objs.fatjets[:, index : index + 1]
+        ref = jet_particle_features(objs.particles, jets, limit)
+        want_counts = ak.to_numpy(ak.sum(ak.num(ref, axis=2), axis=1))
+        np.testing.assert_array_equal(counts, want_counts)
+        assert (counts > 0).sum() > 10
+        flat = ak.flatten(ak.flatten(ref, axis=1), axis=1)
+        want = np.stack([ak.to_numpy(flat[f]) for f in scorer.features], 1).astype(np.float32)
+        np.testing.assert_array_equal(x.numpy(), want)
+        np.testing.assert_array_equal(pos.numpy()[:, 0], ak.to_numpy(flat.deta).astype(np.float32))
+        np.testing.assert_array_equal(pos.numpy()[:, 1], ak.to_numpy(flat.dphi).astype(np.float32))
+    scorer.max_particles = None
+    x0, _, c0 = scorer.inputs(objs, 0)
+    one = [scorer.inputs(objs[i : i + 1], 0) for i in range(len(objs))]
+    assert torch.equal(torch.cat([o[0] for o in one]), x0)
+    assert np.array_equal(np.concatenate([o[2] for o in one]), c0)
+    x, pos, counts = scorer.inputs(objs[:0], 0)
+    assert x.shape == (0, len(scorer.features))
+    assert counts.shape == (0,)
