@@ -5,7 +5,15 @@ from __future__ import annotations
 import awkward as ak
 import numpy as np
 
-__all__ = ["as_float64", "counts_to_offsets", "flat", "jagged_record", "offsets_of", "unflatten2"]
+__all__ = [
+    "as_float64",
+    "counts_to_offsets",
+    "event_index",
+    "flat",
+    "jagged_record",
+    "offsets_of",
+    "unflatten2",
+]
 
 
 def offsets_of(array: ak.Array) -> np.ndarray:
@@ -18,6 +26,11 @@ def counts_to_offsets(counts: np.ndarray) -> np.ndarray:
     out = np.zeros(len(counts) + 1, dtype=np.int64)
     np.cumsum(counts, out=out[1:])
     return out
+
+
+def event_index(offsets: np.ndarray) -> np.ndarray:
+    """For each content element, the index of the list (event, jet) that holds it."""
+    return np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
 
 
 def as_float64(x) -> np.ndarray:

@@ -32,7 +32,7 @@ import vector
 
 from hepml.kernels.fourvec import to_ptetaphim
 from hepml.kernels.isolation import relative_isolation_kernel
-from hepml.reco._buffers import counts_to_offsets, flat, jagged_record, offsets_of
+from hepml.reco._buffers import counts_to_offsets, event_index, flat, jagged_record, offsets_of
 from hepml.reco.cluster import cluster
 
 __all__ = ["OBJECT_TYPES", "ObjectConfig", "reconstruct_objects"]
@@ -41,7 +41,8 @@ vector.register_awkward()
 
 #: node types of the event graphs, in one-hot order
 OBJECT_TYPES = ("jet", "electron", "muon", "photon", "met")
-_INVISIBLE = (12, 14, 16)
+#: |pid| of the particles a detector never sees (neutrinos)
+INVISIBLE_PIDS = (12, 14, 16)
 
 
 @dataclass
@@ -81,12 +82,12 @@ def reconstruct_objects(particles: ak.Array, config: ObjectConfig | None = None)
     cfg = config or ObjectConfig()
     offsets = offsets_of(particles)
     n_events = len(offsets) - 1
-    event = np.repeat(np.arange(n_events), np.diff(offsets))
+    event = event_index(offsets)
     px, py, pz, e = (flat(particles, f) for f in ("px", "py", "pz", "E"))
     apid = np.abs(flat(particles, "pid", np.int64))
     charge = ak.to_numpy(ak.flatten(particles.charge))
     pt, eta, phi, mass = to_ptetaphim(px, py, pz, e)
-    visible = ~np.isin(apid, _INVISIBLE)
+    visible = ~np.isin(apid, INVISIBLE_PIDS)
     lep_cand = ((apid == 11) | (apid == 13)) & (pt > cfg.lepton_pt_min)
     lep_cand &= np.abs(eta) < cfg.lepton_eta_max
     pho_cand = (apid == 22) & (pt > cfg.photon_pt_min) & (np.abs(eta) < cfg.photon_eta_max)
@@ -106,7 +107,7 @@ def reconstruct_objects(particles: ak.Array, config: ObjectConfig | None = None)
     jets = cluster(rest_p, "antikt", cfg.jet_radius, pt_min=cfg.jet_pt_min)
     jet_offsets = offsets_of(jets)
     jet_cols = {f: flat(jets, f) for f in ("pt", "eta", "phi", "mass")}
-    jet_event = np.repeat(np.arange(n_events), np.diff(jet_offsets))
+    jet_event = event_index(jet_offsets)
     kept = np.flatnonzero(np.abs(jet_cols["eta"]) < cfg.jet_eta_max)
     # missing pT: minus the visible particles' sum, summed in order as ak.sum does
     mx = -np.bincount(event[visible], weights=px[visible], minlength=n_events)

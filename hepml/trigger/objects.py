@@ -31,10 +31,11 @@ import numpy as np
 
 from hepml.errors import ConfigError, InputError
 from hepml.kernels import substructure as SK
-from hepml.reco._buffers import counts_to_offsets, flat, jagged_record, offsets_of
+from hepml.reco._buffers import counts_to_offsets, event_index, flat, jagged_record, offsets_of
 from hepml.reco.cluster import cluster
-from hepml.reco.objects import ObjectConfig, reconstruct_objects
+from hepml.reco.objects import INVISIBLE_PIDS, ObjectConfig, reconstruct_objects
 from hepml.reco.smear import SmearConfig, smear
+from hepml.reco.substructure import tau_ratios
 
 __all__ = ["OBJECT_NAMES", "ObjectsConfig", "trigger_objects"]
 
@@ -91,10 +92,8 @@ class ObjectsConfig:
 def visible(particles: ak.Array) -> ak.Array:
     """The particles a detector sees (no neutrinos)."""
     offsets = offsets_of(particles)
-    apid = np.abs(flat(particles, "pid", np.int64))
-    keep = ~np.isin(apid, (12, 14, 16))
-    event = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
-    counts = np.bincount(event[keep], minlength=len(offsets) - 1).astype(np.int64)
+    keep = ~np.isin(np.abs(flat(particles, "pid", np.int64)), INVISIBLE_PIDS)
+    counts = np.bincount(event_index(offsets)[keep], minlength=len(offsets) - 1).astype(np.int64)
     cols = {f: ak.to_numpy(ak.flatten(particles[f]))[keep] for f in particles.fields}
     name = particles.layout.purelist_parameter("__record__")
     return jagged_record(cols, counts_to_offsets(counts), name=name)
@@ -114,7 +113,7 @@ def fatjets_from_particles(particles: ak.Array, cfg: ObjectsConfig) -> ak.Array:
     cols = {f: flat(jets, f) for f in ("pt", "eta", "phi", "mass")}
     per_jet = flat(jets, "n_constituents", np.int64)
     members = ak.to_numpy(ak.flatten(jets.constituents, axis=None)).astype(np.int64)
-    jet_event = np.repeat(np.arange(n_events), np.diff(jet_offsets))
+    jet_event = event_index(jet_offsets)
     keep = np.abs(cols["eta"]) < cfg.fatjet_eta_max
     members = members[np.repeat(keep, per_jet)]
     per_jet = per_jet[keep]
@@ -126,9 +125,7 @@ def fatjets_from_particles(particles: ak.Array, cfg: ObjectsConfig) -> ak.Array:
     member_offsets = counts_to_offsets(per_jet)
     _, msd, _ = SK.soft_drop_batch(*p4, member_offsets, 0.1, 0.0, float(R))
     tau = SK.nsubjettiness_batch(*p4, member_offsets, float(R), 1.0, True)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        tau21 = np.where(tau[:, 0] > 0, tau[:, 1] / tau[:, 0], 0.0)
-        tau32 = np.where(tau[:, 1] > 0, tau[:, 2] / tau[:, 1], 0.0)
+    tau21, tau32 = tau_ratios(tau)
     cols["n_constituents"] = per_jet
     cols["constituents"] = ak.contents.ListOffsetArray(
         ak.index.Index64(member_offsets), ak.contents.NumpyArray(members)
