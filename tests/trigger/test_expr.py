@@ -54,6 +54,39 @@ CASES = {
 }  # fmt: skip
 
 
+MORE_CASES = {
+    "any(jets[jets.pt > met.pt].pt > 0)": lambda e: any(
+        j["pt"] > e["met"]["pt"] for j in e["jets"]),
+    "count(jets[(jets.pt > 30) & ~(abs(jets.eta) > 2.4)]) >= 2": lambda e: sum(
+        j["pt"] > 30 and not abs(j["eta"]) > 2.4 for j in e["jets"]) >= 2,
+    "all(-jets.eta < 3)": lambda e: all(-j["eta"] < 3 for j in e["jets"]),
+    "any(jets.pt * 2 - muons.pt[0] > 100)": lambda e: any(
+        j["pt"] * 2 - _lead(e["muons"], "pt") > 100 for j in e["jets"]),
+    "ht(jets[(jets.pt > 30) & (abs(jets.eta) < 2.4)]) > 280 or not any(muons.iso < 0.1)": (
+        lambda e: sum(j["pt"] for j in e["jets"] if j["pt"] > 30 and abs(j["eta"]) < 2.4) > 280
+        or not any(m["iso"] < 0.1 for m in e["muons"])),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("text", list(CASES) + list(MORE_CASES))
+def test_flat_fast_paths_and_awkward_paths_agree(text):
+    """hepml's plain layouts take the numpy fast paths; the same events in another
+    layout (permuted: indexed arrays) take awkward's; both equal a Python loop."""
+    from hepml.trigger.expr import _jagged
+
+    order = np.random.default_rng(5).permutation(len(EVENTS))
+    messy = ARR[order]
+    assert _jagged(ARR.jets.pt) is not None
+    assert _jagged(messy.jets.pt) is None
+    fn = {**CASES, **MORE_CASES}[text]
+    want = np.array([bool(fn(e)) for e in EVENTS])
+    cut = compile_expression(text)
+    np.testing.assert_array_equal(cut(ARR), want)
+    np.testing.assert_array_equal(cut(messy), want[order])
+    np.testing.assert_array_equal(cut(ARR[:1]), want[:1])  # one event at a time
+    np.testing.assert_array_equal(cut(ARR[:0]), want[:0])
+
+
 @pytest.mark.parametrize("text", list(CASES))
 def test_expressions_equal_a_python_loop(text):
     got = compile_expression(text)(ARR)
