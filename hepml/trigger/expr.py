@@ -105,7 +105,16 @@ def _jagged(x) -> tuple[np.ndarray, np.ndarray] | None:
     data, off = content.data, layout.offsets.data
     if not (isinstance(data, np.ndarray) and isinstance(off, np.ndarray)) or data.ndim != 1:
         return None
+    if off[0] == 0:
+        return off, data[: off[-1]]
     return off - off[0], data[off[0] : off[-1]]
+
+
+def _same_offsets(a: np.ndarray, b: np.ndarray) -> bool:
+    """Equal offsets (the fields of one collection share one buffer: no scan then)."""
+    if a is b or (len(a) == len(b) and a.ctypes.data == b.ctypes.data):
+        return True
+    return np.array_equal(a, b)
 
 
 def _wrap(off: np.ndarray, values: np.ndarray) -> ak.Array:
@@ -121,30 +130,36 @@ def _elementwise(fn: Callable, *args):
     """``fn(*args)`` with awkward's broadcasting (per-event numpy values spread over each
     event's objects); on the flat buffers when every jagged argument is plain."""
     off = None
+    vals = []
     for a in args:
         j = _jagged(a)
         if j is not None:
             if off is None:
                 off = j[0]
-            elif not np.array_equal(off, j[0]):
-                off = False
-                break
-        elif not (isinstance(a, _SCALARS) or (isinstance(a, np.ndarray) and a.ndim == 1)):
-            off = False
-            break
-    if off is None or off is False:
-        return fn(*args)
-    counts = np.diff(off)
-    vals = []
-    for a in args:
-        if isinstance(a, np.ndarray):
-            if len(a) != len(counts):
+            elif not _same_offsets(off, j[0]):
                 return fn(*args)
-            vals.append(np.repeat(a, counts))
+            vals.append(j[1])
+        elif isinstance(a, _SCALARS) or (isinstance(a, np.ndarray) and a.ndim == 1):
+            vals.append(a)
         else:
-            j = _jagged(a)
-            vals.append(a if j is None else j[1])
+            return fn(*args)
+    if off is None:
+        return fn(*args)
+    counts = None
+    for k, a in enumerate(args):
+        if isinstance(a, np.ndarray):  # one value per event, spread over its objects
+            if len(a) != len(off) - 1:
+                return fn(*args)
+            counts = np.diff(off) if counts is None else counts
+            vals[k] = np.repeat(a, counts)
     return _wrap(off, fn(*vals))
+
+
+def _counts_in_lists(truth: np.ndarray, off: np.ndarray) -> np.ndarray:
+    """Number of true values in each list (``off`` starts at 0)."""
+    running = np.zeros(len(truth) + 1, dtype=np.int64)
+    np.cumsum(truth, out=running[1:])
+    return running[off[1:]] - running[off[:-1]]
 
 
 def _select(x, m):
@@ -155,7 +170,9 @@ def _select(x, m):
         return x[m]
     moff, mask = jm
     xoff = layout.offsets.data
-    if not isinstance(xoff, np.ndarray) or not np.array_equal(xoff - xoff[0], moff):
+    if not isinstance(xoff, np.ndarray) or not _same_offsets(
+        xoff - xoff[0] if xoff[0] else xoff, moff
+    ):
         return x[m]
     keep = np.flatnonzero(mask) + xoff[0]
     content = layout.content
@@ -175,9 +192,8 @@ def _select(x, m):
         )
     else:
         new = taken[0]
-    event = np.repeat(np.arange(len(moff) - 1), np.diff(moff))
     off = np.zeros(len(moff), dtype=np.int64)
-    np.cumsum(np.bincount(event[mask], minlength=len(moff) - 1), out=off[1:])
+    np.cumsum(_counts_in_lists(mask, moff), out=off[1:])
     return ak.Array(
         ak.contents.ListOffsetArray(ak.index.Index64(off), new, parameters=layout.parameters),
         behavior=x.behavior,
@@ -253,10 +269,8 @@ def _reduce(name: str, fn: Callable, empty):
         if j is not None:  # (fast path: how many objects are true / false per event)
             off, values = j
             truth = values if values.dtype == np.bool_ else values != 0
-            event = np.repeat(np.arange(len(off) - 1), np.diff(off))
-            if name == "any":
-                return np.bincount(event[truth], minlength=len(off) - 1) > 0
-            return np.bincount(event[~truth], minlength=len(off) - 1) == 0
+            n_true = _counts_in_lists(truth, off)
+            return n_true > 0 if name == "any" else n_true == np.diff(off)
         out = fn(x, axis=1)
         return _per_event(out, empty)
 
