@@ -104,50 +104,6 @@ def test_features_match_plain_python(counts, max_particles, seed):
         assert list(order[out[j] : out[j + 1]] - lo) == ref_order
 
 
-def _py_knn(eta, phi, k):
-    n = len(eta)
-    edges = []
-    for i in range(n):
-        d = []
-        for j in range(n):
-            if j == i:
-                continue
-            dphi = (phi[i] - phi[j] + math.pi) % (2 * math.pi) - math.pi
-            d.append(((eta[i] - eta[j]) ** 2 + dphi**2, j))
-        d.sort()
-        edges += [(j, i) for _, j in d[:k]]
-    return edges
-
-
-@settings(max_examples=60, deadline=None)
-@given(
-    st.lists(st.integers(0, 9), min_size=1, max_size=4), st.integers(1, 12), st.integers(0, 2**31)
-)
-def test_knn_matches_plain_python(counts, k, seed):
-    rng = np.random.default_rng(seed)
-    n = sum(counts)
-    eta = rng.uniform(-1, 1, n)
-    phi = rng.uniform(-math.pi, math.pi, n)  # neighbours across the phi = ±pi seam too
-    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    edges, eoff = knn_edges(eta, phi, offsets, k)
-    for g in range(len(counts)):
-        lo, hi = offsets[g], offsets[g + 1]
-        ref = _py_knn(eta[lo:hi], phi[lo:hi], k)
-        got = [(int(a) - lo, int(b) - lo) for a, b in edges[:, eoff[g] : eoff[g + 1]].T]
-        assert sorted(got) == sorted(ref)
-        assert len(got) == (hi - lo) * min(k, max(hi - lo - 1, 0))
-
-
-def test_knn_wraps_phi_and_breaks_ties_by_index():
-    eta = np.zeros(4)
-    phi = np.array([3.1, -3.1, 0.0, 1.0])  # 0 and 1 are 0.083 apart across the seam
-    edges, _ = knn_edges(eta, phi, np.array([0, 4]), 1)
-    assert [tuple(e) for e in edges.T] == [(1, 0), (0, 1), (3, 2), (2, 3)]
-    # exact ties: equidistant neighbours, the lower index wins
-    edges, _ = knn_edges(np.zeros(3), np.array([0.0, 1.0, -1.0]), np.array([0, 3]), 1)
-    assert (edges[0, 0], edges[1, 0]) == (1, 0)
-
-
 def _py_knn_ordered(eta, phi, k):
     """Per target, its k nearest (distance, then index), nearest first."""
     n = len(eta)
@@ -163,6 +119,35 @@ def _py_knn_ordered(eta, phi, k):
         d.sort()
         out += [(j, i) for _, j in d[:k]]
     return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.integers(0, 9), min_size=1, max_size=4), st.integers(1, 12), st.integers(0, 2**31)
+)
+def test_knn_matches_plain_python(counts, k, seed):
+    rng = np.random.default_rng(seed)
+    n = sum(counts)
+    eta = rng.uniform(-1, 1, n)
+    phi = rng.uniform(-math.pi, math.pi, n)  # neighbours across the phi = ±pi seam too
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    edges, eoff = knn_edges(eta, phi, offsets, k)
+    for g in range(len(counts)):
+        lo, hi = offsets[g], offsets[g + 1]
+        ref = _py_knn_ordered(eta[lo:hi], phi[lo:hi], k)
+        got = [(int(a) - lo, int(b) - lo) for a, b in edges[:, eoff[g] : eoff[g + 1]].T]
+        assert sorted(got) == sorted(ref)
+        assert len(got) == (hi - lo) * min(k, max(hi - lo - 1, 0))
+
+
+def test_knn_wraps_phi_and_breaks_ties_by_index():
+    eta = np.zeros(4)
+    phi = np.array([3.1, -3.1, 0.0, 1.0])  # 0 and 1 are 0.083 apart across the seam
+    edges, _ = knn_edges(eta, phi, np.array([0, 4]), 1)
+    assert [tuple(e) for e in edges.T] == [(1, 0), (0, 1), (3, 2), (2, 3)]
+    # exact ties: equidistant neighbours, the lower index wins
+    edges, _ = knn_edges(np.zeros(3), np.array([0.0, 1.0, -1.0]), np.array([0, 3]), 1)
+    assert (edges[0, 0], edges[1, 0]) == (1, 0)
 
 
 def test_knn_large_jets_in_order_with_ties_and_any_phi_range():
