@@ -19,7 +19,31 @@ from hepml.kernels.knn import knn_edges as _knn
 from hepml.reco._buffers import as_float64, counts_to_offsets, flat, jagged_record, offsets_of
 from hepml.reco.cluster import constituent_index
 
-__all__ = ["FEATURE_NAMES", "jet_particle_features", "knn_edges"]
+__all__ = ["FEATURE_NAMES", "jet_particle_features", "knn_edges", "particle_features_flat"]
+
+
+def particle_features_flat(
+    px: np.ndarray,
+    py: np.ndarray,
+    pz: np.ndarray,
+    e: np.ndarray,
+    charge: np.ndarray,
+    pid: np.ndarray,
+    jet_offsets: np.ndarray,
+    jet_pt: np.ndarray,
+    jet_eta: np.ndarray,
+    jet_phi: np.ndarray,
+    jet_mass: np.ndarray,
+    max_particles: int | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The features kernel on flat buffers: each jet's particles (``px ... pid``, jet
+    ``g`` owns ``jet_offsets[g]:jet_offsets[g+1]``) and the jets' pt, eta, phi, mass.
+    Returns ``feats`` (n, len(FEATURE_NAMES)), ``order`` (the input row of each output
+    row) and the output offsets; for callers that already hold buffers (the trigger's
+    ML path, one event at a time)."""
+    jpx, jpy, jpz, je = to_xyze(jet_pt, jet_eta, jet_phi, jet_mass)
+    limit = -1 if max_particles is None else int(max_particles)
+    return _features(px, py, pz, e, charge, pid, jet_offsets, jpx, jpy, jpz, je, limit)
 
 
 def jet_particle_features(
@@ -37,12 +61,9 @@ def jet_particle_features(
     px, py, pz, e = (flat(particles, f)[global_idx] for f in ("px", "py", "pz", "E"))
     charge = flat(particles, "charge", np.int32)[global_idx]
     pid = flat(particles, "pid", np.int32)[global_idx]
-    jpx, jpy, jpz, je = to_xyze(
-        *(as_float64(ak.flatten(jets[f])) for f in ("pt", "eta", "phi", "mass"))
-    )
-    limit = -1 if max_particles is None else int(max_particles)
-    feats, order, out_offsets = _features(
-        px, py, pz, e, charge, pid, jet_offsets, jpx, jpy, jpz, je, limit
+    jet = [as_float64(ak.flatten(jets[f])) for f in ("pt", "eta", "phi", "mass")]
+    feats, order, out_offsets = particle_features_flat(
+        px, py, pz, e, charge, pid, jet_offsets, *jet, max_particles
     )
     cols = {name: feats[:, i] for i, name in enumerate(FEATURE_NAMES)}
     local = ak.to_numpy(ak.flatten(jets.constituents, axis=None)).astype(np.int64)

@@ -18,20 +18,12 @@ import numpy as np
 from hepml.kernels import substructure as K
 from hepml.reco._buffers import flat, offsets_of
 
-__all__ = ["soft_drop", "substructure", "tau_ratios"]
+__all__ = ["soft_drop", "substructure"]
 
 
 def _buffers(constituents: ak.Array):
     offsets = offsets_of(constituents)
     return [flat(constituents, f) for f in ("px", "py", "pz", "E")], offsets
-
-
-def tau_ratios(tau: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """τ21 = τ2/τ1 and τ32 = τ3/τ2 from ``tau`` (n_jets, 3); 0 where the denominator is 0."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        tau21 = np.where(tau[:, 0] > 0, tau[:, 1] / tau[:, 0], 0.0)
-        tau32 = np.where(tau[:, 1] > 0, tau[:, 2] / tau[:, 1], 0.0)
-    return tau21, tau32
 
 
 def substructure(constituents: ak.Array, radius: float = 0.8, beta: float = 1.0) -> ak.Array:
@@ -40,7 +32,9 @@ def substructure(constituents: ak.Array, radius: float = 0.8, beta: float = 1.0)
     (px, py, pz, e), offsets = _buffers(constituents)
     tau = K.nsubjettiness_batch(px, py, pz, e, offsets, float(radius), float(beta), True)
     mass = K.jet_mass_batch(px, py, pz, e, offsets)
-    tau21, tau32 = tau_ratios(tau)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tau21 = np.where(tau[:, 0] > 0, tau[:, 1] / tau[:, 0], 0.0)
+        tau32 = np.where(tau[:, 1] > 0, tau[:, 2] / tau[:, 1], 0.0)
     return ak.zip(
         {
             "tau": tau,

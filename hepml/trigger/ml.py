@@ -4,9 +4,10 @@ The checkpoint (``hepml train``) is loaded once with ``weights_only=True``; the
 tagger runs as TorchScript and, when ONNX Runtime is installed, as ONNX — both
 are timed on the same jets at batch size 1 and the faster one is used (the
 report says which). Inputs are built exactly as in training: the object's
-constituents → the features kernel behind :func:`hepml.reco.jet_particle_features`
-(called on flat buffers, so that one event at a time stays cheap) → the model's
-features, standardised inside the exported model.
+constituents → :func:`hepml.reco.features.particle_features_flat` (what
+:func:`hepml.reco.jet_particle_features` runs, on flat buffers, so that one event
+at a time stays cheap) → the model's features, standardised inside the exported
+model.
 
 Example::
 
@@ -26,10 +27,8 @@ import numpy as np
 import torch
 
 from hepml.errors import ConfigError, HepmlError, InputError
-from hepml.kernels.features import FEATURE_NAMES
-from hepml.kernels.features import jet_particle_features as particle_features_kernel
-from hepml.kernels.fourvec import to_xyze
 from hepml.reco._buffers import counts_to_offsets, flat, offsets_of
+from hepml.reco.features import FEATURE_NAMES, particle_features_flat
 
 __all__ = ["MLScorer"]
 
@@ -217,10 +216,9 @@ class MLScorer:
         take = np.repeat(c_off[rows] - jet_offsets[:-1], per_jet) + np.arange(jet_offsets[-1])
         glob = b["local"][take] + np.repeat(p_off[:-1][has], per_jet)
         px, py, pz, e, charge, pid = (b[f][glob] for f in ("px", "py", "pz", "E", "charge", "pid"))
-        jet = to_xyze(*(b["jet_" + f][rows] for f in ("pt", "eta", "phi", "mass")))
-        limit = -1 if self.max_particles is None else int(self.max_particles)
-        feats, _, out_offsets = particle_features_kernel(
-            px, py, pz, e, charge, pid, jet_offsets, *jet, limit
+        jet = [b["jet_" + f][rows] for f in ("pt", "eta", "phi", "mass")]
+        feats, _, out_offsets = particle_features_flat(
+            px, py, pz, e, charge, pid, jet_offsets, *jet, self.max_particles
         )
         counts = np.zeros(len(p_off) - 1, dtype=np.int64)
         counts[has] = np.diff(out_offsets)

@@ -30,12 +30,11 @@ import awkward as ak
 import numpy as np
 
 from hepml.errors import ConfigError, InputError
-from hepml.kernels import substructure as SK
 from hepml.reco._buffers import counts_to_offsets, event_index, flat, jagged_record, offsets_of
 from hepml.reco.cluster import cluster
 from hepml.reco.objects import INVISIBLE_PIDS, ObjectConfig, reconstruct_objects
 from hepml.reco.smear import SmearConfig, smear
-from hepml.reco.substructure import tau_ratios
+from hepml.reco.substructure import soft_drop, substructure
 
 __all__ = ["OBJECT_NAMES", "ObjectsConfig", "trigger_objects"]
 
@@ -103,8 +102,8 @@ def fatjets_from_particles(particles: ak.Array, cfg: ObjectsConfig) -> ak.Array:
     """Anti-kt fat jets of the (visible) ``particles`` with ``msd``, ``tau21``,
     ``tau32`` and ``constituents`` (indices into ``particles``), sorted by pT.
 
-    Built on flat buffers (the substructure kernels are called directly), so that
-    one event at a time costs little more than its clustering.
+    Built on flat buffers (the jets' particles gathered once, in plain layouts), so
+    that one event at a time costs little more than its clustering.
     """
     R = cfg.fatjet_radius
     jets = cluster(particles, "antikt", R, pt_min=cfg.fatjet_pt_min)
@@ -119,13 +118,14 @@ def fatjets_from_particles(particles: ak.Array, cfg: ObjectsConfig) -> ak.Array:
     per_jet = per_jet[keep]
     jet_event = jet_event[keep]
     cols = {k: v[keep] for k, v in cols.items()}
-    # the kept jets' particles, as the kernels take them (content + offsets per jet)
+    # the kept jets' particles, gathered once (content + offsets per jet)
     glob = members + np.repeat(offsets[:-1][jet_event], per_jet)
-    p4 = [flat(particles, f)[glob] for f in ("px", "py", "pz", "E")]
     member_offsets = counts_to_offsets(per_jet)
-    _, msd, _ = SK.soft_drop_batch(*p4, member_offsets, 0.1, 0.0, float(R))
-    tau = SK.nsubjettiness_batch(*p4, member_offsets, float(R), 1.0, True)
-    tau21, tau32 = tau_ratios(tau)
+    p4 = {f: flat(particles, f)[glob] for f in ("px", "py", "pz", "E")}
+    constituents = jagged_record(p4, member_offsets, name="Momentum4D")
+    msd = ak.to_numpy(soft_drop(constituents, radius=R).mass)
+    taus = substructure(constituents, radius=R)
+    tau21, tau32 = ak.to_numpy(taus.tau21), ak.to_numpy(taus.tau32)
     cols["n_constituents"] = per_jet
     cols["constituents"] = ak.contents.ListOffsetArray(
         ak.index.Index64(member_offsets), ak.contents.NumpyArray(members)
