@@ -46,6 +46,7 @@ import numpy as np
 
 from hepml.errors import ConfigError
 from hepml.reco import primitives
+from hepml.reco._buffers import offsets_of
 
 __all__ = ["COLLECTIONS", "FUNCTIONS", "Expression", "ExpressionError", "compile_expression"]
 
@@ -295,11 +296,7 @@ def _coll_fn(name: str, fn: Callable, needs: tuple[str, ...]):
 def _num(x, where):
     if _depth(x) != 1:
         raise ExpressionError(f"{where}: count() takes a collection or per-object values")
-    if isinstance(x.layout, ak.contents.ListOffsetArray):
-        off = x.layout.offsets.data
-        if isinstance(off, np.ndarray):
-            return np.diff(off).astype(np.int64)
-    return ak.to_numpy(ak.num(x, axis=1))
+    return np.diff(offsets_of(x))  # (no awkward call for plain layouts)
 
 
 def _abs(x, where):
