@@ -7,6 +7,8 @@
   leptons, photons, MET), with the same API.
 * :class:`StreamingJetGraphs` — the same graphs streamed from files larger than
   memory through a bounded shuffle buffer, sharded over ranks and workers.
+* :func:`reflect` — mirror jets in Δη / Δφ, the training-time augmentation of
+  ``data.augment: reflect``.
 * :class:`Standardizer` — per-feature mean and standard deviation computed on a
   training split, saved with a model as a plain dict.
 """
@@ -14,7 +16,7 @@
 from __future__ import annotations
 
 from hepml.graphs.events import EVENT_NODE_FEATURES, EventGraphs, graphs_of, is_event_rows
-from hepml.graphs.jets import JetGraphs, Standardizer, load_rows, read_rows
+from hepml.graphs.jets import JetGraphs, Standardizer, load_rows, read_rows, reflect
 from hepml.graphs.split import SPLITS, split_indices
 from hepml.graphs.stream import StreamingJetGraphs
 
@@ -29,5 +31,6 @@ __all__ = [
     "is_event_rows",
     "load_rows",
     "read_rows",
+    "reflect",
     "split_indices",
 ]

@@ -26,7 +26,15 @@ from torch_geometric.data import Batch, Data
 from hepml.errors import InputError
 from hepml.reco import FEATURE_NAMES
 
-__all__ = ["JetGraphs", "Standardizer", "load_rows", "read_columns", "read_rows", "row_kind"]
+__all__ = [
+    "JetGraphs",
+    "Standardizer",
+    "load_rows",
+    "read_columns",
+    "read_rows",
+    "reflect",
+    "row_kind",
+]
 
 ID_FIELDS = ("file_index", "entry", "jet_index")
 
@@ -136,6 +144,36 @@ class Standardizer:
     @classmethod
     def from_state_dict(cls, state: dict[str, list[float]]) -> Standardizer:
         return cls(torch.tensor(state["mean"]), torch.tensor(state["std"]))
+
+
+def reflect(
+    batch: Batch,
+    signs: torch.Tensor,
+    columns: tuple[int, int],
+    standardizer: Standardizer | None = None,
+) -> Batch:
+    """Mirror each jet of ``batch`` in Δη and/or Δφ (training-time augmentation).
+
+    ``signs`` is ``(num_graphs, 2)`` of ±1: jet ``j`` gets Δη → ``signs[j, 0]``·Δη
+    and Δφ → ``signs[j, 1]``·Δφ, in ``pos`` and in the feature columns ``columns``
+    of ``x``. ``x`` may already be standardised by ``standardizer``: the mirrored
+    raw value −r standardises to ``−x − 2μ/σ``, so the result equals mirroring the
+    raw features and standardising after. Pairwise distances, and so every kNN
+    graph built from ``pos``, do not change; a top jet mirrored is still a top jet
+    (the selection is symmetric in η, and the physics in φ). Returns a new Batch.
+    """
+    per_node = signs.to(batch.x.dtype)[batch.batch]
+    out = batch.clone()
+    out.pos = batch.pos * per_node.to(batch.pos.dtype)
+    x = batch.x.clone()
+    for k, col in enumerate(columns):
+        s = per_node[:, k]
+        shift = 0.0
+        if standardizer is not None:
+            shift = (standardizer.mean[col] / standardizer.std[col]).to(x.dtype)
+        x[:, col] = s * x[:, col] + (s - 1) * shift
+    out.x = x
+    return out
 
 
 class JetGraphs(torch.utils.data.Dataset):

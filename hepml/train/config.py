@@ -12,6 +12,8 @@ A config file (every key optional except ``data.files``)::
       shuffle_buffer: 16384   #   shuffle buffer of this many jets, standardisation fitted on
       stats_jets: 100000      #   the first stats_jets training jets, DataLoader workers
       workers: 0
+      augment: none           # reflect: mirror each training jet in Δη and Δφ with random
+                              #   signs, drawn from (seed, epoch) (jet graphs only)
     model:
       name: particlenet-lite  # hepml.models.list_models(), or substructure-bdt
       k: 7                    # any option of that model
@@ -73,6 +75,7 @@ class DataConfig:
     shuffle_buffer: int = 16384
     stats_jets: int = 100000
     workers: int = 0
+    augment: str = "none"
 
 
 @dataclass
@@ -125,6 +128,7 @@ class TrainConfig:
 
 
 _CHOICES = {
+    "data.augment": ("none", "reflect"),
     "optimizer.name": ("adam", "adamw", "sgd"),
     "schedule.name": ("none", "cosine", "step", "onecycle"),
     "precision": ("auto", "fp32", "bf16"),

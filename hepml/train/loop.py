@@ -272,7 +272,18 @@ class Trainer:
         train_labels = self.data.y[torch.from_numpy(self.split["train"])]
         self._check_labels(train_labels, int(self.data.y.max()), len(rows))
         self.standardizer = Standardizer.fit(self.data.x[self.data.node_mask(self.split["train"])])
+        self._check_augment()
         self._data_ready = True
+
+    def _check_augment(self) -> None:
+        if self.config.data.augment == "reflect":
+            missing = [f for f in ("deta", "dphi") if f not in self.features]
+            if missing:
+                raise ConfigError(
+                    f"data.augment: reflect mirrors the particle features deta and dphi, "
+                    f"but the training features {self.features} lack {missing}; "
+                    "use jet rows with those features or data.augment: none"
+                )
 
     def _check_labels(self, train_labels: torch.Tensor, max_label: int, n_rows: int) -> None:
         cfg = self.config
@@ -326,15 +337,35 @@ class Trainer:
             if n >= cfg.data.stats_jets:
                 break
         self.standardizer = Standardizer.fit(torch.cat(xs))
+        self._check_augment()
         self._data_ready = True
 
     def batches(self, split: str, epoch: int | None = None, stream: int = 0) -> Iterator:
         """Batches of ``split``; shuffled from ``(seed, epoch, stream)`` when ``epoch`` is
-        given (``stream`` 0: training, 1: BatchNorm recalibration)."""
+        given (``stream`` 0: training, 1: BatchNorm recalibration). Training batches
+        are mirrored (``data.augment: reflect``) with signs drawn from ``(seed, epoch,
+        rank)``, so a resumed run sees the same jets as an uninterrupted one."""
         cfg = self.config
-        if cfg.data.streaming:
-            yield from self._stream(split, epoch, stream)
-            return
+        batches = (
+            self._stream(split, epoch, stream)
+            if cfg.data.streaming
+            else self._memory(split, epoch, stream)
+        )
+        if cfg.data.augment == "reflect" and split == "train" and epoch is not None and not stream:
+            batches = self._reflected(batches, epoch)
+        yield from batches
+
+    def _reflected(self, batches: Iterable, epoch: int) -> Iterator:
+        from hepml.graphs.jets import reflect
+
+        rng = np.random.default_rng([self.config.seed, epoch, 2, self.rank])
+        columns = (self.features.index("deta"), self.features.index("dphi"))
+        for batch in batches:
+            signs = torch.from_numpy(rng.choice([-1.0, 1.0], size=(batch.num_graphs, 2)))
+            yield reflect(batch, signs, columns, self.standardizer)
+
+    def _memory(self, split: str, epoch: int | None, stream: int) -> Iterator:
+        cfg = self.config
         idx = self.split[split]
         if epoch is not None:
             key = [cfg.seed, epoch] + ([stream] if stream else [])

@@ -44,6 +44,7 @@ def test_defaults_and_overrides(tmp_path):
         ({"model": {"name": "particlenet", "k": 0}}, r"'k' must be an integer >= 1"),
         ({"model": {"name": "substructure-bdt", "max_iters": 3}}, r"unknown key 'model.max_iters'"),
         ({"device": "gpu"}, r"'device' must be auto, cpu, cuda or cuda:N"),
+        ({"data": {"augment": "rotate"}}, r"'data.augment' must be one of none, reflect"),
         ({"optimizer": 3}, r"optimizer must be a mapping"),
     ],
 )

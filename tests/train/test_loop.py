@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from hepml.errors import InputError
+from hepml.errors import ConfigError, InputError
 from hepml.graphs import load_rows
 from hepml.train import (
     Trainer,
@@ -68,9 +68,12 @@ def test_training_writes_checkpoints_history_and_learns(small_config):
     assert res.metrics["auc"] > 0.6  # boosted tops vs QCD separate even after 3 short epochs
 
 
-def test_resume_continues_exactly(small_config, tmp_path):
-    """A run interrupted after epoch 1 and resumed ends where an uninterrupted one does."""
-    straight = small_config(model="pfn", epochs=3, output=str(tmp_path / "a"))
+@pytest.mark.parametrize("augment", ["none", "reflect"])
+def test_resume_continues_exactly(small_config, tmp_path, augment):
+    """A run interrupted after epoch 1 and resumed ends where an uninterrupted one does
+    (with mirrored training jets too: their signs come from the seed and the epoch)."""
+    data = {"augment": augment}
+    straight = small_config(model="pfn", epochs=3, output=str(tmp_path / "a"), data=data)
     fit(straight)
 
     class Stop(Exception):
@@ -80,7 +83,7 @@ def test_resume_continues_exactly(small_config, tmp_path):
         if row["epoch"] == 1:
             raise Stop
 
-    broken = small_config(model="pfn", epochs=3, output=str(tmp_path / "b"))
+    broken = small_config(model="pfn", epochs=3, output=str(tmp_path / "b"), data=data)
     with pytest.raises(Stop):
         Trainer(broken, on_epoch=stop_after_first).fit()
     assert load_checkpoint(tmp_path / "b" / "checkpoint.pt")["epoch"] == 1
@@ -93,6 +96,47 @@ def test_resume_continues_exactly(small_config, tmp_path):
     for key, tensor in a["model_state"].items():
         torch.testing.assert_close(b["model_state"][key], tensor, rtol=0, atol=0, msg=key)
     assert [r["val_loss"] for r in a["history"]] == [r["val_loss"] for r in b["history"]]
+
+
+def test_reflect_augmentation_mirrors_training_jets_only(small_config):
+    """data.augment: reflect flips Δη / Δφ of whole training jets (x and pos, as if the
+    raw features were mirrored before standardising), reproducibly per epoch; the
+    validation batches and the BatchNorm recalibration batches are left alone."""
+    plain = Trainer(small_config(model="pfn"))
+    aug = Trainer(small_config(model="pfn", data={"augment": "reflect"}))
+    plain.prepare_data()
+    aug.prepare_data()
+    cols = [aug.features.index("deta"), aug.features.index("dphi")]
+    mean, std = aug.standardizer.mean, aug.standardizer.std
+    flips = []
+    for a, p in zip(aug.batches("train", 1), plain.batches("train", 1), strict=True):
+        assert torch.equal(a.ids, p.ids)
+        assert torch.equal(a.batch, p.batch)
+        sign = a.pos[:, :] / p.pos[:, :]  # ±1 per particle and coordinate
+        finite = p.pos != 0
+        assert torch.all((sign[finite].abs() - 1).abs() < 1e-6)
+        for k, col in enumerate(cols):
+            raw_a = a.x[:, col] * std[col] + mean[col]
+            raw_p = p.x[:, col] * std[col] + mean[col]
+            s = torch.where(finite[:, k], sign[:, k], torch.ones_like(sign[:, k]))
+            torch.testing.assert_close(raw_a, s * raw_p, atol=1e-5, rtol=1e-5)
+            for j in range(a.num_graphs):  # one sign per jet
+                assert len(torch.unique(s[(a.batch == j) & finite[:, k]])) <= 1
+        others = [c for c in range(a.x.shape[1]) if c not in cols]
+        assert torch.equal(a.x[:, others], p.x[:, others])
+        flips.append(sign[finite].lt(0).float().mean())
+    assert 0.3 < float(torch.stack(flips).mean()) < 0.7
+    again = next(iter(aug.batches("train", 1)))
+    assert torch.equal(again.x, next(iter(aug.batches("train", 1))).x)
+    assert not torch.equal(again.x, next(iter(aug.batches("train", 2))).x)
+    for split, epoch, stream in (("val", None, 0), ("train", 1, 1)):
+        a = next(iter(aug.batches(split, epoch, stream)))
+        p = next(iter(plain.batches(split, epoch, stream)))
+        assert torch.equal(a.x, p.x)
+        assert torch.equal(a.pos, p.pos)
+    without = Trainer(small_config(data={"augment": "reflect", "features": ["log_pt", "dphi"]}))
+    with pytest.raises(ConfigError, match=r"data.augment: reflect .* lack \['deta'\]"):
+        without.prepare_data()
 
 
 def test_bdt_through_the_same_config(small_config, jet_rows):
