@@ -35,19 +35,9 @@ import torch
 
 from hepml.errors import InputError
 from hepml.graphs.jets import JetGraphs
+from hepml.reco.objects import EVENT_NODE_FEATURES, node_features
 
-__all__ = ["EVENT_NODE_FEATURES", "EventGraphs", "graphs_of", "is_event_rows"]
-
-_TYPES = ("jet", "electron", "muon", "photon", "met")
-#: per-object node features, in order
-EVENT_NODE_FEATURES = (
-    *(f"is_{t}" for t in _TYPES),
-    "log_pt",
-    "eta",
-    "sin_phi",
-    "cos_phi",
-    "log_mass",
-)
+__all__ = ["EVENT_NODE_FEATURES", "EventGraphs", "graphs_of", "is_event_rows", "node_features"]
 
 
 def is_event_rows(rows: ak.Array) -> bool:
@@ -66,11 +56,6 @@ class EventGraphs(JetGraphs):
                 f"{source or 'rows'}: not event rows (no 'objects'); write them with "
                 "'hepml reconstruct --level events'"
             )
-        unknown = [f for f in features if f not in EVENT_NODE_FEATURES]
-        if unknown:
-            raise InputError(
-                f"unknown event node feature(s) {unknown}; available: {list(EVENT_NODE_FEATURES)}"
-            )
         obj = rows.objects
         counts = ak.to_numpy(ak.num(obj)).astype(np.int64)
         self.offsets = torch.from_numpy(np.concatenate([[0], np.cumsum(counts)]))
@@ -79,11 +64,7 @@ class EventGraphs(JetGraphs):
         eta = ak.to_numpy(ak.flatten(obj.eta)).astype(np.float64)
         phi = ak.to_numpy(ak.flatten(obj.phi)).astype(np.float64)
         mass = ak.to_numpy(ak.flatten(obj.mass)).astype(np.float64)
-        cols = {f"is_{name}": (t == i).astype(np.float64) for i, name in enumerate(_TYPES)}
-        cols.update({
-            "log_pt": np.log(np.maximum(pt, 1e-3)), "eta": eta, "sin_phi": np.sin(phi),
-            "cos_phi": np.cos(phi), "log_mass": np.log1p(np.maximum(mass, 0.0))})  # fmt: skip
-        self.x = torch.from_numpy(np.stack([cols[f] for f in features], 1).astype(np.float32))
+        self.x = torch.from_numpy(node_features(t, pt, eta, phi, mass, features))
         self.pos = torch.from_numpy(np.stack([eta, phi], 1).astype(np.float32))
         self.y = torch.from_numpy(ak.to_numpy(rows.label).astype(np.int64))
         self.weight = torch.from_numpy(ak.to_numpy(rows.weight).astype(np.float32))

@@ -24,23 +24,40 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import awkward as ak
 import numpy as np
 import vector
 
+from hepml.errors import InputError
 from hepml.kernels.fourvec import to_ptetaphim
 from hepml.kernels.isolation import relative_isolation_kernel
 from hepml.reco._buffers import counts_to_offsets, event_index, flat, jagged_record, offsets_of
 from hepml.reco.cluster import cluster
 
-__all__ = ["OBJECT_TYPES", "ObjectConfig", "reconstruct_objects"]
+__all__ = [
+    "EVENT_NODE_FEATURES",
+    "OBJECT_TYPES",
+    "ObjectConfig",
+    "node_features",
+    "reconstruct_objects",
+]
 
 vector.register_awkward()
 
 #: node types of the event graphs, in one-hot order
 OBJECT_TYPES = ("jet", "electron", "muon", "photon", "met")
+#: per-object node features of the event graphs, in order (see :func:`node_features`)
+EVENT_NODE_FEATURES = (
+    *(f"is_{t}" for t in OBJECT_TYPES),
+    "log_pt",
+    "eta",
+    "sin_phi",
+    "cos_phi",
+    "log_mass",
+)
 #: |pid| of the particles a detector never sees (neutrinos)
 INVISIBLE_PIDS = (12, 14, 16)
 
@@ -126,3 +143,34 @@ def reconstruct_objects(particles: ak.Array, config: ObjectConfig | None = None)
         "met": met,
     }
     return ak.zip(out, depth_limit=1)
+
+
+def node_features(
+    types: np.ndarray,
+    pt: np.ndarray,
+    eta: np.ndarray,
+    phi: np.ndarray,
+    mass: np.ndarray,
+    features: Sequence[str] = EVENT_NODE_FEATURES,
+) -> np.ndarray:
+    """``(n, len(features))`` float32 node features of ``n`` objects given as flat arrays
+    (``types``: index into :data:`OBJECT_TYPES`): the event graphs' nodes, for training
+    (``hepml.graphs.EventGraphs``) and for the trigger's event ML path alike.
+
+    One-hot of the type, ``log_pt`` (log pT, pT floored at 1 MeV), ``eta``, ``sin_phi``,
+    ``cos_phi`` (continuous across ±π) and ``log_mass`` (log(1 + m))."""
+    unknown = [f for f in features if f not in EVENT_NODE_FEATURES]
+    if unknown:
+        raise InputError(
+            f"unknown event node feature(s) {unknown}; available: {list(EVENT_NODE_FEATURES)}"
+        )
+    types = np.asarray(types, dtype=np.int64)
+    pt, eta, phi, mass = (np.asarray(a, dtype=np.float64) for a in (pt, eta, phi, mass))
+    cols = {f"is_{name}": (types == i).astype(np.float64) for i, name in enumerate(OBJECT_TYPES)}
+    cols.update({
+        "log_pt": np.log(np.maximum(pt, 1e-3)), "eta": eta, "sin_phi": np.sin(phi),
+        "cos_phi": np.cos(phi), "log_mass": np.log1p(np.maximum(mass, 0.0))})  # fmt: skip
+    out = np.empty((len(types), len(features)), dtype=np.float32)
+    for k, f in enumerate(features):
+        out[:, k] = cols[f]
+    return out

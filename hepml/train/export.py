@@ -73,6 +73,16 @@ class ExportedPFN(Exported):
         return torch.softmax(logits, dim=1)
 
 
+class ExportedEventGNN(Exported):
+    """Event GNN over an event's objects with the standardisation and softmax built in
+    (TorchScript); ``pos`` is accepted for a uniform signature and unused."""
+
+    def forward(self, x: Tensor, pos: Tensor, batch: Tensor) -> Tensor:
+        n_graphs = int(batch.max()) + 1 if batch.numel() > 0 else 0
+        logits = self.model((x - self.mean) / self.std, batch, None, n_graphs)
+        return torch.softmax(logits, dim=1)
+
+
 def _bn(bn: nn.Module, h: Tensor) -> Tensor:
     """A BatchNorm1d (eval) or Identity applied over the last dimension of any shape."""
     shape = h.shape
@@ -178,7 +188,7 @@ def pad_jets(x: Tensor, pos: Tensor, batch: Tensor) -> tuple[Tensor, Tensor, Ten
 
 
 def _wrapped(ckpt: dict, dense: bool) -> nn.Module:
-    from hepml.models import PFN, ParticleNet
+    from hepml.models import PFN, EventGNN, ParticleNet
     from hepml.train.checkpoint import model_from_checkpoint
 
     if ckpt["kind"] != "torch":
@@ -189,7 +199,11 @@ def _wrapped(ckpt: dict, dense: bool) -> nn.Module:
     mean = torch.tensor(ckpt["standardizer"]["mean"], dtype=torch.float32)
     std = torch.tensor(ckpt["standardizer"]["std"], dtype=torch.float32)
     if not dense:
-        cls = ExportedPFN if isinstance(model, PFN) else Exported
+        cls = Exported
+        if isinstance(model, PFN):
+            cls = ExportedPFN
+        elif isinstance(model, EventGNN):
+            cls = ExportedEventGNN
         return cls(model, mean, std).eval()
     if isinstance(model, ParticleNet):
         return DenseParticleNet(model, mean, std).eval()

@@ -134,9 +134,9 @@ class EmulationResult:
 
 
 def _scorers(menu: Menu) -> dict:
-    from hepml.trigger.ml import MLScorer
+    from hepml.trigger.ml import scorer
 
-    return {p.name: MLScorer(p.model, p.object) for p in menu.ml_paths}
+    return {p.name: scorer(p.model, p.object) for p in menu.ml_paths}
 
 
 def _rate_weights(
@@ -188,7 +188,7 @@ def first_pass(
     t0 = time.perf_counter()
     scorers = scorers if scorers is not None else _scorers(menu)
     need = menu.collections()
-    ml = bool(menu.ml_paths)
+    ml = menu.needs_particles
     recorded = {p.name: p.recorded for p in menu.paths.values() if p.recorded}
     cols = {"ids": [], "weight": []}
     cut: dict[str, list] = {p: [] for p in menu.paths}

@@ -70,7 +70,7 @@ def measure_latency(
 
     scorers = scorers if scorers is not None else _scorers(menu)
     need = menu.collections()
-    ml = bool(menu.ml_paths)
+    ml = menu.needs_particles
     evs = read_events(sample.files, sample.schema, entry_stop=max(events, batch_events))
     paths = menu.ordered()
     # batched

@@ -26,7 +26,9 @@ r"""Trigger menus: Level-1 seeds and HLT paths in YAML, validated before any eve
         seed: L1_SingleJet180
         cut: "fatjets.pt[0] > 400"                         # preselection
         model: runs/pn/best.pt                             # a hepml checkpoint (relative to the menu)
-        object: "fatjets[0]"                               # the jet it scores (or "fatjets[:2]")
+        object: "fatjets[0]"                               # the jet it scores ("fatjets[:2]": the
+                                                           # best of two; "event": the event graph
+                                                           # of all objects, an event-level model)
         target_rate_hz: 20                                 # threshold solved on the background
         compare_with: [HLT_AK8PFJet400_SD30]               # same-rate efficiency ratio
         compare_rates_hz: [2, 5, 10, 20]                   # ... and at these rates too
@@ -50,6 +52,7 @@ from pathlib import Path
 import yaml
 
 from hepml.errors import ConfigError
+from hepml.reco.objects import OBJECT_TYPES
 from hepml.trigger.expr import Expression, compile_expression
 from hepml.trigger.objects import OBJECT_NAMES, ObjectsConfig
 
@@ -72,7 +75,9 @@ _PATH_KEYS = {
 }
 _TOP_KEYS = {"name", "luminosity", "input_rate_hz", "objects", "seeds", "paths", "description"}
 #: what an ML path may score: one fat jet, or the best of the two leading ones
-ML_OBJECTS = ("fatjets[0]", "fatjets[1]", "fatjets[:2]")
+ML_OBJECTS = ("fatjets[0]", "fatjets[1]", "fatjets[:2]", "event")
+#: what an ML path with ``object: event`` reads: the nodes of the event graph
+EVENT_GRAPH_COLLECTIONS = (*(f"{t}s" for t in OBJECT_TYPES[:-1]), "met")
 
 
 @dataclass
@@ -142,6 +147,11 @@ class Menu:
     def ml_paths(self) -> list[TriggerPath]:
         return [p for p in self.paths.values() if p.is_ml]
 
+    @property
+    def needs_particles(self) -> bool:
+        """Whether an ML path scores jets (their inputs are built from particles)."""
+        return any(p.object != "event" for p in self.ml_paths)
+
     def collections(self) -> set[str]:
         """Object collections the menu's expressions (and ML paths) need."""
         need: set[str] = set()
@@ -149,7 +159,7 @@ class Menu:
             for e in p.expressions():
                 need |= e.collections
             if p.is_ml:
-                need.add("fatjets")
+                need |= set(EVENT_GRAPH_COLLECTIONS) if p.object == "event" else {"fatjets"}
         if "event" in need:
             need |= set(OBJECT_NAMES)
         return need & set(OBJECT_NAMES) | (need & {"triggers"})

@@ -1,4 +1,9 @@
-"""ML trigger paths: a trained hepml tagger scoring one object of each event.
+"""ML trigger paths: a trained hepml model scoring one object of each event.
+
+Two kinds of object: a fat jet (``fatjets[0]``, ``fatjets[1]``, or the best of
+``fatjets[:2]``), scored by a jet tagger (:class:`MLScorer`), or the whole event
+(``event``), scored by an event-level model on the graph of its jets, electrons,
+muons, photons and MET (:class:`EventScorer`). :func:`scorer` picks the class.
 
 The checkpoint (``hepml train``) is loaded once with ``weights_only=True``; the
 tagger runs as TorchScript and, when ONNX Runtime is installed, as ONNX — both
@@ -30,7 +35,35 @@ from hepml.errors import ConfigError, HepmlError, InputError
 from hepml.reco._buffers import counts_to_offsets, flat, offsets_of
 from hepml.reco.features import FEATURE_NAMES, particle_features_flat
 
-__all__ = ["MLScorer"]
+__all__ = ["EventScorer", "MLScorer", "scorer"]
+
+
+def scorer(path: str | os.PathLike, object: str = "fatjets[0]", **options) -> MLScorer:
+    """The scorer of an ML path: :class:`EventScorer` for ``object="event"``, else
+    :class:`MLScorer` (``options``: ``backend``, ``batch_size``, ...)."""
+    cls = EventScorer if object == "event" else MLScorer
+    return cls(path, object, **options)
+
+
+def _load_network(path: str) -> dict:
+    from hepml.train.checkpoint import load_checkpoint
+
+    try:
+        ckpt = load_checkpoint(path)
+    except HepmlError as err:
+        raise ConfigError(f"ML path model: {err} (set the menu's model: or pass --model)") from None
+    if ckpt.get("kind") != "torch":
+        raise ConfigError(
+            f"{path}: a {ckpt.get('model_name')!r} model cannot score objects in a trigger "
+            "path; use a network (particlenet, particlenet-lite, pfn, event-gnn)"
+        )
+    return ckpt
+
+
+def _is_event_model(ckpt: dict) -> bool:
+    from hepml.reco.objects import EVENT_NODE_FEATURES
+
+    return set(ckpt["features"]) <= set(EVENT_NODE_FEATURES) or "event" in str(ckpt["model_name"])
 
 
 class MLScorer:
@@ -44,22 +77,13 @@ class MLScorer:
         batch_size: int = 512,
         max_padded: int = 8192,
     ) -> None:
-        from hepml.train.checkpoint import load_checkpoint
-
         self.path = os.fspath(path)
-        try:
-            ckpt = load_checkpoint(self.path)
-        except HepmlError as err:
+        ckpt = _load_network(self.path)
+        if _is_event_model(ckpt):
             raise ConfigError(
-                f"ML path model: {err} (set the menu's model: or pass --model)"
-            ) from None
-        if ckpt.get("kind") != "torch":
-            raise ConfigError(
-                f"{self.path}: a {ckpt.get('model_name')!r} model cannot score jets in a trigger "
-                "path; use a network (particlenet, particlenet-lite, pfn)"
+                f"{self.path}: {ckpt['model_name']} is an event-level model, not a jet tagger; "
+                "score it with object: event"
             )
-        if ckpt.get("task", "jets") not in ("jets", None) or "event" in str(ckpt["model_name"]):
-            raise ConfigError(f"{self.path}: {ckpt['model_name']} is not a jet tagger")
         self.ckpt = ckpt
         self.model_name = ckpt["model_name"]
         self.features = list(ckpt["features"])
@@ -252,4 +276,97 @@ class MLScorer:
             )
             scores[lo:hi] = self._run(x[a:b], pos[a:b], batch)
         out[jets] = scores
+        return out
+
+
+class EventScorer(MLScorer):
+    """Scores the graph of each selected event's objects — jets, electrons, muons,
+    photons, then MET, the nodes ``hepml reconstruct --level events`` writes — with
+    an event-level checkpoint (``event-gnn``). Node features are built by
+    :func:`hepml.graphs.events.node_features`, the function training used."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        object: str = "event",
+        backend: str = "auto",
+        batch_size: int = 512,
+        max_padded: int = 8192,
+    ) -> None:
+        self.path = os.fspath(path)
+        ckpt = _load_network(self.path)
+        if not _is_event_model(ckpt):
+            raise ConfigError(
+                f"{self.path}: {ckpt['model_name']} is a jet tagger (trained on particle "
+                "features); object: event needs an event-level model (hepml reconstruct "
+                "--level events, then hepml train --model event-gnn)"
+            )
+        self.ckpt = ckpt
+        self.model_name = ckpt["model_name"]
+        self.features = list(ckpt["features"])
+        self.indices = [0]
+        self.index = 0
+        self.batch_size = batch_size
+        self.max_padded = max_padded
+        self._torch = None
+        self._onnx = None
+        # (the event GNN has no ONNX form: "auto" finds that out and keeps TorchScript)
+        self.backend = self._choose(backend)
+
+    def inputs(
+        self, objects: ak.Array, mask: np.ndarray | None = None
+    ) -> tuple[torch.Tensor, np.ndarray]:
+        """Node features ``x`` (n, F) of the events where ``mask`` (all by default), and
+        the number of nodes per event (0 where not in ``mask``; MET makes it >= 1)."""
+        from hepml.graphs.events import node_features
+        from hepml.trigger.menu import EVENT_GRAPH_COLLECTIONS
+
+        missing = [c for c in EVENT_GRAPH_COLLECTIONS if c not in objects.fields]
+        if missing:
+            raise InputError(f"an event ML path needs the collections {missing}")
+        n = len(objects)
+        parts = []  # per collection: (type, flat index of the event, pt, eta, phi, mass)
+        for t, name in enumerate(EVENT_GRAPH_COLLECTIONS[:-1]):
+            c = objects[name]
+            off = offsets_of(c)
+            ev = np.repeat(np.arange(n), np.diff(off))
+            mass = flat(c, "mass") if "mass" in c.fields else np.zeros(len(ev))
+            parts.append((t, ev, flat(c, "pt"), flat(c, "eta"), flat(c, "phi"), mass))
+        met = objects.met
+        zero = np.zeros(n)
+        met_pt = ak.to_numpy(met.pt).astype(np.float64)
+        met_phi = ak.to_numpy(met.phi).astype(np.float64)
+        parts.append((len(parts), np.arange(n), met_pt, zero, met_phi, zero))
+        ev = np.concatenate([p[1] for p in parts])
+        # objects of an event together, in collection order (a stable sort by event)
+        order = np.argsort(ev, kind="stable")
+        types = np.concatenate([np.full(len(p[1]), p[0]) for p in parts])[order]
+        cols = [np.concatenate([p[k] for p in parts])[order] for k in (2, 3, 4, 5)]
+        counts = np.bincount(ev, minlength=n).astype(np.int64)
+        x = node_features(types, *cols, features=self.features)
+        if mask is not None:
+            mask = np.asarray(mask, dtype=bool)
+            x = x[np.repeat(mask, counts)]
+            counts = np.where(mask, counts, 0)
+        return torch.from_numpy(x), counts
+
+    def score(self, objects: ak.Array, mask: np.ndarray | None = None) -> np.ndarray:
+        """P(signal) of each event where ``mask``; NaN elsewhere."""
+        n = len(objects)
+        out = np.full(n, np.nan)
+        if mask is not None and not np.any(mask):
+            return out
+        x, counts = self.inputs(objects, mask)
+        offsets = counts_to_offsets(counts)
+        events = np.flatnonzero(counts > 0)
+        scores = np.empty(len(events))
+        for lo, hi in self._batches(counts[events]):
+            chunk = events[lo:hi]
+            a, b = offsets[chunk[0]], offsets[chunk[-1] + 1]
+            batch = torch.from_numpy(
+                np.repeat(np.arange(len(chunk)), counts[chunk]).astype(np.int64)
+            )
+            xs = x[a:b]
+            scores[lo:hi] = self._run(xs, xs[:, :0], batch)
+        out[events] = scores
         return out

@@ -169,3 +169,85 @@ def test_inputs_equal_jet_particle_features_of_that_jet(tagger, samples):
     x, pos, counts = scorer.inputs(objs[:0], 0)
     assert x.shape == (0, len(scorer.features))
     assert counts.shape == (0,)
+
+
+@pytest.fixture(scope="module")
+def event_model(samples, tmp_path_factory):
+    """A small event GNN trained on the session's ttbar and QCD events (event rows)."""
+    from hepml.reco.pipeline import ReconstructConfig, reconstruct
+    from hepml.train import fit, load_config
+
+    out = tmp_path_factory.mktemp("event_model")
+    cfg = ReconstructConfig(level="events")
+    files = []
+    for name in ("ttbar", "qcd"):
+        files.append(str(out / f"{name}.parquet"))
+        reconstruct([samples[name]], files[-1], cfg)
+    train = load_config(overrides={
+        "data": {"files": files}, "epochs": 1, "batch_size": 16, "device": "cpu",
+        "model": {"name": "event-gnn", "conv_params": [[8, 8]], "fc_params": [[8, 0.1]]},
+        "output": str(out / "run")})  # fmt: skip
+    fit(train)
+    return {"model": out / "run" / "best.pt", "rows": files}
+
+
+def test_event_path_scores_equal_hepml_predict_on_event_rows(event_model, samples):
+    """object: event scores the graph of all the event's objects exactly as 'hepml
+    predict' scores that event's row of 'hepml reconstruct --level events': batched,
+    under a cut, and one event at a time."""
+    from hepml.graphs.jets import load_rows
+    from hepml.io import read_events
+    from hepml.train import load_checkpoint, predict_rows
+    from hepml.trigger.ml import EventScorer, scorer
+    from hepml.trigger.objects import ObjectsConfig, trigger_objects
+
+    rows = load_rows(event_model["rows"][0])  # the ttbar events, unsmeared
+    want = predict_rows(load_checkpoint(event_model["model"]), rows, device="cpu")
+    events = read_events(samples["ttbar"])
+    assert np.array_equal(ak.to_numpy(rows.entry), ak.to_numpy(events.entry))
+    need = {"jets", "electrons", "muons", "photons", "met"}
+    objs = trigger_objects(events, ObjectsConfig(smear=False), need=need)
+    s = scorer(event_model["model"], "event")
+    assert isinstance(s, EventScorer)
+    assert s.backend == "torchscript"  # the event GNN has no ONNX form
+    got = s.score(objs)
+    np.testing.assert_allclose(got, want, atol=1e-6)
+    _, counts = s.inputs(objs)
+    assert np.array_equal(counts, ak.to_numpy(ak.num(rows.objects)))
+    mask = np.arange(len(events)) % 3 == 1
+    part = s.score(objs, mask)
+    assert np.all(np.isnan(part[~mask]))
+    np.testing.assert_allclose(part[mask], want[mask], atol=1e-6)
+    for i in (0, 7):
+        one = trigger_objects(events[i : i + 1], ObjectsConfig(smear=False), need=need)
+        np.testing.assert_allclose(s.score(one), want[i : i + 1], atol=1e-6)
+    assert np.all(np.isnan(s.score(objs, np.zeros(len(events), bool))))
+
+
+def test_event_path_in_a_menu_and_wrong_models(event_model, tagger, samples):
+    """A menu path with object: event reads the objects (not the particles), solves its
+    threshold and is timed; a jet tagger cannot score events nor an event model jets."""
+    from hepml.errors import ConfigError
+    from hepml.trigger.latency import measure_latency
+    from hepml.trigger.ml import MLScorer, scorer
+
+    menu = _menu(event_model["model"], object="event", target_rate_hz=50.0)
+    assert menu.paths["HLT_AK8_PNet"].object == "event"
+    assert {"jets", "electrons", "muons", "photons", "met"} <= menu.collections()
+    assert not menu.needs_particles
+    sig = Sample("top", [str(samples["ttbar"])], "signal")
+    res = emulate(menu, [Sample("qcd", [str(samples["qcd"])]), sig])
+    p = res.paths["HLT_AK8_PNet"]
+    assert p.backend == "torchscript"
+    assert p.solved is not None
+    top = res.samples["top"]
+    scores = top.value["HLT_AK8_PNet"]
+    np.testing.assert_array_equal(np.isfinite(scores), top.cut["HLT_AK8_PNet"])
+    lat = measure_latency(menu, sig, events=3, batch_events=10, scorers=res.scorers)
+    assert lat["HLT_AK8_PNet"].p50_ms > 0
+    with pytest.raises(ConfigError, match=r"jet tagger .* object: event needs an event-level"):
+        scorer(tagger, "event")
+    with pytest.raises(ConfigError, match="event-level model, not a jet tagger"):
+        MLScorer(event_model["model"], "fatjets[0]")
+    with pytest.raises(ConfigError, match=r"object: 'events' is not supported"):
+        _menu(event_model["model"], object="events", threshold=0.5)
