@@ -42,6 +42,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -137,6 +138,9 @@ _CHOICES = {
 }
 
 
+_NUMBER = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?")
+
+
 def _type_ok(value: Any, tp: Any) -> tuple[bool, Any]:
     """Whether ``value`` fits the annotation ``tp``; returns the (normalised) value."""
     origin = typing.get_origin(tp)
@@ -153,6 +157,9 @@ def _type_ok(value: Any, tp: Any) -> tuple[bool, Any]:
     if tp is int:
         return isinstance(value, int) and not isinstance(value, bool), value
     if tp is float:
+        if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
+            # YAML 1.1 (PyYAML) reads 3e-3 (no dot) as a string: take it as the number
+            return True, float(value)
         ok = isinstance(value, int | float) and not isinstance(value, bool)
         return ok, float(value) if ok else value
     if tp is str:

@@ -80,3 +80,20 @@ def test_cli_rejects_a_bad_model_before_reading_data(tmp_path):
     assert "nope.parquet" not in r.stderr
     assert "Traceback" not in r.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_exponent_numbers_without_a_dot_are_numbers(tmp_path):
+    """PyYAML (YAML 1.1) reads ``3e-3`` as a string; a float key takes it as 0.003 —
+    in a config file and in ``--set optimizer.lr=3e-3`` (the example of hepml train)."""
+    from hepml.cli.ui import parse_set
+
+    path = tmp_path / "c.yaml"
+    path.write_text("optimizer: {lr: 3e-3, weight_decay: 1E-5}\n")
+    cfg = load_config(path)
+    assert cfg.optimizer.lr == 0.003
+    assert cfg.optimizer.weight_decay == 1e-5
+    ((key, value),) = parse_set(["optimizer.lr=3e-3"], "optimizer.lr=3e-3")
+    assert key == "optimizer.lr"
+    assert load_config(overrides={"optimizer": {"lr": value}}).optimizer.lr == 0.003
+    with pytest.raises(ConfigError, match=r"'optimizer.lr' must be float, got 'fast3e-3'"):
+        load_config(overrides={"optimizer": {"lr": "fast3e-3"}})
