@@ -252,7 +252,8 @@ def _trigger(cfg: DemoConfig, paths: dict, model: Path, out: Path, progress, inf
 
     menu = load_menu("demo")
     for p in menu.ml_paths:
-        p.model = str(model)
+        if p.object != "event":
+            p.model = str(model)
     samples = [Sample("qcd", [str(paths["qcd_biased"])]),
                Sample("zprime", [str(paths["zprime"])], role="signal")]  # fmt: skip
     res = emulate(menu, samples, seed=cfg.seed, progress=progress)

@@ -75,7 +75,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
     r.add_argument("--max-events", type=int, default=None,
                    help="read only the first N events of each sample (they stand for all)")  # fmt: skip
     r.add_argument(
-        "--model", default=None, help="checkpoint for every ML path (overrides the menu)"
+        "--model",
+        default=None,
+        help="jet-tagger checkpoint for every ML path that scores fat jets (overrides the "
+        "menu; paths with object: event keep their event-level model)",
     )
     r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a menu key, e.g. paths.HLT_X.threshold=450")  # fmt: skip
@@ -119,7 +122,10 @@ def run(args, ui) -> int:
     overrides = _overrides(args.set)
     menu = load_menu(args.menu, overrides)
     if args.model:
-        for p in menu.ml_paths:
+        jet_paths = [p for p in menu.ml_paths if p.object != "event"]
+        if not jet_paths:
+            raise ConfigError(f"--model: menu {menu.name!r} has no ML path that scores fat jets")
+        for p in jet_paths:
             p.model = args.model
     if not args.sample:
         raise ConfigError("give at least one --sample NAME=FILES")

@@ -62,6 +62,7 @@ def test_trigger_run_writes_the_report(menu_file, objects_file, signal_file, tmp
         (["--signal", "nope"], "--signal nope: no --sample"),
         (["--set", "paths.HLT_Mu20.cut=muons.__class__"], "no names starting with _"),
         (["--set", "paths.HLT_Nope.cut=1"], "no 'HLT_Nope' in the menu"),
+        (["--model", "pn.pt"], "has no ML path that scores fat jets"),
     ],
 )
 def test_bad_arguments_are_one_line(menu_file, objects_file, extra, message, capsys):
