@@ -77,16 +77,12 @@ class MLScorer:
         batch_size: int = 512,
         max_padded: int = 8192,
     ) -> None:
-        self.path = os.fspath(path)
-        ckpt = _load_network(self.path)
+        ckpt = self._load(path)
         if _is_event_model(ckpt):
             raise ConfigError(
                 f"{self.path}: {ckpt['model_name']} is an event-level model, not a jet tagger; "
                 "score it with object: event"
             )
-        self.ckpt = ckpt
-        self.model_name = ckpt["model_name"]
-        self.features = list(ckpt["features"])
         unknown = [f for f in self.features if f not in FEATURE_NAMES]
         if unknown:
             raise ConfigError(
@@ -99,6 +95,16 @@ class MLScorer:
         inner = object.split("[")[1].rstrip("]")
         self.indices = list(range(int(inner[1:]))) if inner.startswith(":") else [int(inner)]
         self.index = self.indices[0]
+        self._setup(backend, batch_size, max_padded)
+
+    def _load(self, path: str | os.PathLike) -> dict:
+        self.path = os.fspath(path)
+        self.ckpt = _load_network(self.path)
+        self.model_name = self.ckpt["model_name"]
+        self.features = list(self.ckpt["features"])
+        return self.ckpt
+
+    def _setup(self, backend: str, batch_size: int, max_padded: int) -> None:
         self.batch_size = batch_size
         # ONNX runs the padded form: a batch holds at most this many particle slots
         # (jets x longest jet), which bounds ONNX Runtime's memory arena
@@ -263,19 +269,24 @@ class MLScorer:
         return out
 
     def _score_one(self, objects, mask, index: int, buffers) -> np.ndarray:
-        out = np.full(len(objects), np.nan)
         x, pos, counts = self.inputs(objects, index, mask, buffers)
+        return self._score_graphs(x, pos, counts)
+
+    def _score_graphs(self, x: torch.Tensor, pos: torch.Tensor, counts: np.ndarray) -> np.ndarray:
+        """Scores of the graphs given as node rows ``x``/``pos`` and nodes per event
+        (``counts``, 0: no graph, NaN), run in batches (:meth:`_batches`)."""
+        out = np.full(len(counts), np.nan)
         offsets = counts_to_offsets(counts)
-        jets = np.flatnonzero(counts > 0)
-        scores = np.empty(len(jets))
-        for lo, hi in self._batches(counts[jets]):
-            chunk = jets[lo:hi]
+        graphs = np.flatnonzero(counts > 0)
+        scores = np.empty(len(graphs))
+        for lo, hi in self._batches(counts[graphs]):
+            chunk = graphs[lo:hi]
             a, b = offsets[chunk[0]], offsets[chunk[-1] + 1]
             batch = torch.from_numpy(
                 np.repeat(np.arange(len(chunk)), counts[chunk]).astype(np.int64)
             )
             scores[lo:hi] = self._run(x[a:b], pos[a:b], batch)
-        out[jets] = scores
+        out[graphs] = scores
         return out
 
 
@@ -283,7 +294,7 @@ class EventScorer(MLScorer):
     """Scores the graph of each selected event's objects — jets, electrons, muons,
     photons, then MET, the nodes ``hepml reconstruct --level events`` writes — with
     an event-level checkpoint (``event-gnn``). Node features are built by
-    :func:`hepml.graphs.events.node_features`, the function training used."""
+    :func:`hepml.reco.objects.node_features`, the function training uses."""
 
     def __init__(
         self,
@@ -293,25 +304,17 @@ class EventScorer(MLScorer):
         batch_size: int = 512,
         max_padded: int = 8192,
     ) -> None:
-        self.path = os.fspath(path)
-        ckpt = _load_network(self.path)
+        ckpt = self._load(path)
         if not _is_event_model(ckpt):
             raise ConfigError(
                 f"{self.path}: {ckpt['model_name']} is a jet tagger (trained on particle "
                 "features); object: event needs an event-level model (hepml reconstruct "
                 "--level events, then hepml train --model event-gnn)"
             )
-        self.ckpt = ckpt
-        self.model_name = ckpt["model_name"]
-        self.features = list(ckpt["features"])
         self.indices = [0]
         self.index = 0
-        self.batch_size = batch_size
-        self.max_padded = max_padded
-        self._torch = None
-        self._onnx = None
         # (the event GNN has no ONNX form: "auto" finds that out and keeps TorchScript)
-        self.backend = self._choose(backend)
+        self._setup(backend, batch_size, max_padded)
 
     def inputs(
         self, objects: ak.Array, mask: np.ndarray | None = None
@@ -357,16 +360,4 @@ class EventScorer(MLScorer):
         if mask is not None and not np.any(mask):
             return out
         x, counts = self.inputs(objects, mask)
-        offsets = counts_to_offsets(counts)
-        events = np.flatnonzero(counts > 0)
-        scores = np.empty(len(events))
-        for lo, hi in self._batches(counts[events]):
-            chunk = events[lo:hi]
-            a, b = offsets[chunk[0]], offsets[chunk[-1] + 1]
-            batch = torch.from_numpy(
-                np.repeat(np.arange(len(chunk)), counts[chunk]).astype(np.int64)
-            )
-            xs = x[a:b]
-            scores[lo:hi] = self._run(xs, xs[:, :0], batch)
-        out[events] = scores
-        return out
+        return self._score_graphs(x, x[:, :0], counts)  # (the event GNN has no pos)
