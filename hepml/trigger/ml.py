@@ -61,9 +61,13 @@ def _load_network(path: str) -> dict:
 
 
 def _is_event_model(ckpt: dict) -> bool:
+    """Whether a checkpoint was trained on event graphs: told by its input features
+    (the model name decides when they fit both kinds, e.g. only ``log_pt``)."""
     from hepml.reco.objects import EVENT_NODE_FEATURES
 
-    return set(ckpt["features"]) <= set(EVENT_NODE_FEATURES) or "event" in str(ckpt["model_name"])
+    used = set(ckpt["features"])
+    event, jet = used <= set(EVENT_NODE_FEATURES), used <= set(FEATURE_NAMES)
+    return event if event != jet else "event" in str(ckpt["model_name"])
 
 
 class MLScorer:
