@@ -234,6 +234,9 @@ def _check(cfg: TrainConfig, source: str) -> None:
     for key in ("shuffle_buffer", "stats_jets"):
         if getattr(cfg.data, key) < 1:
             raise bad(f"data.{key}", f"must be >= 1, got {getattr(cfg.data, key)}")
+    feats = cfg.data.features
+    if cfg.data.augment == "reflect" and feats is not None and not {"deta", "dphi"} <= set(feats):
+        raise bad("data.augment", "reflect needs deta and dphi in data.features")
     if cfg.data.workers < 0:
         raise bad("data.workers", f"must be >= 0, got {cfg.data.workers}")
     if cfg.data.max_jets is not None and cfg.data.max_jets < 1:

@@ -267,12 +267,12 @@ class Trainer:
         rows, sample = load_jet_rows(cfg.data.files, cfg.data.max_jets)
         self.data = graphs_of(rows, cfg.data.features)
         self.features = list(self.data.features)
+        self._check_augment()
         self.split = split_indices(rows, sample, cfg.data.split, cfg.data.split_seed)
         self.split_sizes = {k: len(v) for k, v in self.split.items()}
         train_labels = self.data.y[torch.from_numpy(self.split["train"])]
         self._check_labels(train_labels, int(self.data.y.max()), len(rows))
         self.standardizer = Standardizer.fit(self.data.x[self.data.node_mask(self.split["train"])])
-        self._check_augment()
         self._data_ready = True
 
     def _check_augment(self) -> None:
@@ -318,6 +318,7 @@ class Trainer:
             raise InputError(f"{cfg.data.files}: mixes jet rows and event rows; train on one kind")
         default = EVENT_NODE_FEATURES if kinds == {"events"} else FEATURE_NAMES
         self.features = list(cfg.data.features or default)
+        self._check_augment()  # (before any jet is read)
         labels, n_rows = [], 0
         self.split_sizes = dict.fromkeys(("train", "val", "test"), 0)
         for i, path in enumerate(cfg.data.files):  # labels and ids only
@@ -337,7 +338,6 @@ class Trainer:
             if n >= cfg.data.stats_jets:
                 break
         self.standardizer = Standardizer.fit(torch.cat(xs))
-        self._check_augment()
         self._data_ready = True
 
     def batches(self, split: str, epoch: int | None = None, stream: int = 0) -> Iterator:

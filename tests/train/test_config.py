@@ -45,6 +45,10 @@ def test_defaults_and_overrides(tmp_path):
         ({"model": {"name": "substructure-bdt", "max_iters": 3}}, r"unknown key 'model.max_iters'"),
         ({"device": "gpu"}, r"'device' must be auto, cpu, cuda or cuda:N"),
         ({"data": {"augment": "rotate"}}, r"'data.augment' must be one of none, reflect"),
+        (
+            {"data": {"augment": "reflect", "features": ["log_pt", "dphi"]}},
+            r"'data.augment' reflect needs deta and dphi",
+        ),
         ({"optimizer": 3}, r"optimizer must be a mapping"),
     ],
 )
