@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from hepml.errors import ConfigError, HepmlError, InputError
-from hepml.reco._buffers import counts_to_offsets, flat, offsets_of
+from hepml.reco._buffers import counts_to_offsets, event_index, flat, offsets_of
 from hepml.reco.features import FEATURE_NAMES, particle_features_flat
 
 __all__ = ["EventScorer", "MLScorer", "scorer"]
@@ -325,7 +325,7 @@ class EventScorer(MLScorer):
     ) -> tuple[torch.Tensor, np.ndarray]:
         """Node features ``x`` (n, F) of the events where ``mask`` (all by default), and
         the number of nodes per event (0 where not in ``mask``; MET makes it >= 1)."""
-        from hepml.graphs.events import node_features
+        from hepml.reco.objects import node_features
         from hepml.trigger.menu import EVENT_GRAPH_COLLECTIONS
 
         missing = [c for c in EVENT_GRAPH_COLLECTIONS if c not in objects.fields]
@@ -336,7 +336,7 @@ class EventScorer(MLScorer):
         for t, name in enumerate(EVENT_GRAPH_COLLECTIONS[:-1]):
             c = objects[name]
             off = offsets_of(c)
-            ev = np.repeat(np.arange(n), np.diff(off))
+            ev = event_index(off)
             mass = flat(c, "mass") if "mass" in c.fields else np.zeros(len(ev))
             parts.append((t, ev, flat(c, "pt"), flat(c, "eta"), flat(c, "phi"), mass))
         met = objects.met
