@@ -81,7 +81,21 @@ class MLScorer:
         batch_size: int = 512,
         max_padded: int = 8192,
     ) -> None:
-        ckpt = self._load(path)
+        self.path = os.fspath(path)
+        self.ckpt = _load_network(self.path)
+        self.model_name = self.ckpt["model_name"]
+        self.features = list(self.ckpt["features"])
+        self._configure(self.ckpt, object)
+        self.batch_size = batch_size
+        # ONNX runs the padded form: a batch holds at most this many particle slots
+        # (jets x longest jet), which bounds ONNX Runtime's memory arena
+        self.max_padded = max_padded
+        self._torch = None
+        self._onnx = None
+        self.backend = self._choose(backend)
+
+    def _configure(self, ckpt: dict, object: str) -> None:
+        """Check that ``ckpt`` can score ``object`` and note what its inputs need."""
         if _is_event_model(ckpt):
             raise ConfigError(
                 f"{self.path}: {ckpt['model_name']} is an event-level model, not a jet tagger; "
@@ -99,23 +113,6 @@ class MLScorer:
         inner = object.split("[")[1].rstrip("]")
         self.indices = list(range(int(inner[1:]))) if inner.startswith(":") else [int(inner)]
         self.index = self.indices[0]
-        self._setup(backend, batch_size, max_padded)
-
-    def _load(self, path: str | os.PathLike) -> dict:
-        self.path = os.fspath(path)
-        self.ckpt = _load_network(self.path)
-        self.model_name = self.ckpt["model_name"]
-        self.features = list(self.ckpt["features"])
-        return self.ckpt
-
-    def _setup(self, backend: str, batch_size: int, max_padded: int) -> None:
-        self.batch_size = batch_size
-        # ONNX runs the padded form: a batch holds at most this many particle slots
-        # (jets x longest jet), which bounds ONNX Runtime's memory arena
-        self.max_padded = max_padded
-        self._torch = None
-        self._onnx = None
-        self.backend = self._choose(backend)
 
     # ------------------------------------------------------------------ backends
     def _torchscript(self):
@@ -300,15 +297,11 @@ class EventScorer(MLScorer):
     an event-level checkpoint (``event-gnn``). Node features are built by
     :func:`hepml.reco.objects.node_features`, the function training uses."""
 
-    def __init__(
-        self,
-        path: str | os.PathLike,
-        object: str = "event",
-        backend: str = "auto",
-        batch_size: int = 512,
-        max_padded: int = 8192,
-    ) -> None:
-        ckpt = self._load(path)
+    def __init__(self, path: str | os.PathLike, object: str = "event", **options) -> None:
+        # (the event GNN has no ONNX form: backend "auto" finds that out, keeps TorchScript)
+        super().__init__(path, object, **options)
+
+    def _configure(self, ckpt: dict, object: str) -> None:
         if not _is_event_model(ckpt):
             raise ConfigError(
                 f"{self.path}: {ckpt['model_name']} is a jet tagger (trained on particle "
@@ -317,8 +310,6 @@ class EventScorer(MLScorer):
             )
         self.indices = [0]
         self.index = 0
-        # (the event GNN has no ONNX form: "auto" finds that out and keeps TorchScript)
-        self._setup(backend, batch_size, max_padded)
 
     def inputs(
         self, objects: ak.Array, mask: np.ndarray | None = None
