@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 import warnings
 import zipfile
 from typing import Any
@@ -29,7 +30,13 @@ import torch
 
 from hepml.errors import InputError
 
-__all__ = ["FORMAT", "load_checkpoint", "model_from_checkpoint", "save_checkpoint"]
+__all__ = [
+    "FORMAT",
+    "load_checkpoint",
+    "model_from_checkpoint",
+    "remove_stale_temporaries",
+    "save_checkpoint",
+]
 
 FORMAT = "hepml-checkpoint"
 VERSION = 1
@@ -46,6 +53,34 @@ def save_checkpoint(state: dict[str, Any], path: str | os.PathLike) -> None:
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+_TEMPORARY = re.compile(r".+\.tmp-(\d+)(\.\w+)?$")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def remove_stale_temporaries(folder: str | os.PathLike) -> list[str]:
+    """Delete the half-written ``NAME.tmp-PID`` files in ``folder`` whose writer ``PID``
+    is gone (a run killed while saving; the files they replace are intact). Returns
+    the names removed."""
+    removed = []
+    if not os.path.isdir(folder):
+        return removed
+    for name in sorted(os.listdir(folder)):
+        m = _TEMPORARY.fullmatch(name)
+        if m and int(m.group(1)) != os.getpid() and not _alive(int(m.group(1))):
+            os.remove(os.path.join(folder, name))
+            removed.append(name)
+    return removed
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:

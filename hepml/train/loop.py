@@ -38,7 +38,7 @@ import torch
 from torch import nn
 
 from hepml.errors import ConfigError, InputError
-from hepml.train.checkpoint import load_checkpoint, save_checkpoint
+from hepml.train.checkpoint import load_checkpoint, remove_stale_temporaries, save_checkpoint
 from hepml.train.config import BDT_MODELS, TrainConfig
 from hepml.train.metrics import binary_metrics
 
@@ -561,13 +561,17 @@ class Trainer:
             self._check_resumable(state, ckpt_path)
             self.load_state(state)
             self.log(f"resumed from {ckpt_path} after epoch {self.epoch}")
+            for name in remove_stale_temporaries(self.out):
+                self.log(f"removed {name}, a partial file of the interrupted run")
         os.makedirs(self.out, exist_ok=True)
         while not self.done():
             row = self.train_one_epoch()
             state = self.state()
-            save_checkpoint(state, ckpt_path)
+            # best.pt before checkpoint.pt: a run killed in between repeats this epoch
+            # on --resume (the same result) and so writes both again
             if row["best"] or not os.path.exists(os.path.join(self.out, "best.pt")):
                 save_checkpoint(state, os.path.join(self.out, "best.pt"))
+            save_checkpoint(state, ckpt_path)
             write_history(self.history, self.out)
             self.on_epoch(row)
         return self.history

@@ -208,6 +208,27 @@ def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
     assert os.listdir(tmp_path) == ["c.pt"]
 
 
+def test_partial_files_of_a_killed_writer_are_removed(tmp_path):
+    """NAME.tmp-PID files whose writer is gone are removed (what --resume does after a
+    SIGKILL during a save); those of live processes and every other file stay."""
+    import subprocess
+    import sys
+
+    from hepml.train.checkpoint import remove_stale_temporaries
+
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    dead = int(done.stdout)  # a process that has exited
+    names = [f"best.pt.tmp-{dead}", f"history.json.tmp-{dead}", f"model.onnx.tmp-{dead}.onnx",
+             f"checkpoint.pt.tmp-{os.getpid()}", "checkpoint.pt.tmp-1", "best.pt", "notes.tmp"]  # fmt: skip
+    for name in names:
+        (tmp_path / name).write_text("x")
+    removed = remove_stale_temporaries(tmp_path)
+    assert removed == sorted(names[:3])
+    assert sorted(os.listdir(tmp_path)) == sorted(names[3:])
+    assert remove_stale_temporaries(tmp_path / "missing") == []
+
+
 def test_model_from_checkpoint_roundtrip(small_config):
     cfg = small_config(model="pfn", epochs=1)
     fit(cfg)
