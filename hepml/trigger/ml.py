@@ -159,6 +159,9 @@ class MLScorer:
             except Exception:  # an exporter limitation: keep the other backend
                 continue
             usable.append(name)
+        if len(usable) < 2:  # nothing to compare (the event GNN has no ONNX form)
+            self.timings_s = {}
+            return usable[0] if usable else "torchscript"
         # the two take turns, so that a slow spell of the machine hits both alike
         samples: dict[str, list[float]] = {name: [] for name in usable}
         for _ in range(40):
