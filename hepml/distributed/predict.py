@@ -20,6 +20,7 @@ Example::
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from collections import Counter
@@ -46,6 +47,11 @@ class PredictSummary:
     outputs: list[str] = field(default_factory=list)
     restarts: int = 0
     seconds: float = 0.0
+    #: from asking for the actors until the last one had loaded its model, and from the
+    #: first one's model loaded until the end (None when an actor was lost before it
+    #: answered): ``rows_in / scoring_seconds`` is the pool's rate without start-up
+    startup_seconds: float | None = None
+    scoring_seconds: float | None = None
 
     @property
     def balanced(self) -> bool:
@@ -54,6 +60,10 @@ class PredictSummary:
     def __str__(self) -> str:
         lines = [f"rows in: {self.rows_in}, scores out: {self.scores_out}, "
                  f"actor restarts: {self.restarts}"]  # fmt: skip
+        if self.seconds:
+            ready = (f" (actors ready after {self.startup_seconds:.1f} s)"
+                     if self.startup_seconds is not None else "")  # fmt: skip
+            lines.append(f"  {self.seconds:.1f} s{ready}")
         lines += [f"  rejected ({reason}): {n}" for reason, n in sorted(self.rejected.items())]
         return "\n".join(lines)
 
@@ -73,6 +83,10 @@ class _Scorer:
     def pid(self) -> int:
         return os.getpid()
 
+    def ready(self) -> float:
+        """The wall-clock time at which this actor had loaded the model."""
+        return time.time()
+
     def score(self, path: str, start: int, stop: int, delay: float = 0.0) -> dict:
         from hepml.graphs.jets import read_rows
         from hepml.train.predict import predict_rows
@@ -87,13 +101,18 @@ class _Scorer:
 
 
 def _units(paths: Sequence[str], rows_per_unit: int, summary: PredictSummary) -> list[tuple]:
-    from hepml.graphs.jets import read_columns
+    from hepml.graphs.jets import parquet_row_groups, read_columns
 
     units = []
     for i, path in enumerate(paths):
         n = len(read_columns(path, ["entry"]))  # a bad file fails here, before any actor
         summary.rows_in += n
-        units += [(i, path, lo, min(lo + rows_per_unit, n)) for lo in range(0, n, rows_per_unit)]
+        # parquet: units inside row groups, so that each reads only its own group
+        bounds = [0, n] if path.endswith(".root") else parquet_row_groups(path)
+        for a, b in itertools.pairwise(bounds):
+            units += [
+                (i, path, lo, min(lo + rows_per_unit, b)) for lo in range(a, b, rows_per_unit)
+            ]
         if n == 0:
             units.append((i, path, 0, 0))
     return units
@@ -136,7 +155,11 @@ def predict(
         raise ConfigError("--num-gpus-per-actor asks for GPUs the Ray cluster does not have")
     device = "cuda" if num_gpus_per_actor else "cpu"
     Actor = ray.remote(num_cpus=1, num_gpus=num_gpus_per_actor, max_restarts=-1)(_Scorer)
+    asked = time.time()
     actors = [Actor.remote(os.fspath(model), device, batch_size) for _ in range(num_actors)]
+    # actor tasks run in the order sent: each answers once its model is loaded; nothing
+    # waits on these until the end, so start-up is measured without holding anything up
+    pings = [a.ready.remote() for a in actors]
     results: dict[int, dict] = {}
     pending = list(range(len(units)))
     in_flight: dict = {}  # object ref -> (unit id, actor)
@@ -168,6 +191,12 @@ def predict(
         write_parquet(out, cols)
         summary.outputs.append(out)
         summary.scores_out += len(cols.get("score", ()))
+    try:
+        ready = ray.get(pings, timeout=10)
+        summary.startup_seconds = max(ready) - asked
+        summary.scoring_seconds = time.time() - min(ready)
+    except (ray.exceptions.RayError, TimeoutError):  # an actor lost before it answered
+        pass
     for a in actors:
         ray.kill(a)
     summary.seconds = time.perf_counter() - t0

@@ -59,10 +59,17 @@ def read_rows(
         if part:
             fields["part"] = ak.zip(part)
         arr = ak.zip(fields, depth_limit=1)
-    else:
+    elif entry_start is None and entry_stop is None:
         arr = ak.from_parquet(path)
-        if entry_start is not None or entry_stop is not None:
-            arr = arr[entry_start:entry_stop]
+    else:  # only the row groups that hold [entry_start, entry_stop)
+        bounds = parquet_row_groups(path)
+        lo, hi = slice(entry_start, entry_stop).indices(bounds[-1])[:2]
+        groups = [g for g in range(len(bounds) - 1) if bounds[g] < hi and bounds[g + 1] > lo]
+        if groups:
+            first = bounds[groups[0]]
+            arr = ak.from_parquet(path, row_groups=groups)[lo - first : hi - first]
+        else:  # an empty range: no rows, the file's fields
+            arr = ak.from_parquet(path, row_groups=[0] if len(bounds) > 1 else None)[:0]
     needed = ("objects", "label", "file_index", "entry") if "objects" in arr.fields else (
         "part", "label", *ID_FIELDS)  # fmt: skip
     missing = [f for f in needed if f not in arr.fields]
@@ -71,6 +78,20 @@ def read_rows(
             f"{path}: not a file of jet rows (missing {missing}); use hepml reconstruct"
         )
     return arr
+
+
+def parquet_row_groups(path: str | os.PathLike) -> list[int]:
+    """Row offsets of a parquet file's row groups: ``[0, n0, n0 + n1, ..., rows]``."""
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.ParquetFile(os.fspath(path)).metadata
+    except Exception as exc:  # pyarrow raises several types for non-parquet files
+        raise InputError(f"{os.fspath(path)}: not a parquet file ({exc})") from None
+    bounds = [0]
+    for g in range(meta.num_row_groups):
+        bounds.append(bounds[-1] + meta.row_group(g).num_rows)
+    return bounds
 
 
 def _branches(path: str) -> list[str]:

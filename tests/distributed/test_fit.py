@@ -136,6 +136,10 @@ def test_predict_on_actors_survives_a_killed_actor_exactly_once(local_ray, jet_r
     assert killed, "no scoring actor was found to kill"
     assert summary.restarts >= 1
     assert summary.balanced
+    # start-up (both actors had their model) and scoring time are accounted apart
+    assert 0 < summary.startup_seconds < summary.seconds
+    assert 0 < summary.scoring_seconds <= summary.seconds
+    assert "actors ready after" in str(summary)
     ckpt = load_checkpoint(tmp_path / "model")
     for name in ("top", "qcd"):
         rows = load_rows(jet_rows[name])

@@ -59,3 +59,33 @@ def test_bad_inputs(rows, tmp_path):
         load_rows(tmp_path / "other.parquet")
     with pytest.raises(InputError, match=r"unknown particle feature\(s\) \['mass'\]"):
         JetGraphs(rows, features=["deta", "mass"])
+
+
+def test_entry_ranges_of_a_parquet_file_read_only_their_row_groups(rows, tmp_path, monkeypatch):
+    """``read_rows(path, a, b)`` equals the whole file sliced ``[a:b]`` for ranges inside
+    a row group, across several, empty and past the end — reading only the row groups
+    the range touches (what each Ray inference unit does)."""
+    from hepml.graphs.jets import parquet_row_groups, read_rows
+
+    path = tmp_path / "rows.parquet"
+    ak.to_parquet(rows, path, row_group_size=7)
+    bounds = parquet_row_groups(path)
+    n = len(rows)
+    assert bounds[0] == 0
+    assert bounds[-1] == n
+    assert len(bounds) == -(-n // 7) + 1
+    for a, b in ((0, 3), (5, 9), (7, 14), (3, 30), (n - 2, n), (n - 2, n + 50), (4, 4),
+                 (n + 3, n + 9), (None, 5), (6, None)):  # fmt: skip
+        got = read_rows(path, a, b)
+        want = rows[a:b]
+        assert len(got) == len(want), (a, b)
+        assert got.fields == rows.fields
+        assert ak.to_list(got.entry) == ak.to_list(want.entry)
+        assert ak.to_list(got.part.deta) == ak.to_list(want.part.deta)
+    with pytest.raises(InputError, match="not a parquet file"):
+        parquet_row_groups(__file__)
+    asked = []
+    whole = ak.from_parquet
+    monkeypatch.setattr(ak, "from_parquet", lambda *a, **k: asked.append(k) or whole(*a, **k))
+    read_rows(path, 8, 20)
+    assert asked == [{"row_groups": [1, 2]}]
