@@ -219,7 +219,7 @@ class RootDatasource(_Datasource):
         empty: EntryRange | None = None
         for report in stream.summary.files:
             try:
-                t, mapping, where = stream._prepare(report)  # hepml's own checks, no data read
+                t, mapping, where = stream.plan(report)  # hepml's own checks, no data read
                 n = int(t.num_entries)
                 step = _entries_per_task(t, step_size, mapping.branches(), where)
                 size = _uncompressed_bytes(t, mapping.branches())

@@ -39,7 +39,7 @@ import torch
 
 from hepml.errors import InputError
 from hepml.graphs.events import graphs_of
-from hepml.graphs.jets import Standardizer, read_rows
+from hepml.graphs.jets import Standardizer, parquet_row_groups, read_rows
 from hepml.graphs.split import SPLITS, split_indices
 
 __all__ = ["StreamingJetGraphs", "work_units"]
@@ -62,13 +62,8 @@ def work_units(paths: Sequence[str | os.PathLike], step: int = 8192) -> list[tup
                 n = f["jets"].num_entries
             units += [(i, path, "root", lo, min(lo + step, n)) for lo in range(0, n, step)]
         else:
-            import pyarrow.parquet as pq
-
-            try:
-                meta = pq.ParquetFile(path).metadata
-            except Exception as exc:  # pyarrow raises several types for non-parquet files
-                raise InputError(f"{path}: not a parquet file ({exc})") from None
-            units += [(i, path, "parquet", g, 0) for g in range(meta.num_row_groups)]
+            groups = len(parquet_row_groups(path)) - 1
+            units += [(i, path, "parquet", g, 0) for g in range(groups)]
     return units
 
 

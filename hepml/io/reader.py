@@ -266,7 +266,7 @@ class EventStream:
                 report.status = "ok"
                 continue
             try:
-                tree, mapping, where = self._prepare(report)
+                tree, mapping, where = self.plan(report)
                 n = tree.num_entries
                 start = min(skip_before, n)
                 skip_before -= start
@@ -289,8 +289,11 @@ class EventStream:
         """The mapping in use once the first file was opened."""
         return self._mapping
 
-    # ------------------------------------------------------------------ internals
-    def _prepare(self, report: FileReport):
+    # ----------------------------------------------------- planning, then internals
+    def plan(self, report: FileReport):
+        """Open one file, find its tree and its branch mapping, and check them (errors name
+        the file and tree) without reading any data: ``(tree, mapping, "path:tree")``.
+        Used by the reading loop and by planners that split files into tasks (Ray Data)."""
         path = report.path
         f = open_root(path)
         want_tree = self.tree or (self._mapping.tree if self._user_mapping else None)
