@@ -144,7 +144,6 @@ def ray_gpu(files, epochs, out, max_jets) -> dict:
         "model": ckpt["model_name"],
         "workers": 1,
         "train_jets_per_s_last_epoch": hist[-1]["jets_per_s"],
-        "device_in_history": hist[-1].get("device"),
         "val_auc": hist[-1].get("val_auc"),
         "fit_wall_s": wall,
         "predict_rows_in": summary.rows_in,
