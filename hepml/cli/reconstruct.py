@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from hepml.errors import ConfigError
+from hepml.errors import ConfigError, HepmlError
 from hepml.io.reader import expand_paths
 from hepml.reco.pipeline import LABELS, ReconstructConfig, check_output, reconstruct
 from hepml.reco.smear import SmearConfig
@@ -55,6 +55,12 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "--drop-nonfinite", action="store_true", help="skip (and count) events with NaN/inf momenta"
     )
     p.add_argument(
+        "--skip-bad-files",
+        action="store_true",
+        help="go on past input files that cannot be read (truncated, corrupt, without an "
+        "event tree); the summary lists them with the reason",
+    )
+    p.add_argument(
         "--level", choices=("jets", "events"), default="jets",
         help="jets: one row per selected jet (default); events: one row per event with its "
         "reconstructed objects (R=0.4 jets, isolated leptons and photons, MET), parquet only",
@@ -77,6 +83,7 @@ def run(args, ui) -> int:
         seed=args.seed,
         max_particles=args.max_particles,
         drop_nonfinite=args.drop_nonfinite,
+        skip_bad_files=args.skip_bad_files,
         level=args.level,
     )
     cfg.validate()
@@ -86,7 +93,13 @@ def run(args, ui) -> int:
     paths = expand_paths(args.inputs)
     from hepml.io import inspect_file
 
-    total = sum(inspect_file(p).entries for p in paths)
+    total = 0
+    for p in paths:
+        try:
+            total += inspect_file(p).entries
+        except HepmlError:
+            if not args.skip_bad_files:
+                raise
     with ui.progress("reconstructing", total) as advance:
         summary = reconstruct(paths, args.output, cfg, jobs=args.jobs, progress=advance)
     ui.print(f"wrote {args.output}")

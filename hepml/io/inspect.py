@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 
 import uproot
 
-from hepml.errors import InputError
-from hepml.io.reader import _branch_names, _trees, find_tree, open_root
+from hepml.io.reader import _branch_names, _trees, find_tree, open_root, unreadable
 from hepml.io.schemas import KINDS, EventMapping, detect_schema, mapping_for
 
 __all__ = ["FileDescription", "inspect_file"]
@@ -83,7 +82,7 @@ def inspect_file(
         try:
             trees[name] = (cls, int(f[name].num_entries))
         except Exception as err:
-            raise InputError(f"{path}:{name}: cannot read ({type(err).__name__}: {err})") from None
+            raise unreadable(f"{path}:{name}: cannot read its entries", err) from None
     obj, tname = find_tree(f, path, tree, schema)
     names = _branch_names(obj)
     detected = detect_schema(names) if schema == "auto" else schema

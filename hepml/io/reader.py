@@ -46,6 +46,7 @@ __all__ = [
     "open_events",
     "open_root",
     "read_events",
+    "unreadable",
 ]
 
 #: Collections each built-in schema must find, or the file is not of that schema.
@@ -136,17 +137,26 @@ def open_root(path: str) -> uproot.ReadOnlyDirectory:
     if os.path.isdir(path):
         raise InputError(f"{path}: is a directory, not a ROOT file; pass the files inside it")
     try:
-        return uproot.open(path)
+        f = uproot.open(path)
+        f.classnames(recursive=False)  # (reads the directory: a cut file fails here)
+        return f
     except Exception as err:
-        msg = str(err).splitlines()[0] if str(err) else type(err).__name__
+        msg = _first_line(err)
         if "not a ROOT file" in msg:
             raise InputError(
                 f"{path}: not a ROOT file ({msg}); hepml reads ROOT files (TTree or RNTuple)"
             ) from None
-        raise InputError(
-            f"{path}: cannot open as ROOT ({type(err).__name__}: {msg}); the file may be "
-            "truncated or corrupt: copy it again, or use skip_bad_files=True to go on without it"
-        ) from None
+        raise unreadable(f"{path}: cannot open as ROOT", err) from None
+
+
+def unreadable(where: str, err: BaseException) -> InputError:
+    """The error for bytes of a file that cannot be read: ``where`` (file, tree,
+    entries), uproot's reason, and what to do."""
+    return InputError(
+        f"{where} ({type(err).__name__}: {_first_line(err)}); the file may be truncated or "
+        "corrupt: copy it again, or go on without it (skip_bad_files=True; --skip-bad-files "
+        "for hepml reconstruct)"
+    )
 
 
 def _trees(f: uproot.ReadOnlyDirectory) -> dict[str, str]:
@@ -165,6 +175,15 @@ def _branch_names(tree) -> list[str]:
 
 def find_tree(f: uproot.ReadOnlyDirectory, path: str, tree: str | None, schema: str):
     """The tree (TTree or RNTuple) to read: named, the schema's default, or the only one."""
+    try:
+        return _find_tree(f, path, tree, schema)
+    except HepmlError:
+        raise
+    except Exception as err:  # (the tree's own metadata cannot be read)
+        raise unreadable(f"{path}: its tree cannot be read", err) from None
+
+
+def _find_tree(f, path, tree, schema):
     trees = _trees(f)
     if tree is not None:
         if tree not in trees:
@@ -383,11 +402,7 @@ class EventStream:
                 break
             except Exception as err:
                 done = start + report.events
-                raise InputError(
-                    f"{where}: entries {done}-{stop} could not be read ({type(err).__name__}: "
-                    f"{_first_line(err)}); the file may be truncated or corrupt: copy it again, or "
-                    "use skip_bad_files=True to go on without it"
-                ) from None
+                raise unreadable(f"{where}: entries {done}-{stop} could not be read", err) from None
             s, e = int(rep.tree_entry_start), int(rep.tree_entry_stop)
             events = build_events(raw, mapping, entry_start=s, where=f"{where} entries {s}-{e}")
             info = ChunkInfo(report.path, report.tree, mapping.schema, s, e, index)
@@ -420,8 +435,10 @@ class EventStream:
 
 
 def _first_line(err: BaseException) -> str:
-    s = str(err).strip()
-    return s.splitlines()[0][:300] if s else type(err).__name__
+    """The error's message on one line (uproot's span several), at most 300 characters."""
+    s = " ".join(line.strip() for line in str(err).splitlines() if line.strip())
+    s = s.split(" for file path ")[0]  # (uproot repeats the path the message starts with)
+    return s[:300] if s else type(err).__name__
 
 
 def open_events(

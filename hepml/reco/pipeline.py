@@ -31,7 +31,7 @@ import uproot
 
 from hepml.errors import ConfigError, HepmlError, InputError
 from hepml.io import open_events
-from hepml.io.reader import expand_paths, open_root
+from hepml.io.reader import expand_paths, find_tree, open_root
 from hepml.io.write import atomic_path
 from hepml.reco.cluster import ALGORITHMS, ClusterReport, cluster
 from hepml.reco.features import FEATURE_NAMES, jet_particle_features
@@ -63,6 +63,7 @@ class ReconstructConfig:
     seed: int = 0
     max_particles: int | None = None
     drop_nonfinite: bool = False
+    skip_bad_files: bool = False  # go on past unreadable input files (listed in the summary)
     step_size: str | int = "50 MB"
     level: str = "jets"  # jets: one row per selected jet; events: one row per event
 
@@ -94,6 +95,7 @@ class ReconstructSummary:
     jets_out: int = 0
     rejected: Counter = field(default_factory=Counter)
     files: dict[str, int] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)  # path -> why it was not (fully) read
     seconds: float = 0.0
     outputs: list[str] = field(default_factory=list)
     level: str = "jets"
@@ -105,6 +107,7 @@ class ReconstructSummary:
         self.rejected.update(other.rejected)
         for k, v in other.files.items():
             self.files[k] = self.files.get(k, 0) + v
+        self.skipped.update(other.skipped)
 
     @property
     def balanced(self) -> bool:
@@ -112,13 +115,18 @@ class ReconstructSummary:
 
     def __str__(self) -> str:
         if self.level == "events":
-            return f"events in: {self.events_in}, event rows out: {self.jets_out}"
-        lines = [
-            f"events in: {self.events_in}, with selected jets: {self.events_with_jets}, "
-            f"jets out: {self.jets_out}"
-        ]
-        for reason, n in sorted(self.rejected.items()):
-            lines.append(f"  rejected ({reason}): {n}")
+            lines = [f"events in: {self.events_in}, event rows out: {self.jets_out}"]
+        else:
+            lines = [
+                f"events in: {self.events_in}, with selected jets: {self.events_with_jets}, "
+                f"jets out: {self.jets_out}"
+            ]
+            for reason, n in sorted(self.rejected.items()):
+                lines.append(f"  rejected ({reason}): {n}")
+        if self.skipped:
+            lines.append(f"files skipped: {len(self.skipped)} of {len(self.files)}")
+            for path, why in self.skipped.items():
+                lines.append(f"  {why}" if why.startswith(path) else f"  {path}: {why}")
         return "\n".join(lines)
 
 
@@ -289,13 +297,23 @@ def reconstruct_events(
 # --------------------------------------------------------------------------- driver
 
 
-def _work_units(paths: list[str], jobs: int) -> list[tuple[int, str, int, int]]:
-    """(file index, path, entry_start, entry_stop) pieces, about ``jobs`` per input."""
+def _work_units(
+    paths: list[str], jobs: int, skipped: dict[str, str] | None = None
+) -> list[tuple[int, str, int, int]]:
+    """(file index, path, entry_start, entry_stop) pieces, about ``jobs`` per input.
+    With ``skipped`` (a dict), files that cannot be opened are recorded there (path ->
+    reason) and left out instead of raising."""
     units = []
     for i, p in enumerate(paths):
-        f = open_root(p)
-        tree = "events" if "events" in [k.split(";")[0] for k in f.keys(recursive=False)] else None
-        n = f[tree].num_entries if tree else None
+        try:
+            f = open_root(p)
+            tree, _ = find_tree(f, p, None, "auto")
+            n = tree.num_entries
+        except HepmlError as err:
+            if skipped is None:
+                raise
+            skipped[p] = _reason(err)
+            continue
         if n is None or jobs == 1 or n < 2 * jobs:
             units.append((i, p, 0, -1))
             continue
@@ -322,6 +340,7 @@ def _run_unit(unit, cfg_dict: dict, out: str, tree_root: bool, progress=None) ->
             collections=["particles", "partons", "ids", "weight"]
             if _has_partons(path)
             else ["particles", "ids", "weight"],
+            skip_bad_files=cfg.skip_bad_files,
         )
         for events in stream:
             if mode is None:
@@ -334,13 +353,24 @@ def _run_unit(unit, cfg_dict: dict, out: str, tree_root: bool, progress=None) ->
             if progress is not None:
                 progress(s.events_in)
         writer.close()
+    skipped = {
+        r.path: _reason(r.reason)
+        + (f" (after {r.events} events, which were kept)" if r.events else "")
+        for r in stream.summary.skipped
+    }
     return {
         "events_in": summary.events_in,
         "events_with_jets": summary.events_with_jets,
         "jets_out": summary.jets_out,
         "rejected": dict(summary.rejected),
         "files": summary.files,
+        "skipped": skipped,
     }
+
+
+def _reason(err) -> str:
+    """Why a file was skipped, without the advice on how to skip it."""
+    return str(err).split(": copy it again, or go on without it")[0]
 
 
 def _has_partons(path: str) -> bool:
@@ -400,7 +430,13 @@ def reconstruct(
     output = check_output(output)
     suffix = output.suffix.lower()
     paths = expand_paths(inputs)
-    units = _work_units(paths, jobs)
+    skipped: dict[str, str] = {}
+    units = _work_units(paths, jobs, skipped if cfg.skip_bad_files else None)
+    if not units:
+        raise InputError(
+            f"none of the {len(paths)} input files could be read; the first: "
+            f"{next(iter(skipped.values()))}"
+        )
     cfg_dict = asdict(cfg)
     root = suffix == ".root"
     t0 = time.perf_counter()
@@ -436,8 +472,12 @@ def reconstruct(
                     jets_out=r["jets_out"],
                     rejected=Counter(r["rejected"]),
                     files=r["files"],
+                    skipped=r["skipped"],
                 )
             )
+        for path, why in skipped.items():
+            summary.files.setdefault(path, 0)
+            summary.skipped[path] = why
         _merge(parts, output, root)
     finally:
         for p in parts:

@@ -8,7 +8,7 @@ import pytest
 import uproot
 
 from hepml.cli.main import main
-from hepml.errors import ConfigError
+from hepml.errors import ConfigError, InputError
 from hepml.reco.pipeline import ReconstructConfig, reconstruct
 
 LOOSE = {"pt_min": 150.0, "pt_max": 3000.0, "eta_max": 2.5}
@@ -147,3 +147,61 @@ def test_smear_config_from_yaml(tmp_path, samples, capsys):
     )
     assert code == 2
     assert "unknown smearing parameter" in capsys.readouterr().err
+
+
+def _corrupt_last_basket(src, dst):
+    """A copy of ``src`` whose events tree opens but whose last particle_px basket is
+    garbage, so that reading fails part-way through the file."""
+    data = bytearray(src.read_bytes())
+    with uproot.open(src) as f:
+        branch = f["events"]["particle_px"]
+        seeks = branch.member("fBasketSeek")[: branch.num_baskets]
+        assert len(seeks) > 1  # (the samples are written in several chunks)
+        pos = int(seeks[-1]) + 100  # (inside the compressed data)
+    data[pos : pos + 2000] = b"\xff" * 2000
+    dst.write_bytes(bytes(data))
+
+
+def test_skip_bad_files(samples, tmp_path, capsys):
+    good = samples["qcd"]
+    cut = tmp_path / "cut.root"
+    cut.write_bytes(good.read_bytes()[:5000])
+    broken = tmp_path / "broken.root"
+    _corrupt_last_basket(samples["ttbar"], broken)
+    inputs = [good, cut, broken]
+    # by default the first unreadable file stops the run, naming the file and the way on
+    with pytest.raises(InputError, match=r"cut\.root.*--skip-bad-files"):
+        reconstruct(inputs, tmp_path / "x.parquet", ReconstructConfig(**LOOSE))
+    assert not (tmp_path / "x.parquet").exists()
+    with pytest.raises(InputError, match=r"broken\.root:events: entries \d+-\d+ could not"):
+        reconstruct([broken], tmp_path / "x.parquet", ReconstructConfig(**LOOSE, step_size=20))
+    # with skip_bad_files the good events are reconstructed and the rest is reported
+    out = tmp_path / "skip.parquet"
+    summary = reconstruct(
+        inputs, out, ReconstructConfig(**LOOSE, step_size=20, skip_bad_files=True)
+    )
+    alone = reconstruct([good], tmp_path / "alone.parquet", ReconstructConfig(**LOOSE))
+    assert set(summary.skipped) == {str(cut), str(broken)}
+    assert "truncated or corrupt" in summary.skipped[str(cut)]
+    # broken.root's second basket (entries 60-119) is bad: chunks of 20 stop there, and
+    # the 60 events read before are kept
+    assert "after 60 events, which were kept" in summary.skipped[str(broken)]
+    assert summary.events_in == 60 + 60
+    assert summary.balanced
+    rows = ak.from_parquet(out)
+    assert len(rows) == summary.jets_out
+    assert ak.sum(rows.file_index == 0) == alone.jets_out  # the good file, whole
+    assert "files skipped: 2 of 3" in str(summary)
+    # the command line: --skip-bad-files, and the summary names the files
+    code = main(
+        ["--quiet", "reconstruct", str(good), str(cut), "-o", str(tmp_path / "cli.parquet"),
+         "--pt-min", "150", "--pt-max", "3000", "--eta-max", "2.5", "--skip-bad-files"]
+    )  # fmt: skip
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "files skipped: 1 of 2" in text
+    assert "cut.root: " in text
+    assert "truncated or corrupt\n" in text  # (no advice to skip what was skipped)
+    # nothing readable at all is an error, not an empty output
+    with pytest.raises(InputError, match="none of the 1 input files could be read"):
+        reconstruct([cut], tmp_path / "y.parquet", ReconstructConfig(skip_bad_files=True))
