@@ -149,13 +149,19 @@ def open_root(path: str) -> uproot.ReadOnlyDirectory:
         raise unreadable(f"{path}: cannot open as ROOT", err) from None
 
 
+#: What :func:`unreadable` errors advise (front ends that skip the file drop it).
+SKIP_ADVICE = (
+    "copy it again, or go on without it (skip_bad_files=True; --skip-bad-files for hepml "
+    "reconstruct)"
+)
+
+
 def unreadable(where: str, err: BaseException) -> InputError:
     """The error for bytes of a file that cannot be read: ``where`` (file, tree,
     entries), uproot's reason, and what to do."""
     return InputError(
         f"{where} ({type(err).__name__}: {_first_line(err)}); the file may be truncated or "
-        "corrupt: copy it again, or go on without it (skip_bad_files=True; --skip-bad-files "
-        "for hepml reconstruct)"
+        f"corrupt: {SKIP_ADVICE}"
     )
 
 

@@ -31,7 +31,7 @@ import uproot
 
 from hepml.errors import ConfigError, HepmlError, InputError
 from hepml.io import open_events
-from hepml.io.reader import expand_paths, find_tree, open_root
+from hepml.io.reader import SKIP_ADVICE, expand_paths, find_tree, open_root
 from hepml.io.write import atomic_path
 from hepml.reco.cluster import ALGORITHMS, ClusterReport, cluster
 from hepml.reco.features import FEATURE_NAMES, jet_particle_features
@@ -314,7 +314,7 @@ def _work_units(
                 raise
             skipped[p] = _reason(err)
             continue
-        if n is None or jobs == 1 or n < 2 * jobs:
+        if jobs == 1 or n < 2 * jobs:
             units.append((i, p, 0, -1))
             continue
         edges = np.linspace(0, n, jobs + 1).astype(int)
@@ -370,7 +370,7 @@ def _run_unit(unit, cfg_dict: dict, out: str, tree_root: bool, progress=None) ->
 
 def _reason(err) -> str:
     """Why a file was skipped, without the advice on how to skip it."""
-    return str(err).split(": copy it again, or go on without it")[0]
+    return str(err).replace(f": {SKIP_ADVICE}", "")
 
 
 def _has_partons(path: str) -> bool:
