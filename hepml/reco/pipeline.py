@@ -353,11 +353,7 @@ def _run_unit(unit, cfg_dict: dict, out: str, tree_root: bool, progress=None) ->
             if progress is not None:
                 progress(s.events_in)
         writer.close()
-    skipped = {
-        r.path: _reason(r.reason)
-        + (f" (after {r.events} events, which were kept)" if r.events else "")
-        for r in stream.summary.skipped
-    }
+    skipped = {r.path: _reason(r.reason) for r in stream.summary.skipped}
     return {
         "events_in": summary.events_in,
         "events_with_jets": summary.events_with_jets,
@@ -365,6 +361,7 @@ def _run_unit(unit, cfg_dict: dict, out: str, tree_root: bool, progress=None) ->
         "rejected": dict(summary.rejected),
         "files": summary.files,
         "skipped": skipped,
+        "empty": mode is None,  # no events were read: no part to merge
     }
 
 
@@ -409,9 +406,8 @@ class _Writer:
             if not self.started and self.parts:
                 self.file.mktree("jets", {f: self.parts[0][f] for f in self.parts[0].fields})
             self.file.close()
-        else:
-            arr = ak.concatenate(self.parts) if self.parts else ak.Array([])
-            ak.to_parquet(arr, self.path, row_group_size=PARQUET_ROW_GROUP)
+        elif self.parts:  # (a piece that read no events leaves no rows to merge)
+            ak.to_parquet(ak.concatenate(self.parts), self.path, row_group_size=PARQUET_ROW_GROUP)
 
 
 def reconstruct(
@@ -478,7 +474,17 @@ def reconstruct(
         for path, why in skipped.items():
             summary.files.setdefault(path, 0)
             summary.skipped[path] = why
-        _merge(parts, output, root)
+        for path in summary.skipped:  # (a file may break in one of its --jobs pieces)
+            if summary.files.get(path, 0):
+                summary.skipped[path] += f" ({summary.files[path]} events read from it were kept)"
+        filled = [p for p, r in zip(parts, results) if not r["empty"]]
+        if not filled:
+            why = "; ".join(summary.skipped.values())
+            raise InputError(
+                f"no events could be read from the {len(paths)} input file(s)"
+                + (f"; skipped: {why}" if why else "")
+            )
+        _merge(filled, output, root)
     finally:
         for p in parts:
             p.unlink(missing_ok=True)

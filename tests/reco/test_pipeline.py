@@ -185,9 +185,19 @@ def test_skip_bad_files(samples, tmp_path, capsys):
     assert "truncated or corrupt" in summary.skipped[str(cut)]
     # broken.root's second basket (entries 60-119) is bad: chunks of 20 stop there, and
     # the 60 events read before are kept
-    assert "after 60 events, which were kept" in summary.skipped[str(broken)]
+    assert "(60 events read from it were kept)" in summary.skipped[str(broken)]
     assert summary.events_in == 60 + 60
     assert summary.balanced
+    # the same with the broken file cut in two pieces (--jobs 2): the first piece is whole
+    two = reconstruct(
+        [broken], tmp_path / "two.parquet", ReconstructConfig(**LOOSE, skip_bad_files=True), jobs=2
+    )
+    assert two.events_in == 60
+    assert "(60 events read from it were kept)" in two.skipped[str(broken)]
+    # a file that breaks in its first chunk leaves nothing: an error, not an empty output
+    with pytest.raises(InputError, match=r"no events could be read from the 1 input file.*broken"):
+        reconstruct([broken], tmp_path / "z.parquet", ReconstructConfig(skip_bad_files=True))
+    assert not (tmp_path / "z.parquet").exists()
     rows = ak.from_parquet(out)
     assert len(rows) == summary.jets_out
     assert ak.sum(rows.file_index == 0) == alone.jets_out  # the good file, whole
@@ -205,3 +215,18 @@ def test_skip_bad_files(samples, tmp_path, capsys):
     # nothing readable at all is an error, not an empty output
     with pytest.raises(InputError, match="none of the 1 input files could be read"):
         reconstruct([cut], tmp_path / "y.parquet", ReconstructConfig(skip_bad_files=True))
+
+
+def test_inputs_without_events(samples, tmp_path):
+    """A valid file with no events gives an empty output with the usual columns."""
+    with uproot.open(samples["qcd"]) as f:
+        none = f["events"].arrays(entry_stop=0)
+    empty = tmp_path / "empty.root"
+    with uproot.recreate(empty) as f:
+        f.mktree("events", {name: none[name].type.content for name in none.fields})
+    summary = reconstruct([empty], tmp_path / "e.parquet", ReconstructConfig(**LOOSE))
+    assert summary.events_in == 0
+    assert summary.jets_out == 0
+    rows = ak.from_parquet(tmp_path / "e.parquet")
+    assert len(rows) == 0
+    assert {"jet_pt", "label", "part"} <= set(rows.fields)
