@@ -141,7 +141,7 @@ def open_root(path: str) -> uproot.ReadOnlyDirectory:
         f.classnames(recursive=False)  # (reads the directory: a cut file fails here)
         return f
     except Exception as err:
-        msg = _first_line(err)
+        msg = _one_line(err)
         if "not a ROOT file" in msg:
             raise InputError(
                 f"{path}: not a ROOT file ({msg}); hepml reads ROOT files (TTree or RNTuple)"
@@ -160,7 +160,7 @@ def unreadable(where: str, err: BaseException) -> InputError:
     """The error for bytes of a file that cannot be read: ``where`` (file, tree,
     entries), uproot's reason, and what to do."""
     return InputError(
-        f"{where} ({type(err).__name__}: {_first_line(err)}); the file may be truncated or "
+        f"{where} ({type(err).__name__}: {_one_line(err)}); the file may be truncated or "
         f"corrupt: {SKIP_ADVICE}"
     )
 
@@ -424,7 +424,7 @@ class EventStream:
         except Exception as err:
             raise InputError(
                 f"{where}: entries {start}-{stop} could not be read ({type(err).__name__}: "
-                f"{_first_line(err)}); the file may be truncated or corrupt"
+                f"{_one_line(err)}); the file may be truncated or corrupt"
             ) from None
 
     @staticmethod
@@ -440,7 +440,7 @@ class EventStream:
         return ak.Array(events, attrs=attrs)
 
 
-def _first_line(err: BaseException) -> str:
+def _one_line(err: BaseException) -> str:
     """The error's message on one line (uproot's span several), at most 300 characters."""
     s = " ".join(line.strip() for line in str(err).splitlines() if line.strip())
     s = s.split(" for file path ")[0]  # (uproot repeats the path the message starts with)
