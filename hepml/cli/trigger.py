@@ -28,7 +28,9 @@ correctly), or from the menu's input_rate_hz for data-like files. Every sample
 gets efficiencies; --signal samples do not count towards rates.
 
 Writes OUT/report.json, OUT/latency.json, OUT/decisions/SAMPLE.root and
-OUT/plots/*.png, and prints the table.
+OUT/plots/*.png, and prints the table. With --skip-bad-files, files that cannot
+be read are listed and left out; the events read from each pT-hat bin stand
+for its cross-section.
 
 examples:
   hepml trigger run --menu menus/demo.yaml --sample qcd='qcd*.root' --sample zprime='zp*.root' \\
@@ -87,6 +89,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     r.add_argument("--latency-budget-ms", type=float, default=None,
                    help="flag paths whose p99 latency exceeds this")  # fmt: skip
     r.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    r.add_argument("--skip-bad-files", action="store_true",
+                   help="go on past files that cannot be read (the report lists them, and "
+                        "rates stand on the events that were read)")  # fmt: skip
     r.set_defaults(run=run)
     c = tsub.add_parser(
         "compare",
@@ -114,7 +119,7 @@ def _overrides(items: list[str]) -> dict:
 
 
 def run(args, ui) -> int:
-    from hepml.trigger import load_menu, parse_sample
+    from hepml.trigger import Sample, load_menu, parse_sample
     from hepml.trigger.emulate import emulate
     from hepml.trigger.latency import TOTAL, measure_latency
     from hepml.trigger.report import summary_lines, summary_table, write_report
@@ -135,13 +140,18 @@ def run(args, ui) -> int:
         raise ConfigError(f"--signal {unknown[0]}: no --sample of that name")
     if args.max_events is not None and args.max_events < 1:
         raise ConfigError("--max-events must be at least 1")
-    res = emulate(menu, samples, seed=args.seed, max_events=args.max_events, progress=ui.progress)
+    res = emulate(
+        menu, samples, seed=args.seed, max_events=args.max_events, progress=ui.progress,
+        skip_bad_files=args.skip_bad_files,
+    )  # fmt: skip
     latency = None
     if args.latency_events > 0:
         ui.info(f"timing {args.latency_events} events one by one …")
+        first = samples[0]
+        timed = Sample(first.name, res.samples[first.name].files_read, first.role, first.schema)
         latency = measure_latency(
-            menu, samples[0], events=args.latency_events, scorers=res.scorers,
-            budget_ms=args.latency_budget_ms,
+            menu, timed, events=args.latency_events, scorers=res.scorers,
+            budget_ms=args.latency_budget_ms, skip_bad_files=args.skip_bad_files,
         )  # fmt: skip
     files = write_report(res, args.out, latency=latency, plots=not args.no_plots)
     ui.table(summary_table(res, latency), 170)

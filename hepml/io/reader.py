@@ -46,6 +46,7 @@ __all__ = [
     "open_events",
     "open_root",
     "read_events",
+    "skip_reason",
     "unreadable",
 ]
 
@@ -152,8 +153,13 @@ def open_root(path: str) -> uproot.ReadOnlyDirectory:
 #: What :func:`unreadable` errors advise (front ends that skip the file drop it).
 SKIP_ADVICE = (
     "copy it again, or go on without it (skip_bad_files=True; --skip-bad-files for hepml "
-    "reconstruct)"
+    "reconstruct and hepml trigger run)"
 )
+
+
+def skip_reason(err: BaseException | str) -> str:
+    """Why a file was skipped, without the advice on how to skip it."""
+    return str(err).replace(f": {SKIP_ADVICE}", "")
 
 
 def unreadable(where: str, err: BaseException) -> InputError:

@@ -60,7 +60,7 @@ import awkward as ak
 import numpy as np
 
 from hepml.errors import InputError
-from hepml.io.reader import expand_paths, open_root
+from hepml.io.reader import expand_paths, open_root, unreadable
 
 __all__ = ["PtHatBin", "RunInfo", "combine_runinfo", "event_weights_pb", "read_runinfo"]
 
@@ -307,7 +307,10 @@ def read_runinfo(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> RunI
             raise InputError(
                 f"{p}: no 'runinfo' tree; cross-sections come with files written by 'hepml generate'"
             )
-        arr = f["runinfo"].arrays()
+        try:
+            arr = f["runinfo"].arrays()
+        except Exception as err:
+            raise unreadable(f"{p}:runinfo cannot be read", err) from None
         cols = _columns({k: ak.to_list(arr[k]) for k in arr.fields}, f"{p}:runinfo")
         per_file.append({k: v.tolist() for k, v in cols.items()})
         row_files.extend([p] * len(arr))

@@ -31,7 +31,7 @@ import uproot
 
 from hepml.errors import ConfigError, HepmlError, InputError
 from hepml.io import open_events
-from hepml.io.reader import SKIP_ADVICE, expand_paths, find_tree, open_root
+from hepml.io.reader import expand_paths, find_tree, open_root, skip_reason
 from hepml.io.write import atomic_path
 from hepml.reco.cluster import ALGORITHMS, ClusterReport, cluster
 from hepml.reco.features import FEATURE_NAMES, jet_particle_features
@@ -312,7 +312,7 @@ def _work_units(
         except HepmlError as err:
             if skipped is None:
                 raise
-            skipped[p] = _reason(err)
+            skipped[p] = skip_reason(err)
             continue
         if jobs == 1 or n < 2 * jobs:
             units.append((i, p, 0, -1))
@@ -353,7 +353,7 @@ def _run_unit(unit, cfg_dict: dict, out: str, tree_root: bool, progress=None) ->
             if progress is not None:
                 progress(s.events_in)
         writer.close()
-    skipped = {r.path: _reason(r.reason) for r in stream.summary.skipped}
+    skipped = {r.path: skip_reason(r.reason) for r in stream.summary.skipped}
     return {
         "events_in": summary.events_in,
         "events_with_jets": summary.events_with_jets,
@@ -363,11 +363,6 @@ def _run_unit(unit, cfg_dict: dict, out: str, tree_root: bool, progress=None) ->
         "skipped": skipped,
         "empty": mode is None,  # no events were read: no part to merge
     }
-
-
-def _reason(err) -> str:
-    """Why a file was skipped, without the advice on how to skip it."""
-    return str(err).replace(f": {SKIP_ADVICE}", "")
 
 
 def _has_partons(path: str) -> bool:

@@ -32,7 +32,7 @@ import numpy as np
 
 from hepml.errors import ConfigError, InputError
 from hepml.io import open_events
-from hepml.io.reader import expand_paths
+from hepml.io.reader import FileReport, expand_paths, skip_reason
 from hepml.trigger.menu import Menu, TriggerPath
 from hepml.trigger.objects import trigger_objects
 from hepml.trigger.rates import (
@@ -91,10 +91,24 @@ class SampleData:
     decision: dict[str, np.ndarray] = field(default_factory=dict)  # final
     pre: dict[str, np.ndarray] = field(default_factory=dict)  # seeds and cut
     seconds: float = 0.0
+    files: list[FileReport] = field(default_factory=list)  # what was read from each file
+    skipped: dict[str, str] = field(default_factory=dict)  # file -> why (skip_bad_files)
+    notes: list[str] = field(default_factory=list)  # what the skipped files did to the rates
 
     @property
     def n(self) -> int:
         return len(self.weight)
+
+    def events_from(self, path: str) -> int:
+        """How many of this sample's events come from file ``path``."""
+        return int(np.count_nonzero(self.ids["file_index"] == _file_index(self.sample, path)))
+
+    @property
+    def files_read(self) -> list[str]:
+        """The files events were taken from (all of them unless files were skipped)."""
+        if not self.skipped:
+            return list(self.sample.files)
+        return [f.path for f in self.files if f.events > 0]
 
 
 @dataclass
@@ -151,10 +165,7 @@ def _rate_weights(
         if total <= 0:
             raise InputError(f"sample {sample.name}: the weights sum to {total}")
         return menu.input_rate_hz * weight / total
-    if menu.luminosity is None:
-        raise ConfigError(
-            f"{menu.source}: give luminosity (cm^-2 s^-1) or input_rate_hz to compute rates"
-        )
+    _check_rate_menu(menu)
     from hepml.io.runinfo import event_weights_pb
 
     try:
@@ -183,8 +194,15 @@ def first_pass(
     step_size: int | str = 2000,
     max_events: int | None = None,
     progress: Callable[[int], None] | None = None,
+    skip_bad_files: bool = False,
 ) -> SampleData:
-    """Cuts, variables, ML scores, turn-on variables and recorded bits of every event."""
+    """Cuts, variables, ML scores, turn-on variables and recorded bits of every event.
+
+    With ``skip_bad_files`` a file that cannot be read is skipped (one that breaks
+    part-way keeps the events read before the break), and so is one without readable
+    run information in a sample that makes rates; the rates are normalised to what
+    was read: see :func:`_pb_of_what_was_read`.
+    """
     t0 = time.perf_counter()
     scorers = scorers if scorers is not None else _scorers(menu)
     need = menu.collections()
@@ -195,7 +213,10 @@ def first_pass(
     value: dict[str, list] = {p.name: [] for p in menu.paths.values() if p.has_threshold}
     turn: dict[str, list] = {p.name: [] for p in menu.paths.values() if p.turn_on}
     rec: dict[str, list] = {p: [] for p in recorded}
-    stream = open_events(sample.files, sample.schema, step_size=step_size, entry_stop=max_events)
+    stream = open_events(
+        sample.files, sample.schema, step_size=step_size, entry_stop=max_events,
+        skip_bad_files=skip_bad_files,
+    )  # fmt: skip
     for events, info in stream.with_info():
         where = f"{info.file} entries {info.entry_start}-{info.entry_stop}"
         chunk_seed = seed * 1_000_003 + info.index * 7919 + info.entry_start
@@ -233,7 +254,14 @@ def first_pass(
             rec[name].append(ak.to_numpy(trig[branch]).astype(bool))
         if progress is not None:
             progress(n)
+    reports = stream.summary.files
+    skipped = {r.path: skip_reason(r.reason) for r in reports if r.status == "skipped"}
     if not cols["weight"]:
+        if skipped:
+            why = "; ".join(f"{os.path.basename(f)}: {r}" for f, r in skipped.items())
+            raise InputError(
+                f"sample {sample.name}: none of its {len(reports)} file(s) could be read ({why})"
+            )
         raise InputError(f"sample {sample.name}: no events in {', '.join(sample.files)}")
     weight = np.concatenate(cols["weight"])
     ids = {k: np.concatenate([c[k] for c in cols["ids"]]) for k in cols["ids"][0]}
@@ -246,10 +274,103 @@ def first_pass(
         value={k: np.concatenate(v) for k, v in value.items()},
         turn_on={k: np.concatenate(v) for k, v in turn.items()},
         recorded={k: np.concatenate(v) for k, v in rec.items()},
+        files=reports,
+        skipped=skipped,
     )
-    data.rate_hz = _rate_weights(menu, sample, weight, limited=max_events is not None)
+    if skip_bad_files and sample.role == "background" and menu.input_rate_hz is None:
+        _check_rate_menu(menu)
+        keep, w_pb = _pb_of_what_was_read(data)
+        if not keep.all():
+            data = _select(data, keep)
+        data.rate_hz = menu.luminosity * PB_TO_CM2 * w_pb[keep]
+    else:
+        data.rate_hz = _rate_weights(menu, sample, data.weight, limited=max_events is not None)
     data.seconds = time.perf_counter() - t0
     return data
+
+
+def _check_rate_menu(menu: Menu) -> None:
+    if menu.luminosity is None:
+        raise ConfigError(
+            f"{menu.source}: give luminosity (cm^-2 s^-1) or input_rate_hz to compute rates"
+        )
+
+
+def _select(data: SampleData, keep: np.ndarray) -> SampleData:
+    """``data`` restricted to the events ``keep`` marks (per-event arrays only)."""
+
+    def sub(d: dict) -> dict:
+        return {k: v[keep] for k, v in d.items()}
+
+    data.ids, data.weight = sub(data.ids), data.weight[keep]
+    data.cut, data.value = sub(data.cut), sub(data.value)
+    data.turn_on, data.recorded = sub(data.turn_on), sub(data.recorded)
+    return data
+
+
+def _pb_of_what_was_read(data: SampleData) -> tuple[np.ndarray, np.ndarray]:
+    """``(keep, w_pb)``: per-event rate weights in pb when files were skipped.
+
+    The events read from each pT-hat bin stand for that bin's cross-section:
+    ``w_pb = sigma_b * w / sum of w over the events read from bin b``, with
+    ``sigma_b`` from the run information of the files that were read. With every
+    file read whole this is the usual ``sigma_b * w / W_b``. A file whose events
+    were read but whose run information cannot be is left out (``keep`` is False
+    for its events). What the rates lose — a bin none of whose files could be
+    read, a file whose bin cannot be told — goes to ``data.notes``.
+    """
+    from hepml.io.runinfo import read_runinfo
+
+    name = data.sample.name
+    file_index = data.ids["file_index"]
+    keep = np.ones(data.n, bool)
+    good: dict[int, str] = {}
+    for r in data.files:
+        if r.events == 0:
+            continue
+        i = _file_index(data.sample, r.path)
+        try:
+            read_runinfo([r.path])
+            good[i] = r.path
+        except InputError as err:
+            keep &= file_index != i
+            why = f"{skip_reason(err)}; the {r.events} events read from it are left out"
+            data.skipped[r.path] = (
+                f"{data.skipped[r.path]}; {why}" if r.path in data.skipped else why
+            )
+    if not good:
+        raise InputError(
+            f"sample {name}: no file whose events could be read has run information to make "
+            "rates from; give the menu an input_rate_hz, or mark the sample --signal"
+        )
+    info = read_runinfo(list(good.values()))
+    w_pb = np.zeros(data.n)
+    for b in info.bins:  # the events read from bin b carry its cross-section
+        in_b = np.isin(file_index, [i for i, f in good.items() if info.bin_of(f) is b])
+        total = data.weight[in_b].sum()
+        if total > 0:
+            w_pb[in_b] = data.weight[in_b] * (b.cross_section_pb / total)
+    have = {(b.pthat_min, b.pthat_max) for b in info.bins}
+    for r in data.files:  # files that gave no events: skipped, or past max_events
+        if r.path in good.values():
+            continue
+        try:
+            lost = read_runinfo([r.path])
+        except InputError:
+            data.notes.append(
+                f"the pT-hat range of {os.path.basename(r.path)} cannot be told "
+                "(its run information cannot be read); if no other file covers it, its "
+                "cross-section is missing from the rates"
+            )
+            continue
+        for b in lost.bins:
+            if (b.pthat_min, b.pthat_max) not in have:
+                have.add((b.pthat_min, b.pthat_max))
+                data.notes.append(
+                    f"no events of pT-hat bin {b.describe()} were read; its "
+                    f"{b.cross_section_pb:.4g} pb are missing from the rates"
+                )
+    return keep, w_pb
 
 
 def _file_index(sample: Sample, path: str) -> int:
@@ -458,11 +579,14 @@ def emulate(
     step_size: int | str = 2000,
     max_events: int | None = None,
     progress: Callable | None = None,
+    skip_bad_files: bool = False,
 ) -> EmulationResult:
     """Emulate ``menu`` on ``samples`` (see the module docstring).
 
     ``progress(description, total)`` is a context manager yielding ``advance(n)``
-    (as :meth:`hepml.cli.ui.UI.progress`); one bar per sample.
+    (as :meth:`hepml.cli.ui.UI.progress`); one bar per sample. ``skip_bad_files``
+    goes on past files that cannot be read; each sample's ``skipped`` and
+    ``notes`` say which and what that did to its rates.
     """
     t0 = time.perf_counter()
     if not samples:
@@ -482,7 +606,7 @@ def emulate(
         with bar as adv:
             data[s.name] = first_pass(
                 menu, s, seed=seed, scorers=scorers, step_size=step_size, max_events=max_events,
-                progress=adv,
+                progress=adv, skip_bad_files=skip_bad_files,
             )  # fmt: skip
     results = second_pass(menu, data)
     for name, sc in scorers.items():

@@ -64,6 +64,7 @@ def measure_latency(
     scorers: dict | None = None,
     budget_ms: float | None = None,
     warmup: int = 3,
+    skip_bad_files: bool = False,
 ) -> dict[str, Latency]:
     """Time every path of ``menu`` on the first events of ``sample``."""
     from hepml.trigger.emulate import _scorers
@@ -71,7 +72,10 @@ def measure_latency(
     scorers = scorers if scorers is not None else _scorers(menu)
     need = menu.collections()
     ml = menu.needs_particles
-    evs = read_events(sample.files, sample.schema, entry_stop=max(events, batch_events))
+    evs = read_events(
+        sample.files, sample.schema, entry_stop=max(events, batch_events),
+        skip_bad_files=skip_bad_files,
+    )  # fmt: skip
     paths = menu.ordered()
     # batched
     t0 = time.perf_counter()

@@ -3,6 +3,8 @@ MET, generator weights and a runinfo tree, so every rate can be computed by hand
 
 from __future__ import annotations
 
+import itertools
+
 import awkward as ak
 import numpy as np
 import pytest
@@ -12,8 +14,13 @@ from hepml.io.write import write_root
 SIGMA_PB = 2.0e6  # cross-section written into runinfo
 
 
-def make_objects_file(path, n=400, seed=3, weighted=True, sigma_pb=SIGMA_PB, runinfo=True):
-    """A file in hepml's layout holding reconstructed jets, muons and MET (no particles)."""
+def make_objects_file(
+    path, n=400, seed=3, weighted=True, sigma_pb=SIGMA_PB, runinfo=True, pthat=None, chunks=1
+):
+    """A file in hepml's layout holding reconstructed jets, muons and MET (no particles).
+
+    ``pthat=(lo, hi)`` writes that pT-hat range into runinfo (hi -1: no upper
+    limit); ``chunks`` writes the events in that many baskets."""
     rng = np.random.default_rng(seed)
     nj = rng.integers(0, 6, n)
     nm = rng.integers(0, 3, n)
@@ -40,6 +47,11 @@ def make_objects_file(path, n=400, seed=3, weighted=True, sigma_pb=SIGMA_PB, run
         "event": np.arange(n, dtype=np.int64),
     }  # fmt: skip
     trees = {"events": events}
+    if chunks > 1:
+        edges = np.linspace(0, n, chunks + 1).astype(int)
+        trees["events"] = iter(
+            [{k: v[a:b] for k, v in events.items()} for a, b in itertools.pairwise(edges)]
+        )
     if runinfo:
         trees["runinfo"] = {
             "process": np.array(["qcd"]), "cross_section_pb": np.array([sigma_pb]),
@@ -48,6 +60,9 @@ def make_objects_file(path, n=400, seed=3, weighted=True, sigma_pb=SIGMA_PB, run
             "sum_weights": np.array([events["weight"].sum()]), "seed": np.array([seed]),
             "generator": np.array(["hand-made"]),
         }  # fmt: skip
+        if pthat is not None:
+            trees["runinfo"]["pthat_min"] = np.array([float(pthat[0])])
+            trees["runinfo"]["pthat_max"] = np.array([float(pthat[1])])
     write_root(path, trees)
     return events
 

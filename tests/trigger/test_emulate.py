@@ -7,7 +7,10 @@ import json
 import awkward as ak
 import numpy as np
 import pytest
+import uproot
+import yaml
 
+from hepml.cli.main import main
 from hepml.errors import ConfigError, InputError
 from hepml.trigger import Sample, emulate, menu_from_dict
 from hepml.trigger.rates import PB_TO_CM2, solve_threshold
@@ -256,3 +259,110 @@ def test_bad_compare_rates(extra, message):
     with pytest.raises(ConfigError, match=r"paths\.HLT_A\." + message):
         menu_from_dict({"paths": {"HLT_A": spec,
                                   "HLT_B": {"variable": "met.pt", "threshold": 1.0}}})  # fmt: skip
+
+
+def _garble_basket(src, dst, which):
+    """A copy of ``src`` whose events tree opens but whose basket ``which`` of
+    ``event`` is garbage: reading fails from that basket's first entry on."""
+    data = bytearray(src.read_bytes())
+    with uproot.open(src) as f:
+        branch = f["events"]["event"]  # (event numbers compress: the basket is zstd data)
+        seek = int(branch.member("fBasketSeek")[which])
+    keylen = int.from_bytes(data[seek + 14 : seek + 16], "big")  # (TKey's fKeylen)
+    pos = seek + keylen + 9 + 4  # past the compression header and zstd's magic number
+    assert data[seek + keylen : seek + keylen + 2] == b"ZS"
+    data[pos : pos + 8] = b"\xff" * 8
+    dst.write_bytes(bytes(data))
+
+
+def _joined(*parts):
+    """Events of several hand-made files (or their first entries) as one sample."""
+    out = {k: ak.concatenate([p[k] for p in parts]) for k in ("jet", "muon")}
+    out.update({k: np.concatenate([p[k] for p in parts]) for k in ("met_pt", "weight")})
+    return out
+
+
+def test_skip_bad_files(tmp_path, capsys):
+    a, b = tmp_path / "a.root", tmp_path / "b.root"
+    ev_a = make_objects_file(a, n=400, seed=11, chunks=4)
+    ev_b = make_objects_file(b, n=400, seed=12, chunks=4)
+    cut = tmp_path / "cut.root"
+    cut.write_bytes(a.read_bytes()[:3000])
+    broken = tmp_path / "broken.root"
+    _garble_basket(b, broken, 2)  # entries 200-299 cannot be read
+    menu = menu_from_dict(MENU)
+    # by default the first unreadable file stops the run, naming the file and the way on
+    with pytest.raises(InputError, match=r"cut\.root.*--skip-bad-files for .*hepml trigger run"):
+        emulate(menu, [Sample("bg", [str(a), str(cut)])])
+    with pytest.raises(InputError, match=r"broken\.root:events: entries 200-400 could not be read"):
+        emulate(menu, [Sample("bg", [str(broken)])], step_size=100)
+    # with skip_bad_files: the events read (a whole, broken's first 200) stand for the
+    # sample's cross-section, sigma * w / (sum of w over the events read)
+    files = [str(a), str(cut), str(broken)]
+    res = emulate(menu, [Sample("bg", files)], step_size=100, skip_bad_files=True)
+    s = res.samples["bg"]
+    assert set(s.skipped) == {str(cut), str(broken)}
+    assert "truncated or corrupt" in s.skipped[str(cut)]
+    assert "skip_bad_files=True" not in s.skipped[str(cut)]  # (no advice to skip it)
+    assert (s.n, s.events_from(str(a)), s.events_from(str(broken))) == (600, 400, 200)
+    assert s.files_read == [str(a), str(broken)]
+    read = {k: v[:200] for k, v in ev_b.items() if k in ("jet", "muon", "met_pt", "weight")}
+    events = _joined(ev_a, read)
+    w = events["weight"]
+    r_e = LUMI * PB_TO_CM2 * SIGMA_PB * w / w.sum()
+    for name, passed in _hand(events).items():
+        assert res.paths[name].rate_hz == pytest.approx(r_e[passed].sum(), rel=1e-12)
+        assert res.paths[name].rate_err_hz == pytest.approx(np.sqrt((r_e[passed] ** 2).sum()))
+        np.testing.assert_array_equal(s.decision[name], passed)
+    assert s.rate_hz.sum() == pytest.approx(LUMI * PB_TO_CM2 * SIGMA_PB, rel=1e-12)
+    # broken.root's bin is known (its runinfo reads) and has events; cut.root's is not
+    assert len(s.notes) == 1
+    assert "pT-hat range of cut.root cannot be told" in s.notes[0]
+    # a file skipped whole changes nothing: the same rates as without it
+    alone = emulate(menu, [Sample("bg", [str(a)])])
+    again = emulate(menu, [Sample("bg", [str(a), str(cut)])], skip_bad_files=True)
+    for name, p in alone.paths.items():
+        assert again.paths[name].rate_hz == pytest.approx(p.rate_hz, rel=1e-12)
+    # a file without run information cannot make rates: skipped, its events left out
+    norun = tmp_path / "norun.root"
+    make_objects_file(norun, n=100, seed=15, runinfo=False)
+    with pytest.raises(InputError, match=r"sample bg: no cross-section"):
+        emulate(menu, [Sample("bg", [str(a), str(norun)])])
+    res = emulate(menu, [Sample("bg", [str(a), str(norun)])], skip_bad_files=True)
+    assert res.samples["bg"].n == 400
+    why = res.samples["bg"].skipped[str(norun)]
+    assert why.startswith(f"{norun}: no 'runinfo' tree")
+    assert why.endswith("the 100 events read from it are left out")
+    for name, p in alone.paths.items():
+        assert res.paths[name].rate_hz == pytest.approx(p.rate_hz, rel=1e-12)
+        assert res.paths[name].efficiency["bg"][0] == pytest.approx(p.efficiency["bg"][0])
+    # a pT-hat bin none of whose events can be read is reported, not silently lost
+    lo, hi, hi_bad = (tmp_path / f"{x}.root" for x in ("lo", "hi", "hi_bad"))
+    make_objects_file(lo, n=400, seed=13, pthat=(100, 300))
+    make_objects_file(hi, n=400, seed=14, sigma_pb=1.0e5, pthat=(300, -1), chunks=4)
+    _garble_basket(hi, hi_bad, 0)
+    res = emulate(menu, [Sample("bg", [str(lo), str(hi_bad)])], skip_bad_files=True)
+    s = res.samples["bg"]
+    assert s.n == 400
+    assert len(s.notes) == 1
+    assert (
+        "no events of pT-hat bin [300, inf) GeV were read; its 1e+05 pb are missing" in (s.notes[0])
+    )
+    assert s.rate_hz.sum() == pytest.approx(LUMI * PB_TO_CM2 * SIGMA_PB, rel=1e-12)
+    # nothing readable is an error naming the files, not an empty report
+    with pytest.raises(InputError, match=r"sample bg: none of its 2 file\(s\) could be read"):
+        emulate(menu, [Sample("bg", [str(cut), str(hi_bad)])], skip_bad_files=True)
+    # the command line: --skip-bad-files, the skipped files in the summary and the report
+    path = tmp_path / "menu.yaml"
+    path.write_text(yaml.safe_dump({**MENU, "luminosity": float(LUMI)}))
+    out = tmp_path / "report"
+    code = main(["--quiet", "trigger", "run", "--menu", str(path), "--sample",
+                 "bg=" + ",".join(files), "-o", str(out), "--skip-bad-files", "--no-plots",
+                 "--latency-events", "5"])  # fmt: skip
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "sample bg: files skipped: 2 of 3" in text
+    assert f"{cut}: " in text
+    report = json.loads((out / "report.json").read_text())
+    assert set(report["samples"]["bg"]["skipped"]) == {"cut.root", "broken.root"}
+    assert report["samples"]["bg"]["events"] == 400  # (chunks of 2000: broken.root gave none)
