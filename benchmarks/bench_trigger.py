@@ -13,10 +13,18 @@
    is ``--model`` (a hepml checkpoint) or a ParticleNet-Lite with random weights
    (latency does not depend on the weights). The building of the jet's inputs from
    particles is timed apart (it is not part of the model call).
+3. **Menu latency, one thread against all** (with ``--menu-sample FILE``) — the
+   built-in ``demo`` menu timed event by event by
+   :func:`hepml.trigger.latency.measure_latency` (which runs Numba's kernels on one
+   thread) and by the same loop with Numba's full thread pool, alternating, twice.
+   ``--model`` scores the menu's jet ML paths. Run it once on an idle machine and
+   once with a core busy.
 
 Run::
 
     python benchmarks/bench_trigger.py [--events 1000000] [--model runs/pn/best.pt]
+    python benchmarks/bench_trigger.py --events 0 --menu-sample demo/events/qcd_biased.root \
+        --model demo/models/particlenet-lite/best.pt
 
 It prints markdown tables for benchmarks/RESULTS.md.
 """
@@ -177,6 +185,37 @@ def bench_ml(model: str | None, particles: int, calls: int) -> list[tuple]:
     return rows
 
 
+def bench_menu_latency(sample: str, model: str | None, events: int) -> list[tuple]:
+    """``(threads, objects p50, p99, menu p50, p99)`` per run, in ms."""
+    import contextlib
+
+    import hepml.trigger.latency as L
+    from hepml.trigger import Sample, load_menu
+    from hepml.trigger.emulate import _scorers
+
+    menu = load_menu("demo")
+    if model:
+        for p in menu.ml_paths:
+            if p.object != "event":
+                p.model = model
+    scorers = _scorers(menu)
+    one_thread = L._one_thread
+    rows = []
+    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    try:
+        for _ in range(2):
+            for label, block in (("all", contextlib.nullcontext), ("one", one_thread)):
+                L._one_thread = block
+                lat = L.measure_latency(menu, Sample("qcd", [sample]), events=events,
+                                        scorers=scorers)  # fmt: skip
+                o, t = lat[L.OBJECTS], lat[L.TOTAL]
+                rows.append((label, o.p50_ms, o.p99_ms, t.p50_ms, t.p99_ms))
+    finally:
+        L._one_thread = one_thread
+        numba.set_num_threads(1)
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--events", type=int, default=1_000_000)
@@ -184,12 +223,17 @@ def main() -> None:
     ap.add_argument("--model", default=None, help="a hepml checkpoint (default: random weights)")
     ap.add_argument("--particles", type=int, default=60)
     ap.add_argument("--calls", type=int, default=2000)
+    ap.add_argument("--menu-sample", default=None,
+                    help="a hepml events file: time the demo menu event by event on it")  # fmt: skip
+    ap.add_argument("--menu-events", type=int, default=100)
     args = ap.parse_args()
     numba.set_num_threads(1)
     torch.set_num_threads(1)
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; "
           f"one thread (numba {numba.__version__}, torch {torch.__version__})\n")  # fmt: skip
-    if NANO.exists():
+    if args.events <= 0:
+        print("skipping the cut paths (--events 0)")
+    elif NANO.exists():
         rows = bench_cuts(args.events, args.repeat)
         print(f"cut paths on {args.events:,} pre-read NanoAOD events (one core)\n")
         print("| cut | hepml events/s | by-hand awkward events/s | hepml / by hand |")
@@ -207,6 +251,14 @@ def main() -> None:
             print(f"| {name} | | | |")
         else:
             print(f"| {name} | {p50:.3f} | {p99:.3f} | {ratio:.2f}× |")
+    if args.menu_sample:
+        rows = bench_menu_latency(args.menu_sample, args.model, args.menu_events)
+        print(f"\ndemo menu event by event on {args.menu_events} events of {args.menu_sample}\n")
+        print("| Numba threads | objects p50 / p99 [ms] | menu p50 / p99 [ms] |")
+        print("|---|---:|---:|")
+        for label, o50, o99, t50, t99 in rows:
+            n = 1 if label == "one" else numba.config.NUMBA_NUM_THREADS
+            print(f"| {n} | {o50:.2f} / {o99:.2f} | {t50:.2f} / {t99:.2f} |")
 
 
 if __name__ == "__main__":

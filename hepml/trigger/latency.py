@@ -1,8 +1,9 @@
 """Latency of a menu: time per event of each path at batch size 1 and in batches.
 
-Batch size 1 is how an HLT process sees events (one at a time): every path's
-cut, variable and ML inference are timed on each of ``events`` events alone, and
-the report gives the median (p50) and the 99th percentile (p99). The batched
+Batch size 1 is how an HLT process sees events (one at a time, one per core):
+every path's cut, variable and ML inference are timed on each of ``events``
+events alone, with Numba's kernels on one thread, and the report gives the
+median (p50) and the 99th percentile (p99). The batched
 figure is the time of one chunk divided by its events (offline emulation). The
 reconstruction of the objects (clustering, substructure) is timed as its own
 stage, and the menu total is that plus every path.
@@ -16,6 +17,7 @@ Example::
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -86,21 +88,12 @@ def measure_latency(
         t0 = time.perf_counter()
         _path_time(p, objs, scorers)
         batched[p.name] = (time.perf_counter() - t0) / len(evs)
-    # batch size 1
+    # batch size 1, on one thread: an HLT farm runs one event per core, and waking a
+    # thread pool for one event costs more than the event (Numba's parallel kernels)
     n1 = min(events, len(evs))
     single = {name: np.zeros(n1) for name in batched}
-    for i in range(-warmup, n1):
-        ev = evs[max(i, 0) : max(i, 0) + 1]
-        t0 = time.perf_counter()
-        o = trigger_objects(ev, menu.objects, need=need, keep_particles=ml)
-        t1 = time.perf_counter()
-        if i >= 0:
-            single[OBJECTS][i] = t1 - t0
-        for p in paths:
-            t0 = time.perf_counter()
-            _path_time(p, o, scorers)
-            if i >= 0:
-                single[p.name][i] = time.perf_counter() - t0
+    with _one_thread():
+        _time_one_by_one(menu, evs, n1, warmup, need, ml, paths, scorers, single)
     single[TOTAL] = np.sum([v for v in single.values()], axis=0)
     batched[TOTAL] = sum(batched.values())
     out = {}
@@ -116,3 +109,32 @@ def measure_latency(
             backend=scorers[name].backend if name in scorers else "",
         )
     return out
+
+
+@contextmanager
+def _one_thread():
+    """Numba's parallel kernels on one thread inside the block."""
+    import numba
+
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
+
+
+def _time_one_by_one(menu, evs, n1, warmup, need, ml, paths, scorers, single) -> None:
+    """Fill ``single[name][i]`` with each stage's seconds on event ``i`` alone."""
+    for i in range(-warmup, n1):
+        ev = evs[max(i, 0) : max(i, 0) + 1]
+        t0 = time.perf_counter()
+        o = trigger_objects(ev, menu.objects, need=need, keep_particles=ml)
+        t1 = time.perf_counter()
+        if i >= 0:
+            single[OBJECTS][i] = t1 - t0
+        for p in paths:
+            t0 = time.perf_counter()
+            _path_time(p, o, scorers)
+            if i >= 0:
+                single[p.name][i] = time.perf_counter() - t0

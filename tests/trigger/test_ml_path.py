@@ -7,6 +7,7 @@ import itertools
 import warnings
 
 import awkward as ak
+import numba
 import numpy as np
 import pytest
 
@@ -70,7 +71,7 @@ def test_ml_path_scores_equal_hepml_predict(tagger, samples, jet_rows):
 
 
 def test_ml_target_rate_and_same_rate_comparison(tagger, samples):
-    from hepml.trigger.latency import OBJECTS, TOTAL, measure_latency
+    from hepml.trigger.latency import OBJECTS, TOTAL, _one_thread, measure_latency
 
     menu = _menu(tagger, target_rate_hz=50.0, compare_with=["HLT_AK8_SD30"])
     sig = Sample("top", [str(samples["ttbar"])], "signal")
@@ -85,11 +86,17 @@ def test_ml_target_rate_and_same_rate_comparison(tagger, samples):
     (row,) = comp["against"]
     assert row["rate_hz"] <= p.rate_hz + 1e-9  # the cut path set to the same (or lower) rate
     assert comp["ratio"] == pytest.approx(comp["efficiency"] / row["efficiency"])
+    threads = numba.get_num_threads()
     lat = measure_latency(menu, sig, events=5, batch_events=20, scorers=res.scorers,
                           budget_ms=1e-6)  # fmt: skip
     assert {OBJECTS, TOTAL, "HLT_AK8_PNet", "L1_Jet180"} <= set(lat)
     assert lat["HLT_AK8_PNet"].p99_ms >= lat["HLT_AK8_PNet"].p50_ms > 0
     assert lat[TOTAL].over_budget
+    # events one by one run Numba's kernels on one thread; the setting is given back
+    assert numba.get_num_threads() == threads
+    with _one_thread():
+        assert numba.get_num_threads() == 1
+    assert numba.get_num_threads() == threads
 
 
 def test_best_of_two_leading_jets(tagger, samples):
