@@ -75,7 +75,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="schema of the files: auto (default), hepml, nanoaod, delphes, flat, a YAML")  # fmt: skip
     r.add_argument("--seed", type=int, default=0, help="seed of the smearing (default 0)")
     r.add_argument("--max-events", type=int, default=None,
-                   help="read only the first N events of each sample (they stand for all)")  # fmt: skip
+                   help="read only the first N events of each sample (the events read from "
+                        "each pT-hat bin stand for its cross-section)")  # fmt: skip
     r.add_argument(
         "--model",
         default=None,

@@ -153,11 +153,8 @@ def _scorers(menu: Menu) -> dict:
     return {p.name: scorer(p.model, p.object) for p in menu.ml_paths}
 
 
-def _rate_weights(
-    menu: Menu, sample: Sample, weight: np.ndarray, limited: bool = False
-) -> np.ndarray:
-    """Per-event rate (Hz). With ``limited`` (only the first events of the sample were
-    read) those events stand for the whole sample: their rates are scaled up."""
+def _rate_weights(menu: Menu, sample: Sample, weight: np.ndarray) -> np.ndarray:
+    """Per-event rate (Hz) of a sample read whole."""
     if sample.role == "signal":
         return np.zeros(len(weight))
     if menu.input_rate_hz is not None:
@@ -171,13 +168,7 @@ def _rate_weights(
     try:
         w_pb = event_weights_pb(sample.files)
     except InputError as err:
-        raise InputError(
-            f"sample {sample.name}: no cross-section to make rates from ({err}); give the "
-            "menu an input_rate_hz, or mark the sample --signal"
-        ) from None
-    if limited:
-        part = w_pb[: len(weight)]
-        w_pb = part * (w_pb.sum() / part.sum()) if part.sum() > 0 else part
+        raise _no_cross_section(sample.name, err) from None
     if len(w_pb) != len(weight):
         raise InputError(
             f"sample {sample.name}: {len(weight)} events read but {len(w_pb)} weights in runinfo"
@@ -277,16 +268,24 @@ def first_pass(
         files=reports,
         skipped=skipped,
     )
-    if skip_bad_files and sample.role == "background" and menu.input_rate_hz is None:
+    partial = skip_bad_files or max_events is not None
+    if partial and sample.role == "background" and menu.input_rate_hz is None:
         _check_rate_menu(menu)
-        keep, w_pb = _pb_of_what_was_read(data)
+        keep, w_pb = _pb_of_what_was_read(data, skip_bad_files)
         if not keep.all():
             data = _select(data, keep)
         data.rate_hz = menu.luminosity * PB_TO_CM2 * w_pb[keep]
     else:
-        data.rate_hz = _rate_weights(menu, sample, data.weight, limited=max_events is not None)
+        data.rate_hz = _rate_weights(menu, sample, data.weight)
     data.seconds = time.perf_counter() - t0
     return data
+
+
+def _no_cross_section(sample: str, err: Exception) -> InputError:
+    return InputError(
+        f"sample {sample}: no cross-section to make rates from ({err}); give the menu an "
+        "input_rate_hz, or mark the sample --signal"
+    )
 
 
 def _check_rate_menu(menu: Menu) -> None:
@@ -308,16 +307,18 @@ def _select(data: SampleData, keep: np.ndarray) -> SampleData:
     return data
 
 
-def _pb_of_what_was_read(data: SampleData) -> tuple[np.ndarray, np.ndarray]:
-    """``(keep, w_pb)``: per-event rate weights in pb when files were skipped.
+def _pb_of_what_was_read(data: SampleData, skip_bad_files: bool) -> tuple[np.ndarray, np.ndarray]:
+    """``(keep, w_pb)``: per-event rate weights in pb when not every event was read
+    (files skipped, or ``max_events``).
 
     The events read from each pT-hat bin stand for that bin's cross-section:
     ``w_pb = sigma_b * w / sum of w over the events read from bin b``, with
     ``sigma_b`` from the run information of the files that were read. With every
-    file read whole this is the usual ``sigma_b * w / W_b``. A file whose events
-    were read but whose run information cannot be is left out (``keep`` is False
-    for its events). What the rates lose — a bin none of whose files could be
-    read, a file whose bin cannot be told — goes to ``data.notes``.
+    file read whole this is the usual ``sigma_b * w / W_b``. With
+    ``skip_bad_files``, a file whose events were read but whose run information
+    cannot be is left out (``keep`` is False for its events); without, that is an
+    error. What the rates lose — a bin none of whose events were read, a skipped
+    file whose bin cannot be told — goes to ``data.notes``.
     """
     from hepml.io.runinfo import read_runinfo
 
@@ -333,6 +334,8 @@ def _pb_of_what_was_read(data: SampleData) -> tuple[np.ndarray, np.ndarray]:
             read_runinfo([r.path])
             good[i] = r.path
         except InputError as err:
+            if not skip_bad_files:
+                raise _no_cross_section(name, err) from None
             keep &= file_index != i
             why = f"{skip_reason(err)}; the {r.events} events read from it are left out"
             data.skipped[r.path] = (
@@ -356,7 +359,9 @@ def _pb_of_what_was_read(data: SampleData) -> tuple[np.ndarray, np.ndarray]:
             continue
         try:
             lost = read_runinfo([r.path])
-        except InputError:
+        except InputError as err:
+            if not skip_bad_files:
+                raise _no_cross_section(name, err) from None
             data.notes.append(
                 f"the pT-hat range of {os.path.basename(r.path)} cannot be told "
                 "(its run information cannot be read); if no other file covers it, its "

@@ -84,6 +84,7 @@ def report_dict(result: EmulationResult) -> dict:
         }
         if s.skipped:  # only with skip_bad_files
             out["samples"][name]["skipped"] = {os.path.basename(f): r for f, r in s.skipped.items()}
+        if s.notes:  # what skipped files or max_events did to the rates
             out["samples"][name]["notes"] = list(s.notes)
     for p in menu.ordered():
         res = result.paths[p.name]
@@ -120,14 +121,13 @@ def summary_lines(result: EmulationResult) -> list[str]:
     """The notes a user must not miss: unreachable targets, comparisons, totals."""
     lines = []
     for name, s in result.samples.items():
-        if not s.skipped:
-            continue
-        lines.append(f"sample {name}: files skipped: {len(s.skipped)} of {len(s.files)}")
+        if s.skipped:
+            lines.append(f"sample {name}: files skipped: {len(s.skipped)} of {len(s.files)}")
         for path, reason in s.skipped.items():
             n = s.events_from(path)
             was = f" ({n} events read from it were kept)" if n else ""
             lines.append(f"  {reason}{was}")  # (the reason starts with the file)
-        lines.extend(f"  {note}" for note in s.notes)
+        lines.extend(f"sample {name}: {note}" for note in s.notes)
     for name, res in result.paths.items():
         if res.solved is not None and (not res.solved.reached or res.solved.note):
             lines.append(f"{name}: {res.solved.note or 'target not reached'}")

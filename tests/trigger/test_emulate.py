@@ -14,6 +14,7 @@ from hepml.cli.main import main
 from hepml.errors import ConfigError, InputError
 from hepml.trigger import Sample, emulate, menu_from_dict
 from hepml.trigger.rates import PB_TO_CM2, solve_threshold
+from hepml.trigger.report import summary_lines
 
 from .conftest import SIGMA_PB, make_objects_file
 
@@ -366,3 +367,33 @@ def test_skip_bad_files(tmp_path, capsys):
     report = json.loads((out / "report.json").read_text())
     assert set(report["samples"]["bg"]["skipped"]) == {"cut.root", "broken.root"}
     assert report["samples"]["bg"]["events"] == 400  # (chunks of 2000: broken.root gave none)
+
+
+def test_max_events_rates_per_pthat_bin(tmp_path):
+    """With max_events the events read from each pT-hat bin stand for that bin; a bin
+    none of whose events were read is reported."""
+    lo, hi = tmp_path / "lo.root", tmp_path / "hi.root"
+    ev_lo = make_objects_file(lo, n=400, seed=21, pthat=(100, 300))
+    ev_hi = make_objects_file(hi, n=400, seed=22, sigma_pb=1.0e5, pthat=(300, -1))
+    menu = menu_from_dict(MENU)
+    sample = Sample("bg", [str(lo), str(hi)])
+    res = emulate(menu, [sample], max_events=600)
+    s = res.samples["bg"]
+    assert (s.n, s.notes) == (600, [])
+    w_lo, w_hi = ev_lo["weight"], ev_hi["weight"][:200]
+    sigma = np.concatenate([SIGMA_PB * w_lo / w_lo.sum(), 1.0e5 * w_hi / w_hi.sum()])
+    r_e = LUMI * PB_TO_CM2 * sigma
+    first = {k: v[:200] for k, v in ev_hi.items() if k in ("jet", "muon", "met_pt", "weight")}
+    for name, passed in _hand(_joined(ev_lo, first)).items():
+        assert res.paths[name].rate_hz == pytest.approx(r_e[passed].sum(), rel=1e-12)
+    # every event read: the same rates as without max_events
+    full = emulate(menu, [sample])
+    again = emulate(menu, [sample], max_events=800)
+    for name, p in full.paths.items():
+        assert again.paths[name].rate_hz == pytest.approx(p.rate_hz, rel=1e-12)
+    # the high bin not reached: its cross-section is missing, and the report says so
+    res = emulate(menu, [sample], max_events=300)
+    (note,) = res.samples["bg"].notes
+    assert "no events of pT-hat bin [300, inf) GeV were read; its 1e+05 pb are missing" in note
+    assert res.samples["bg"].rate_hz.sum() == pytest.approx(LUMI * PB_TO_CM2 * SIGMA_PB)
+    assert f"sample bg: {note}" in summary_lines(res)
