@@ -29,8 +29,9 @@ gets efficiencies; --signal samples do not count towards rates.
 
 Writes OUT/report.json, OUT/latency.json, OUT/decisions/SAMPLE.root and
 OUT/plots/*.png, and prints the table. With --skip-bad-files, files that cannot
-be read are listed and left out; the events read from each pT-hat bin stand
-for its cross-section.
+be read are listed and left out; each file read keeps its share of its pT-hat
+bin's cross-section, and the events read from a file that broke part-way stand
+for the whole file (as do the first N with --max-events).
 
 examples:
   hepml trigger run --menu menus/demo.yaml --sample qcd='qcd*.root' --sample zprime='zp*.root' \\
@@ -75,8 +76,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="schema of the files: auto (default), hepml, nanoaod, delphes, flat, a YAML")  # fmt: skip
     r.add_argument("--seed", type=int, default=0, help="seed of the smearing (default 0)")
     r.add_argument("--max-events", type=int, default=None,
-                   help="read only the first N events of each sample (the events read from "
-                        "each pT-hat bin stand for its cross-section)")  # fmt: skip
+                   help="read only the first N events of each sample (the events read from a "
+                        "file stand for the whole file)")  # fmt: skip
     r.add_argument(
         "--model",
         default=None,

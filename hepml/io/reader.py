@@ -80,9 +80,10 @@ class FileReport:
     reason: str = ""
     tree: str = ""
     schema: str = ""
-    entries: int = 0
-    events: int = 0
+    entries: int = 0  # the entries planned to be read
+    events: int = 0  # the events read
     chunks: int = 0
+    tree_entries: int = 0  # the tree's entries (events == tree_entries: read whole)
 
 
 @dataclass
@@ -298,7 +299,7 @@ class EventStream:
                 continue
             try:
                 tree, mapping, where = self.plan(report)
-                n = tree.num_entries
+                n = report.tree_entries = tree.num_entries
                 start = min(skip_before, n)
                 skip_before -= start
                 stop = n if remaining is None else min(n, start + remaining)

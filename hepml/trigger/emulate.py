@@ -311,14 +311,16 @@ def _pb_of_what_was_read(data: SampleData, skip_bad_files: bool) -> tuple[np.nda
     """``(keep, w_pb)``: per-event rate weights in pb when not every event was read
     (files skipped, or ``max_events``).
 
-    The events read from each pT-hat bin stand for that bin's cross-section:
-    ``w_pb = sigma_b * w / sum of w over the events read from bin b``, with
-    ``sigma_b`` from the run information of the files that were read. With every
-    file read whole this is the usual ``sigma_b * w / W_b``. With
-    ``skip_bad_files``, a file whose events were read but whose run information
-    cannot be is left out (``keep`` is False for its events); without, that is an
-    error. What the rates lose — a bin none of whose events were read, a skipped
-    file whose bin cannot be told — goes to ``data.notes``.
+    Each file keeps its share of its pT-hat bin's cross-section, ``sigma_b W_f /
+    W_b``, with ``sigma_b`` and the sums of weights ``W`` from the run information
+    of the files events were read from (a file read whole is weighted as usual,
+    ``sigma_b * w / W_b``, right for skims too); the events read from a file that
+    was not read to its end stand for the whole file (their weights are scaled by
+    ``W_f`` over their sum). A bin none of whose files gave events is missing, and
+    ``data.notes`` says so. With ``skip_bad_files``, a file whose events were read
+    but whose run information cannot be is left out (``keep`` is False for its
+    events); without, that is an error, as is a file past ``max_events`` without
+    run information.
     """
     from hepml.io.runinfo import read_runinfo
 
@@ -326,13 +328,13 @@ def _pb_of_what_was_read(data: SampleData, skip_bad_files: bool) -> tuple[np.nda
     file_index = data.ids["file_index"]
     keep = np.ones(data.n, bool)
     good: dict[int, str] = {}
+    scale: dict[int, float] = {}  # W_f over the weights read, for files not read whole
     for r in data.files:
         if r.events == 0:
             continue
         i = _file_index(data.sample, r.path)
         try:
-            read_runinfo([r.path])
-            good[i] = r.path
+            own = read_runinfo([r.path])
         except InputError as err:
             if not skip_bad_files:
                 raise _no_cross_section(name, err) from None
@@ -341,6 +343,11 @@ def _pb_of_what_was_read(data: SampleData, skip_bad_files: bool) -> tuple[np.nda
             data.skipped[r.path] = (
                 f"{data.skipped[r.path]}; {why}" if r.path in data.skipped else why
             )
+            continue
+        good[i] = r.path
+        if r.status == "skipped" or r.events < r.tree_entries:
+            read = data.weight[file_index == i].sum()
+            scale[i] = own.sum_weights / read if read > 0 else 0.0
     if not good:
         raise InputError(
             f"sample {name}: no file whose events could be read has run information to make "
@@ -348,11 +355,9 @@ def _pb_of_what_was_read(data: SampleData, skip_bad_files: bool) -> tuple[np.nda
         )
     info = read_runinfo(list(good.values()))
     w_pb = np.zeros(data.n)
-    for b in info.bins:  # the events read from bin b carry its cross-section
-        in_b = np.isin(file_index, [i for i, f in good.items() if info.bin_of(f) is b])
-        total = data.weight[in_b].sum()
-        if total > 0:
-            w_pb[in_b] = data.weight[in_b] * (b.cross_section_pb / total)
+    for i, path in good.items():
+        here = file_index == i
+        w_pb[here] = data.weight[here] * (info.pb_per_weight(path) * scale.get(i, 1.0))
     have = {(b.pthat_min, b.pthat_max) for b in info.bins}
     for r in data.files:  # files that gave no events: skipped, or past max_events
         if r.path in good.values():

@@ -15,12 +15,15 @@ SIGMA_PB = 2.0e6  # cross-section written into runinfo
 
 
 def make_objects_file(
-    path, n=400, seed=3, weighted=True, sigma_pb=SIGMA_PB, runinfo=True, pthat=None, chunks=1
-):
+    path, n=400, seed=3, weighted=True, sigma_pb=SIGMA_PB, runinfo=True, pthat=None, chunks=1,
+    skimmed=1.0,
+):  # fmt: skip
     """A file in hepml's layout holding reconstructed jets, muons and MET (no particles).
 
     ``pthat=(lo, hi)`` writes that pT-hat range into runinfo (hi -1: no upper
-    limit); ``chunks`` writes the events in that many baskets."""
+    limit); ``chunks`` writes the events in that many baskets; ``skimmed=f``
+    writes a runinfo whose sum of weights is ``1/f`` times the events' (as if a
+    skim had kept the fraction ``f``)."""
     rng = np.random.default_rng(seed)
     nj = rng.integers(0, 6, n)
     nm = rng.integers(0, 3, n)
@@ -57,7 +60,7 @@ def make_objects_file(
             "process": np.array(["qcd"]), "cross_section_pb": np.array([sigma_pb]),
             "cross_section_error_pb": np.array([0.01 * sigma_pb]),
             "events_tried": np.array([n]), "events_accepted": np.array([n]),
-            "sum_weights": np.array([events["weight"].sum()]), "seed": np.array([seed]),
+            "sum_weights": np.array([events["weight"].sum() / skimmed]), "seed": np.array([seed]),
             "generator": np.array(["hand-made"]),
         }  # fmt: skip
         if pthat is not None:

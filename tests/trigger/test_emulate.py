@@ -297,8 +297,8 @@ def test_skip_bad_files(tmp_path, capsys):
         emulate(menu, [Sample("bg", [str(a), str(cut)])])
     with pytest.raises(InputError, match=r"broken\.root:events: entries 200-400 could not be read"):
         emulate(menu, [Sample("bg", [str(broken)])], step_size=100)
-    # with skip_bad_files: the events read (a whole, broken's first 200) stand for the
-    # sample's cross-section, sigma * w / (sum of w over the events read)
+    # with skip_bad_files: each file keeps its share of the cross-section, W_f / W;
+    # the events read from broken.root (its first 200) stand for the whole file
     files = [str(a), str(cut), str(broken)]
     res = emulate(menu, [Sample("bg", files)], step_size=100, skip_bad_files=True)
     s = res.samples["bg"]
@@ -309,8 +309,9 @@ def test_skip_bad_files(tmp_path, capsys):
     assert s.files_read == [str(a), str(broken)]
     read = {k: v[:200] for k, v in ev_b.items() if k in ("jet", "muon", "met_pt", "weight")}
     events = _joined(ev_a, read)
-    w = events["weight"]
-    r_e = LUMI * PB_TO_CM2 * SIGMA_PB * w / w.sum()
+    w_a, w_b = ev_a["weight"].sum(), ev_b["weight"].sum()  # (runinfo's sums of weights)
+    scaled = np.concatenate([ev_a["weight"], read["weight"] * (w_b / read["weight"].sum())])
+    r_e = LUMI * PB_TO_CM2 * SIGMA_PB * scaled / (w_a + w_b)
     for name, passed in _hand(events).items():
         assert res.paths[name].rate_hz == pytest.approx(r_e[passed].sum(), rel=1e-12)
         assert res.paths[name].rate_err_hz == pytest.approx(np.sqrt((r_e[passed] ** 2).sum()))
@@ -397,3 +398,15 @@ def test_max_events_rates_per_pthat_bin(tmp_path):
     assert "no events of pT-hat bin [300, inf) GeV were read; its 1e+05 pb are missing" in note
     assert res.samples["bg"].rate_hz.sum() == pytest.approx(LUMI * PB_TO_CM2 * SIGMA_PB)
     assert f"sample bg: {note}" in summary_lines(res)
+    # a skim read whole keeps sigma * w / W of its runinfo: what the skim removed stays out
+    skim = tmp_path / "skim.root"
+    ev_skim = make_objects_file(skim, n=400, seed=21, pthat=(100, 300), skimmed=0.5)
+    res = emulate(menu, [Sample("bg", [str(skim), str(hi)])], max_events=600)
+    w_skim = ev_skim["weight"]
+    r_e = (
+        LUMI
+        * PB_TO_CM2
+        * np.concatenate([SIGMA_PB * w_skim / (2 * w_skim.sum()), 1.0e5 * w_hi / w_hi.sum()])
+    )
+    for name, passed in _hand(_joined(ev_skim, first)).items():
+        assert res.paths[name].rate_hz == pytest.approx(r_e[passed].sum(), rel=1e-12)
