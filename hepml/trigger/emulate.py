@@ -93,7 +93,7 @@ class SampleData:
     seconds: float = 0.0
     files: list[FileReport] = field(default_factory=list)  # what was read from each file
     skipped: dict[str, str] = field(default_factory=dict)  # file -> why (skip_bad_files)
-    notes: list[str] = field(default_factory=list)  # what the skipped files did to the rates
+    notes: list[str] = field(default_factory=list)  # what partial reads did to the rates
 
     @property
     def n(self) -> int:
@@ -191,8 +191,9 @@ def first_pass(
 
     With ``skip_bad_files`` a file that cannot be read is skipped (one that breaks
     part-way keeps the events read before the break), and so is one without readable
-    run information in a sample that makes rates; the rates are normalised to what
-    was read: see :func:`_pb_of_what_was_read`.
+    run information in a sample that makes rates. After skipped files or with
+    ``max_events`` the rates are normalised to what was read: see
+    :func:`_pb_of_what_was_read`.
     """
     t0 = time.perf_counter()
     scorers = scorers if scorers is not None else _scorers(menu)
