@@ -20,6 +20,7 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import time
@@ -48,8 +49,10 @@ class PredictSummary:
     restarts: int = 0
     seconds: float = 0.0
     #: from asking for the actors until the last one had loaded its model, and from the
-    #: first one's model loaded until the end (None when an actor was lost before it
-    #: answered): ``rows_in / scoring_seconds`` is the pool's rate without start-up
+    #: first one's model loaded until the end: ``rows_in / scoring_seconds`` is the
+    #: pool's rate without start-up. An actor's load time comes from its ``ready`` answer
+    #: or, when that answer was lost with the actor, from the first unit it delivered;
+    #: None only when no actor's time is known
     startup_seconds: float | None = None
     scoring_seconds: float | None = None
 
@@ -79,15 +82,17 @@ class _Scorer:
         self.device = resolve_device(device)
         self.model = model_from_checkpoint(self.ckpt, self.device)
         self.batch_size = batch_size
+        self.loaded_at = time.time()
 
     def pid(self) -> int:
         return os.getpid()
 
     def ready(self) -> float:
         """The wall-clock time at which this actor had loaded the model."""
-        return time.time()
+        return self.loaded_at
 
-    def score(self, path: str, start: int, stop: int, delay: float = 0.0) -> dict:
+    def score(self, path: str, start: int, stop: int, delay: float = 0.0) -> tuple[dict, float]:
+        """The unit's columns with their scores, and this actor's load time."""
         from hepml.graphs.jets import read_rows
         from hepml.train.predict import predict_rows
 
@@ -97,7 +102,7 @@ class _Scorer:
         score = predict_rows(self.ckpt, rows, str(self.device), self.batch_size, self.model)
         out = {k: ak.to_numpy(rows[k]) for k in KEYS if k in rows.fields}
         out["score"] = np.asarray(score)
-        return out
+        return out, self.loaded_at
 
 
 def _units(paths: Sequence[str], rows_per_unit: int, summary: PredictSummary) -> list[tuple]:
@@ -162,25 +167,27 @@ def predict(
     pings = [a.ready.remote() for a in actors]
     results: dict[int, dict] = {}
     pending = list(range(len(units)))
-    in_flight: dict = {}  # object ref -> (unit id, actor)
-    idle = list(actors)
+    in_flight: dict = {}  # object ref -> (unit id, actor number)
+    loaded: dict[int, float] = {}  # actor number -> load time of its first delivered unit
+    idle = list(range(num_actors))
     while pending or in_flight:
         while pending and idle:
             u = pending.pop(0)
             actor = idle.pop(0)
             _, path, lo, hi = units[u]
-            in_flight[actor.score.remote(path, lo, hi, _delay)] = (u, actor)
+            in_flight[actors[actor].score.remote(path, lo, hi, _delay)] = (u, actor)
         done, _ = ray.wait(list(in_flight), num_returns=1)
         ref = done[0]
         u, actor = in_flight.pop(ref)
         try:
-            res = ray.get(ref)
+            res, loaded_at = ray.get(ref)
         except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError):
             summary.restarts += 1
             pending.insert(0, u)  # the lost attempt wrote nothing; run the unit again
             idle.append(actor)  # max_restarts: Ray brings the actor back
             continue
         results[u] = res
+        loaded.setdefault(actor, loaded_at)
         idle.append(actor)
         if progress is not None:
             progress(len(res["score"]))
@@ -191,12 +198,13 @@ def predict(
         write_parquet(out, cols)
         summary.outputs.append(out)
         summary.scores_out += len(cols.get("score", ()))
-    try:
-        ready = ray.get(pings, timeout=10)
-        summary.startup_seconds = max(ready) - asked
-        summary.scoring_seconds = time.time() - min(ready)
-    except (ray.exceptions.RayError, TimeoutError):  # an actor lost before it answered
-        pass
+    for i, ping in enumerate(pings):
+        # an answer lost with its actor leaves the load time of the first unit it delivered
+        with contextlib.suppress(ray.exceptions.RayError, TimeoutError):
+            loaded[i] = ray.get(ping, timeout=10)
+    if loaded:
+        summary.startup_seconds = max(loaded.values()) - asked
+        summary.scoring_seconds = time.time() - min(loaded.values())
     for a in actors:
         ray.kill(a)
     summary.seconds = time.perf_counter() - t0
