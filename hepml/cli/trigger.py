@@ -106,6 +106,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     c.add_argument("--menu", required=True, help="menu YAML whose paths name 'recorded' bits")
     c.add_argument("-o", "--out", default="trigger-compare", help="output folder")
     c.add_argument("--max-events", type=int, default=None, help="at most N events")
+    c.add_argument("--skip-bad-files", action="store_true",
+                   help="go on past files that cannot be read (listed at the end and in "
+                        "comparison.json)")  # fmt: skip
     c.set_defaults(run=run_compare)
     for q in (r, c):
         q.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
@@ -178,7 +181,10 @@ def run_compare(args, ui) -> int:
     from hepml.trigger.compare import compare_recorded, write_comparison
 
     menu = load_menu(args.menu)
-    comps = compare_recorded(menu, args.files, max_events=args.max_events)
+    if args.max_events is not None and args.max_events < 1:
+        raise ConfigError("--max-events must be at least 1")
+    comps = compare_recorded(menu, args.files, max_events=args.max_events,
+                             skip_bad_files=args.skip_bad_files, progress=ui.progress)  # fmt: skip
     write_comparison(comps, args.out)
     from rich.table import Table
 
@@ -191,5 +197,12 @@ def run_compare(args, ui) -> int:
         t.add_row(c.path, c.recorded, str(d["both"]), str(d["emulated_only"]),
                   str(d["recorded_only"]), str(d["neither"]), f"{c.agreement:.3f}")  # fmt: skip
     ui.table(t, 120)
+    skipped = comps[0].skipped if comps else {}
+    if skipped:
+        from hepml.io.reader import expand_paths
+
+        ui.print(f"files skipped: {len(skipped)} of {len(expand_paths(args.files))}")
+        for reason in skipped.values():
+            ui.print(f"  {reason}")
     ui.print(f"wrote {args.out}/comparison.json and turn-on plots in {args.out}/plots")
     return 0

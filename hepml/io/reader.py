@@ -154,7 +154,7 @@ def open_root(path: str) -> uproot.ReadOnlyDirectory:
 #: What :func:`unreadable` errors advise (front ends that skip the file drop it).
 SKIP_ADVICE = (
     "copy it again, or go on without it (skip_bad_files=True; --skip-bad-files for hepml "
-    "reconstruct and hepml trigger run)"
+    "reconstruct, hepml trigger run and hepml trigger compare)"
 )
 
 

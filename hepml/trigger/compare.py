@@ -20,15 +20,16 @@ Example::
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from hepml.errors import ConfigError
 from hepml.io.reader import expand_paths
-from hepml.trigger.emulate import Sample, first_pass, second_pass
+from hepml.trigger.emulate import Sample, _count, first_pass, second_pass
 from hepml.trigger.menu import Menu
 
 __all__ = ["RecordedComparison", "compare_recorded", "write_comparison"]
@@ -45,6 +46,9 @@ class RecordedComparison:
     emulated: np.ndarray
     recorded_bits: np.ndarray
     variable: str = ""
+    #: files left out with ``skip_bad_files`` (path -> why); the events counted are the
+    #: ones read from the other files (and those read from a file before it broke)
+    skipped: dict[str, str] = field(default_factory=dict)
 
     @property
     def events(self) -> int:
@@ -56,7 +60,7 @@ class RecordedComparison:
 
     def to_dict(self) -> dict:
         m = self.matrix
-        return {
+        out = {
             "path": self.path,
             "recorded": self.recorded,
             "events": self.events,
@@ -67,6 +71,9 @@ class RecordedComparison:
             "agreement": self.agreement,
             "turn_on_variable": self.variable,
         }
+        if self.skipped:
+            out["skipped_files"] = dict(self.skipped)
+        return out
 
 
 def compare_recorded(
@@ -75,8 +82,15 @@ def compare_recorded(
     *,
     max_events: int | None = None,
     seed: int = 0,
+    skip_bad_files: bool = False,
+    progress: Callable | None = None,
 ) -> list[RecordedComparison]:
-    """Emulate ``menu`` on ``files`` and compare every path that names a ``recorded`` bit."""
+    """Emulate ``menu`` on ``files`` and compare every path that names a ``recorded`` bit.
+
+    ``skip_bad_files`` goes on past files that cannot be read (each comparison's
+    ``skipped`` names them, with why); ``progress(description, total)`` is a context
+    manager yielding ``advance(n)``, as :meth:`hepml.cli.ui.UI.progress`.
+    """
     pairs = {p.name: p.recorded for p in menu.paths.values() if p.recorded}
     if not pairs:
         raise ConfigError(
@@ -89,7 +103,10 @@ def compare_recorded(
                 "threshold in a menu for 'hepml trigger compare'"
             )
     sample = Sample("recorded", expand_paths(files), role="signal")
-    data = first_pass(menu, sample, seed=seed, max_events=max_events)
+    bar = progress("compare", _count(sample, max_events)) if progress else nullcontext()
+    with bar as adv:
+        data = first_pass(menu, sample, seed=seed, max_events=max_events, progress=adv,
+                          skip_bad_files=skip_bad_files)  # fmt: skip
     second_pass(menu, {sample.name: data})
     out = []
     for name, bit in pairs.items():
@@ -101,7 +118,8 @@ def compare_recorded(
         p = menu.paths[name]
         x = data.turn_on.get(name)
         out.append(RecordedComparison(name, bit, m, x, emu, rec,
-                                      p.turn_on.text if p.turn_on else ""))  # fmt: skip
+                                      p.turn_on.text if p.turn_on else "",
+                                      dict(data.skipped)))  # fmt: skip
     return out
 
 

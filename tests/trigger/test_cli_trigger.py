@@ -99,3 +99,32 @@ def test_compare_command_on_nanoaod(shared_data, tmp_path):
     assert "agreement" in proc.stdout
     rows = json.loads((tmp_path / "cmp" / "comparison.json").read_text())
     assert {r["recorded"] for r in rows} >= {"HLT_PFJet40", "HLT_IsoMu20"}
+
+
+def test_compare_skips_bad_files_when_asked(shared_data, tmp_path, capsys):
+    """A truncated copy among the inputs: by default the run stops and names the file
+    and the way on; with --skip-bad-files the good file's events are compared."""
+    nano = shared_data / "nanoAOD_2015_CMS_Open_Data_ttbar.root"
+    cut = tmp_path / "cut.root"
+    cut.write_bytes(nano.read_bytes()[:5000])
+    args = ["trigger", "compare", "--menu", "nanoaod_2015", str(nano), str(cut), "-q"]
+    code = main([*args, "-o", str(tmp_path / "a")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "cut.root" in err
+    assert "--skip-bad-files for" in err
+    assert "hepml trigger compare" in err
+    assert not (tmp_path / "a" / "comparison.json").exists()
+    code = main([*args, "--skip-bad-files", "-o", str(tmp_path / "b")])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "files skipped: 1 of 2" in out
+    assert "cut.root" in out
+    rows = json.loads((tmp_path / "b" / "comparison.json").read_text())
+    assert all(r["events"] == 200 for r in rows)
+    assert all(list(r["skipped_files"]) == [str(cut)] for r in rows)
+    # nothing readable at all: a clear error, not an empty comparison
+    code = main(["trigger", "compare", "--menu", "nanoaod_2015", str(cut), "-q",
+                 "--skip-bad-files", "-o", str(tmp_path / "c")])  # fmt: skip
+    assert code == 2
+    assert "none of its 1 file(s) could be read (cut.root" in capsys.readouterr().err
