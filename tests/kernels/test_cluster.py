@@ -277,6 +277,69 @@ def test_batch_entry_points_equal_single_event(sample_events):
             assert sorted(K.constituents(hist, r)) == list(np.flatnonzero(members == k))
 
 
+@pytest.mark.parametrize("strategy", list(STRATEGIES), ids=STRATEGIES.get)
+@pytest.mark.parametrize("p", [K.ANTIKT, K.KT, K.CAMBRIDGE], ids=ALG_IDS.get)
+def test_inclusive_jets_stop_early_with_the_same_jets(sample_events, p, strategy):
+    """Above a ptmin the clustering stops once the active pseudojets' scalar pt sum
+    is below it: same jets and particle memberships as the full clustering (which
+    is FastJet's), and for anti-kt most of the steps are skipped."""
+    R, ptmin = 0.8, 300.0
+    written = total = 0
+    for i in (0, 3, 151, 160, 170):  # ttbar and QCD events
+        px, py, pz, e = sample_events.event(i)
+        n = len(px)
+        hist, dij, jets = K.cluster_sequence(px, py, pz, e, R, p, strategy)
+        rows = K.inclusive_jets(hist, dij, jets, p, ptmin)
+        offsets = np.array([0, n], dtype=np.int64)
+        jpx, jpy, jpz, je, _, pjet, status = K.cluster_batch(
+            px, py, pz, e, offsets, R, p, ptmin, strategy
+        )
+        assert status[0] == K.STATUS_OK
+        np.testing.assert_array_equal(np.stack([jpx, jpy, jpz, je], 1), jets[rows])
+        np.testing.assert_array_equal(pjet, K.particle_jet_indices(hist, rows))
+        # the truncated history itself: the rows written are the full history's
+        h2, d2, j2 = np.empty((2 * n, 4), np.int64), np.empty((2 * n, 2)), np.empty((2 * n, 4))
+        nh, m = K._cluster_into(px, py, pz, e, R, p, strategy, h2, d2, j2, ptmin)
+        np.testing.assert_array_equal(h2[:nh, [0, 1, 3]], hist[:nh, [0, 1, 3]])
+        # children: the same where the child step was written, none where it was not
+        child = hist[:nh, K.HIST_CHILD]
+        np.testing.assert_array_equal(h2[:nh, K.HIST_CHILD], np.where(child < nh, child, K.INVALID))
+        np.testing.assert_array_equal(d2[:nh], dij[:nh])
+        np.testing.assert_array_equal(j2[:m], jets[:m])
+        written += nh - n
+        total += n
+    if p == K.ANTIKT:
+        assert written < 0.5 * total
+    else:  # kt and C/A finish their hard jets last: little is skipped, nothing is lost
+        assert written <= total
+
+
+@pytest.mark.parametrize("p", [K.ANTIKT, K.KT, K.CAMBRIDGE], ids=ALG_IDS.get)
+def test_inclusive_jets_above_a_high_ptmin_match_fastjet(sample_events, p):
+    for R in (0.4, 0.8):
+        for ptmin in (100.0, 300.0):
+            compare_with_fastjet_awkward(sample_events, p, R, ptmin)
+
+
+@pytest.mark.parametrize("p", [K.ANTIKT, K.KT, K.CAMBRIDGE], ids=ALG_IDS.get)
+def test_a_jet_at_exactly_ptmin_is_kept(p):
+    """The early stop must not lose a jet whose pt equals ptmin: here the scalar sum
+    of the last two pseudojets is exactly the jet's pt (collinear particles)."""
+    px = np.array([30.0, 20.0, 0.0, -1.0])
+    py = np.array([0.0, 0.0, 2.0, 0.0])
+    pz = np.array([5.0, 10.0 / 3.0, 0.0, 1.0])
+    e = np.sqrt(px**2 + py**2 + pz**2)
+    offsets = np.array([0, 4], dtype=np.int64)
+    cs = fastjet_sequence(px, py, pz, e, p, 0.4)
+    for ptmin in (50.0, np.nextafter(50.0, 100.0)):
+        jpx, *_, pjet, _ = K.cluster_batch(px, py, pz, e, offsets, 0.4, p, ptmin)
+        fj = cs.inclusive_jets(ptmin)
+        assert len(jpx) == len(fj) == (1 if ptmin == 50.0 else 0)
+        if len(fj):
+            assert jpx[0] == fj[0].px() == 50.0
+            assert pjet.tolist() == [0, 0, -1, -1]
+
+
 # --------------------------------------------------------------------------
 # edge cases
 # --------------------------------------------------------------------------
