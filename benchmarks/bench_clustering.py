@@ -9,6 +9,12 @@ dropped), in the same process, with anti-kt R = 0.4 and 0.8 (E-scheme):
 * hepml: :func:`hepml.kernels.cluster.cluster_batch` (inclusive jets sorted by pt
   and each particle's jet index), with one Numba thread and with all of them.
 
+``--ptmin`` (default 0: every jet) asks both for the jets above a pT threshold.
+FastJet clusters each event to the end whatever the threshold; hepml stops an
+event once the scalar pT sum of what is left is below it (no jet above the
+threshold can form any more), which for anti-kt skips much of the soft
+clustering. The jet counts are checked equal for every threshold.
+
 With ``--cxx``, FastJet's C++ library is also timed directly, without the
 Python package's conversions: a 30-line C++ driver (``ClusterSequence`` per event,
 ``sorted_by_pt(inclusive_jets())``) is compiled with ``g++ -O2`` against the
@@ -26,6 +32,7 @@ Run::
     python benchmarks/bench_clustering.py              # 1000 events
     python benchmarks/bench_clustering.py --events 2000 --repeat 7
     python benchmarks/bench_clustering.py --cxx       # and FastJet's C++ directly
+    python benchmarks/bench_clustering.py --ptmin 0 20 200   # jets above 0, 20, 200 GeV
 
 It prints a markdown table for benchmarks/RESULTS.md.
 """
@@ -123,6 +130,7 @@ int main(int argc, char** argv) {
   FILE* f = std::fopen(argv[1], "rb");
   double R = std::atof(argv[2]);
   int repeat = std::atoi(argv[3]);
+  double ptmin = std::atof(argv[4]);
   long n;
   if (std::fread(&n, 8, 1, f) != 1) return 1;
   std::vector<long> off(n + 1);
@@ -141,7 +149,7 @@ int main(int argc, char** argv) {
       for (long i = off[ev]; i < off[ev + 1]; ++i)
         parts.emplace_back(p[4 * i], p[4 * i + 1], p[4 * i + 2], p[4 * i + 3]);
       fastjet::ClusterSequence cs(parts, jd);
-      jets += fastjet::sorted_by_pt(cs.inclusive_jets(0.0)).size();
+      jets += fastjet::sorted_by_pt(cs.inclusive_jets(ptmin)).size();
     }
     std::chrono::duration<double> dt = std::chrono::steady_clock::now() - t0;
     if (dt.count() < best) best = dt.count();
@@ -151,9 +159,9 @@ int main(int argc, char** argv) {
 """
 
 
-def fastjet_cxx(px, py, pz, e, offsets, radii, repeat) -> dict[float, tuple[float, int]] | str:
-    """Best time and jet count of FastJet's C++ library on the same events, per R;
-    or why it could not be run."""
+def fastjet_cxx(px, py, pz, e, offsets, cases, repeat) -> dict[tuple, tuple[float, int]] | str:
+    """Best time and jet count of FastJet's C++ library on the same events, per
+    (R, ptmin) in ``cases``; or why it could not be run."""
     import shutil
 
     import fastjet
@@ -180,11 +188,11 @@ def fastjet_cxx(px, py, pz, e, offsets, radii, repeat) -> dict[float, tuple[floa
             offsets.astype(np.int64).tofile(f)
             np.stack([px, py, pz, e], axis=1).astype(np.float64).tofile(f)
         out = {}
-        for R in radii:
-            run = subprocess.run([str(exe), str(data), str(R), str(repeat)], capture_output=True,
-                                 text=True, check=True)  # fmt: skip
+        for R, ptmin in cases:
+            run = subprocess.run([str(exe), str(data), str(R), str(repeat), str(ptmin)],
+                                 capture_output=True, text=True, check=True)  # fmt: skip
             t, jets = run.stdout.strip().splitlines()[-1].split()
-            out[R] = (float(t), int(jets))
+            out[R, ptmin] = (float(t), int(jets))
         return out
 
 
@@ -194,6 +202,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--radii", type=float, nargs="+", default=[0.4, 0.8])
+    ap.add_argument("--ptmin", type=float, nargs="+", default=[0.0],
+                    help="jet pT thresholds in GeV (default 0: every jet)")  # fmt: skip
     ap.add_argument("--cache", type=Path, default=None, help="events .npz (default: temp dir)")
     ap.add_argument("--no-cold-compile", action="store_true", help="skip the cold-JIT subprocess")
     ap.add_argument("--cxx", action="store_true", help="also time FastJet's C++ library directly")
@@ -221,14 +231,15 @@ def main(argv: list[str] | None = None) -> None:
     n_threads_all = numba.config.NUMBA_NUM_THREADS
     rows = []
     n_jets = {}
-    for R in args.radii:
+    cases = [(R, ptmin) for R in args.radii for ptmin in args.ptmin]
+    for R, ptmin in cases:
         jetdef = fastjet.JetDefinition(fastjet.antikt_algorithm, R)
 
-        def run_fastjet(jetdef=jetdef):
-            return fastjet.ClusterSequence(events, jetdef).inclusive_jets()
+        def run_fastjet(jetdef=jetdef, ptmin=ptmin):
+            return fastjet.ClusterSequence(events, jetdef).inclusive_jets(ptmin)
 
-        def run_hepml(R=R):
-            return cluster_batch(px, py, pz, e, offsets, R, ANTIKT, 0.0, -1)
+        def run_hepml(R=R, ptmin=ptmin):
+            return cluster_batch(px, py, pz, e, offsets, R, ANTIKT, ptmin, -1)
 
         def run_hepml_1(run_hepml=run_hepml):
             numba.set_num_threads(1)
@@ -242,10 +253,10 @@ def main(argv: list[str] | None = None) -> None:
         hm = run_hepml_1()
         run_hepml_all()
         if not np.array_equal(np.diff(hm[4]), ak.to_numpy(ak.num(fj_jets))):
-            raise RuntimeError(f"jet multiplicities differ from FastJet at R={R}")
-        n_jets[R] = int(hm[4][-1])
+            raise RuntimeError(f"jet multiplicities differ from FastJet at R={R}, ptmin={ptmin}")
+        n_jets[R, ptmin] = int(hm[4][-1])
         t_fj, t_1, t_all = best_of([run_fastjet, run_hepml_1, run_hepml_all], args.repeat)
-        rows.append((R, n_ev / t_fj, n_ev / t_1, n_ev / t_all))
+        rows.append((R, ptmin, n_ev / t_fj, n_ev / t_1, n_ev / t_all))
 
     print()
     print(
@@ -259,27 +270,30 @@ def main(argv: list[str] | None = None) -> None:
     )
     print()
     header = (
-        "| R | FastJet (awkward) ev/s | hepml 1 thread ev/s | ratio "
+        "| R | pT min [GeV] | FastJet (awkward) ev/s | hepml 1 thread ev/s | ratio "
         f"| hepml {n_threads_all} threads ev/s | ratio |"
     )
     print(header)
-    print("|---|---:|---:|---:|---:|---:|")
-    for R, fj, h1, hn in rows:
-        print(f"| {R} | {fj:,.0f} | {h1:,.0f} | {h1 / fj:.2f}x | {hn:,.0f} | {hn / fj:.2f}x |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for R, ptmin, fj, h1, hn in rows:
+        print(f"| {R} | {ptmin:g} | {fj:,.0f} | {h1:,.0f} | {h1 / fj:.2f}x | {hn:,.0f} "
+              f"| {hn / fj:.2f}x |")  # fmt: skip
     print()
     if args.cxx:
-        cxx = fastjet_cxx(px, py, pz, e, offsets, args.radii, args.repeat)
+        cxx = fastjet_cxx(px, py, pz, e, offsets, cases, args.repeat)
         if isinstance(cxx, str):
             print(f"FastJet C++ directly: skipped ({cxx})")
         else:
             print("FastJet's C++ library called directly (same events, a C++ driver, -O2):")
             print()
-            print("| R | FastJet C++ ev/s | hepml 1 thread ev/s | ratio | jets (C++ = hepml) |")
-            print("|---|---:|---:|---:|---|")
-            for R, _fj, h1, _hn in rows:
-                t, jets = cxx[R]
-                same = jets == n_jets[R]
-                print(f"| {R} | {n_ev / t:,.0f} | {h1:,.0f} | {h1 * t / n_ev:.2f}x | {same} |")
+            print("| R | pT min [GeV] | FastJet C++ ev/s | hepml 1 thread ev/s | ratio "
+                  "| jets (C++ = hepml) |")  # fmt: skip
+            print("|---|---:|---:|---:|---:|---|")
+            for R, ptmin, _fj, h1, _hn in rows:
+                t, jets = cxx[R, ptmin]
+                same = jets == n_jets[R, ptmin]
+                print(f"| {R} | {ptmin:g} | {n_ev / t:,.0f} | {h1:,.0f} | {h1 * t / n_ev:.2f}x "
+                      f"| {same} |")  # fmt: skip
             print()
     if cold is not None:
         print(f"hepml first call, cold JIT compile (empty Numba cache): {cold:.1f} s")
