@@ -74,7 +74,10 @@ def cluster(
     particles : ``var * Momentum4D`` (fields or vector properties px, py, pz, E).
     algorithm : ``"antikt"`` (arXiv:0802.1189), ``"kt"`` or ``"cambridge"``.
     radius : the jet radius R (rapidity–azimuth distance).
-    pt_min : inclusive jets above this pT (GeV).
+    pt_min : inclusive jets above this pT (GeV). Give the threshold you need: an
+        event's clustering stops once no jet above it can form any more (the
+        scalar pT sum of what is left is below it), which for anti-kt skips most
+        of the soft clustering; the jets are the same.
     n_jets, dcut : exclusive jets instead: exactly ``n_jets`` per event, or
         clustering stopped at ``dcut`` (FastJet ``exclusive_jets``).
     on_nonfinite : ``"raise"`` (an error naming the event) or ``"drop"``
