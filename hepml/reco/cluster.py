@@ -92,6 +92,8 @@ def cluster(
     """
     if radius <= 0:
         raise InputError(f"jet radius must be positive, got {radius}")
+    if not (np.isfinite(pt_min) and pt_min >= 0):
+        raise InputError(f"pt_min must be a finite number >= 0 (GeV), got {pt_min}")
     if n_jets is not None and dcut is not None:
         raise InputError("give n_jets or dcut for exclusive jets, not both")
     if on_nonfinite not in ("raise", "drop"):

@@ -94,6 +94,17 @@ def test_nonfinite_momenta_raise_or_are_counted(ttbar):
     assert ak.num(jets)[0] > 0
 
 
+def test_pt_min_is_checked_and_a_threshold_above_every_jet_gives_none(ttbar):
+    particles = ttbar.particles[:5]
+    for bad in (-1.0, float("nan"), float("inf")):
+        with pytest.raises(InputError, match="pt_min must be a finite number >= 0"):
+            cluster(particles, pt_min=bad)
+    # (the clustering stops at once: nothing is left that could make such a jet)
+    jets = cluster(particles, pt_min=1e9)
+    assert ak.sum(ak.num(jets)) == 0
+    assert len(jets) == 5
+
+
 def test_features_knn_and_substructure_shapes(ttbar):
     particles = ttbar.particles[:20]
     jets = cluster(particles, pt_min=150.0)
