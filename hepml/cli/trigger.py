@@ -44,9 +44,10 @@ COMPARE_EPILOG = """Every path with 'recorded: HLT_...' in the menu is compared 
 that branch: agreement matrix, and turn-on curves of the recorded bit and of the
 emulation against the path's turn_on variable.
 
-example:
+examples:
   hepml trigger compare --menu menus/nanoaod_2015.yaml \\
       ../shared/data/nanoAOD_2015_CMS_Open_Data_ttbar.root -o compare/
+  hepml trigger compare --menu nanoaod_2015 nano/*.root --skip-bad-files   # go on past broken files
 """
 
 
