@@ -1473,10 +1473,11 @@ def _event_jets(px, py, pz, e, R, p, strategy, mode, ptmin, njets, dcut, out, pa
     hist = np.empty((2 * n, 4), np.int64)
     hd = np.empty((2 * n, 2))
     jets = np.empty((2 * n, 4))
-    # inclusive jets above ptmin: stop once no more can form (see _run)
-    nh, _ = _cluster_into(
-        px, py, pz, e, R, p, strategy, hist, hd, jets, ptmin if mode == 0 else 0.0
-    )
+    # inclusive jets above ptmin: stop once no more can form (see _run). The jets are
+    # cut on pt^2 >= ptmin^2, which a pt bound matches only while ptmin^2 does not
+    # underflow: below 1e-150 GeV (nothing physical) the clustering runs to the end
+    stop = ptmin if mode == 0 and ptmin >= 1e-150 else 0.0
+    nh, _ = _cluster_into(px, py, pz, e, R, p, strategy, hist, hd, jets, stop)
     if mode == 0:
         rows = _inclusive_rows(hist, hd, jets, p, ptmin, nh)
     else:
