@@ -51,8 +51,9 @@ class PredictSummary:
     #: from asking for the actors until the last one had loaded its model, and from the
     #: first one's model loaded until the end: ``rows_in / scoring_seconds`` is the
     #: pool's rate without start-up. An actor's load time comes from its ``ready`` answer
-    #: or, when that answer was lost with the actor, from the first unit it delivered;
-    #: None only when no actor's time is known
+    #: or, when that answer was lost with the actor (killed before it could send it),
+    #: from the first unit it delivered, i.e. from its restart, which start-up then
+    #: includes; an actor with neither is left out; None when no actor's time is known
     startup_seconds: float | None = None
     scoring_seconds: float | None = None
 
@@ -198,10 +199,11 @@ def predict(
         write_parquet(out, cols)
         summary.outputs.append(out)
         summary.scores_out += len(cols.get("score", ()))
+    deadline = time.monotonic() + 10.0  # (the answers are in by now, unless lost)
     for i, ping in enumerate(pings):
         # an answer lost with its actor leaves the load time of the first unit it delivered
         with contextlib.suppress(ray.exceptions.RayError, TimeoutError):
-            loaded[i] = ray.get(ping, timeout=10)
+            loaded[i] = ray.get(ping, timeout=max(0.0, deadline - time.monotonic()))
     if loaded:
         summary.startup_seconds = max(loaded.values()) - asked
         summary.scoring_seconds = time.time() - min(loaded.values())
