@@ -29,7 +29,7 @@ import numpy as np
 
 from hepml.errors import ConfigError
 from hepml.io.reader import expand_paths
-from hepml.trigger.emulate import Sample, _count, first_pass, second_pass
+from hepml.trigger.emulate import Sample, count_events, first_pass, second_pass
 from hepml.trigger.menu import Menu
 
 __all__ = ["RecordedComparison", "compare_recorded", "write_comparison"]
@@ -103,7 +103,7 @@ def compare_recorded(
                 "threshold in a menu for 'hepml trigger compare'"
             )
     sample = Sample("recorded", expand_paths(files), role="signal")
-    bar = progress("compare", _count(sample, max_events)) if progress else nullcontext()
+    bar = progress("compare", count_events(sample, max_events)) if progress else nullcontext()
     with bar as adv:
         data = first_pass(menu, sample, seed=seed, max_events=max_events, progress=adv,
                           skip_bad_files=skip_bad_files)  # fmt: skip

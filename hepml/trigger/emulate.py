@@ -613,7 +613,11 @@ def emulate(
     scorers = _scorers(menu)
     data = {}
     for s in samples:
-        bar = progress(f"trigger {s.name}", _count(s, max_events)) if progress else nullcontext()
+        bar = (
+            progress(f"trigger {s.name}", count_events(s, max_events))
+            if progress
+            else nullcontext()
+        )
         with bar as adv:
             data[s.name] = first_pass(
                 menu, s, seed=seed, scorers=scorers, step_size=step_size, max_events=max_events,
@@ -638,7 +642,8 @@ def emulate(
     )
 
 
-def _count(sample: Sample, max_events: int | None) -> int | None:
+def count_events(sample: Sample, max_events: int | None) -> int | None:
+    """Events a pass over ``sample`` will read (for progress bars); None if unknown."""
     from hepml.io.reader import open_root
 
     try:
