@@ -22,10 +22,10 @@ Conventions:
   without nodes are allowed.
 * Output order: grouped by target node (in node order), nearest neighbour first,
   the same order as :func:`hepml.kernels.knn.knn_edges`.
-* Among neighbours at exactly equal distance the choice and order are
-  ``torch.topk``'s (unspecified); only there can the neighbour set differ from
-  :func:`hepml.kernels.knn.knn_edges`, which keeps the lower index. (A stable
-  sort would fix this but costs ~3x the whole kNN on CPU.)
+* Among neighbours at exactly equal distance the lower index comes first, as in
+  :func:`hepml.kernels.knn.knn_edges`; so a jet's graph (and score) does not depend
+  on the other jets of its batch. Exact ties are common: smeared calorimeter cells
+  put neutral particles at equal (η, φ).
 * A graph with fewer than :math:`k + 1` nodes gives every node all the others.
   A single-node graph gives **no** edges (``loop=False``): its node is isolated,
   and a message-passing layer with mean or max aggregation gives it a zero
@@ -40,7 +40,9 @@ coordinate (exact) for ``F <= 4``, by the expanded formula with a batched matmul
 after subtracting each graph's mean (which keeps it accurate) above — then
 ``torch.topk`` picks the neighbours. Memory is :math:`O(B\, N_{max}^2)`; no
 Python loop runs over graphs or nodes.
-Neighbour indices are not differentiable; the features are detached.
+Neighbour indices are not differentiable; the features are detached. The distances
+are computed in float32 (float64 inputs stay float64) even under ``torch.autocast``
+with bf16 or fp16, so that mixed precision does not change the graph.
 
 Example::
 
@@ -109,9 +111,18 @@ def knn(x: Tensor, k: int, batch: Tensor | None = None, loop: bool = False) -> T
             "knn: batch must be sorted (nodes of a graph contiguous, graph ids "
             "non-decreasing, as in torch_geometric.data.Batch)"
         )
+    # distances in fp32 whatever the autocast: bf16's 8-bit mantissa reorders near
+    # neighbours, and a changed graph changes the score (up to 0.08 on a jet, measured)
     x = x.detach()
-    if not x.is_floating_point():
+    if x.dtype != torch.float64:
         x = x.float()
+    if torch.jit.is_scripting():  # (TorchScript compiles no autocast block; none runs there)
+        return _knn(x, k, batch, loop)
+    with torch.autocast(device_type=x.device.type, enabled=False):
+        return _knn(x, k, batch, loop)
+
+
+def _knn(x: Tensor, k: int, batch: Tensor, loop: bool) -> Tensor:
     dense, mask, ptr = to_dense(x, batch)
     n_max = dense.size(1)
     k_eff = min(k, n_max if loop else n_max - 1)
@@ -137,10 +148,34 @@ def knn(x: Tensor, k: int, batch: Tensor | None = None, loop: bool = False) -> T
         )
         dist.clamp_min_(0.0).masked_fill_(~mask.unsqueeze(1), inf)
     dist.diagonal(dim1=1, dim2=2).fill_(-1.0 if loop else inf)
-
-    dist, idx = torch.topk(dist, k_eff, dim=-1, largest=False, sorted=True)
-    valid = torch.isfinite(dist) & mask.unsqueeze(-1)
+    idx, valid = _nearest(dist, k_eff)
+    valid &= mask.unsqueeze(-1)
     offset = ptr.view(-1, 1, 1)
     src = idx + offset
     dst = (torch.arange(n_max, device=x.device).view(1, -1, 1) + offset).expand_as(src)
     return torch.stack([src[valid], dst[valid]], dim=0)
+
+
+def _nearest(dist: Tensor, k: int) -> tuple[Tensor, Tensor]:
+    """Indices ``(B, N, k)`` of the ``k`` smallest of each row of ``dist`` ``(B, N, N)``,
+    nearest first, and whether each distance is finite.
+
+    Among equal distances the lower index comes first, as in
+    :func:`hepml.kernels.knn.knn_edges`. ``topk`` alone would break such ties by
+    memory layout, so a jet's graph (and score) would depend on the other jets of its
+    batch; smeared calorimeter cells put neutral particles at equal (η, φ), so ties
+    are common. The rows whose k + 1 smallest distances hold a tie are sorted again,
+    stably; the others keep ``topk``'s answer, which is then unique.
+    """
+    n = dist.size(-1)
+    kk = min(k + 1, n)
+    d, idx = torch.topk(dist, kk, dim=-1, largest=False, sorted=True)
+    if kk > 1:
+        tie = ((d[:, :, 1:] == d[:, :, :-1]) & torch.isfinite(d[:, :, 1:])).any(-1)
+        rows = tie.nonzero()
+        if rows.size(0) > 0:
+            b, i = rows[:, 0], rows[:, 1]
+            ds, ids = torch.sort(dist[b, i], dim=-1, stable=True)
+            d[b, i] = ds[:, :kk]
+            idx[b, i] = ids[:, :kk]
+    return idx[:, :, :k], torch.isfinite(d[:, :, :k])

@@ -166,6 +166,50 @@ def test_knn_is_not_differentiable_but_accepts_grad_inputs():
     assert not knn(x, 3).requires_grad
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    counts=st.lists(st.integers(0, 12), min_size=1, max_size=5),
+    dims=st.integers(1, 4),  # exact distances: exact ties
+    k=st.integers(1, 7),
+    loop=st.booleans(),
+    double=st.booleans(),
+    data=st.data(),
+)
+def test_knn_ties_take_the_lower_index(counts, dims, k, loop, double, data):
+    """On points of a coarse grid (most distances tie) the neighbour sets are exactly
+    the brute force's, which takes the lower index among equal distances."""
+    n = sum(counts)
+    points = [[float(data.draw(st.integers(-1, 1))) for _ in range(dims)] for _ in range(n)]
+    graph_ids = [g for g, c in enumerate(counts) for _ in range(c)]
+    dtype = torch.float64 if double else torch.float32
+    x = torch.tensor(points, dtype=dtype).reshape(n, dims)
+    got = knn(x, k, torch.tensor(graph_ids, dtype=torch.long), loop=loop)
+
+    def sets(edges):
+        out = {}
+        for s, t in edges:
+            out.setdefault(int(t), set()).add(int(s))
+        return out
+
+    assert sets(got.T.tolist()) == sets(_brute(points, graph_ids, k, loop))
+
+
+@pytest.mark.parametrize("features", [2, 32])
+def test_knn_under_bf16_autocast_is_the_fp32_graph(features):
+    """Mixed precision must not change the graph: the distances stay in fp32 (bf16's
+    matmul reordered neighbours and moved scores by up to 0.08 on CUDA)."""
+    g = torch.Generator().manual_seed(3)
+    counts = torch.randint(1, 80, (64,), generator=g)
+    batch = torch.repeat_interleave(torch.arange(len(counts)), counts)
+    x = torch.randn(len(batch), features, generator=g)
+    ref = knn(x, 16, batch)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got = knn(x, 16, batch)
+        assert torch.equal(got, ref)
+        # a bf16 input (a layer's output under autocast) is measured in fp32 too
+        assert torch.equal(knn(x.bfloat16(), 16, batch), knn(x.bfloat16().float(), 16, batch))
+
+
 @pytest.mark.gpu
 def test_knn_cuda_matches_cpu(cuda):
     rng = np.random.default_rng(5)

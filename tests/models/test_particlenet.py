@@ -134,3 +134,30 @@ def test_cuda_forward_backward(cuda):
             atol=1e-4,
             rtol=1e-4,
         )
+
+
+def _jets_with_cells(counts, seed):
+    """Jets whose neutral-like particles share calorimeter cells: (Δη, Δφ) and the
+    features repeat, so kNN distances tie exactly (as on smeared events)."""
+    x, pos, batch = make_jets(counts, seed=seed)
+    gen = torch.Generator().manual_seed(seed + 1)
+    cells = (torch.randint(-8, 9, (len(batch), 2), generator=gen) * 0.1).float()
+    dup = torch.rand(len(batch), generator=gen) < 0.5
+    pos[dup] = cells[dup]
+    x[dup] = x[dup][:, :1].round()  # few distinct values: features tie too
+    return x, pos, batch
+
+
+def test_a_jets_score_does_not_depend_on_its_batch():
+    """Exact kNN ties are broken by index, not by topk's memory layout: each jet
+    scored alone equals its score in a batch (padded to another size)."""
+    torch.manual_seed(0)
+    model = build("particlenet-lite").eval()
+    counts = torch.randint(1, 120, (300,), generator=torch.Generator().manual_seed(1)).tolist()
+    x, pos, batch = _jets_with_cells(counts, seed=2)
+    with torch.no_grad():
+        together = model(x, pos, batch)
+        for g in range(len(counts)):
+            sel = batch == g
+            alone = model(x[sel], pos[sel], torch.zeros(int(sel.sum()), dtype=torch.long))
+            torch.testing.assert_close(alone[0], together[g], rtol=0, atol=1e-6)

@@ -35,12 +35,18 @@ def checkpoints(jet_rows, tmp_path_factory):
     return made
 
 
-def _jets(sizes, seed=0):
+def _jets(sizes, seed=0, cells=False):
+    """Random jets; ``cells``: half the particles share (Δη, Δφ) cells and features, so
+    kNN distances tie exactly (as on smeared events)."""
     g = torch.Generator().manual_seed(seed)
     sizes = torch.as_tensor(sizes)
     n = int(sizes.sum())
     x = torch.randn(n, 13, generator=g) * 2
     pos = (torch.rand(n, 2, generator=g) * 2 - 1) * 0.8
+    if cells:
+        dup = torch.rand(n, generator=g) < 0.5
+        pos[dup] = (torch.randint(-8, 9, (n, 2), generator=g) * 0.1).float()[dup]
+        x[dup] = x[dup][:, :1].round()
     return x, pos, torch.repeat_interleave(torch.arange(len(sizes)), sizes)
 
 
@@ -58,8 +64,10 @@ def test_onnx_and_torchscript_match_the_model(checkpoints, name, tmp_path):
         scripted = torch.jit.load(ts_path)
     # k = 7: sizes below, at and above k + 1, a single particle, and large jets;
     # then other batch sizes and maximum lengths (dynamic axes)
-    for sizes in ([1, 2, 5, 7, 8, 9, 40, 120], [3], [60, 1], [8] * 33):
-        x, pos, batch = _jets(sizes, seed=len(sizes))
+    # and jets with exact kNN ties (lower index first everywhere)
+    for sizes, cells in (([1, 2, 5, 7, 8, 9, 40, 120], False), ([3], False), ([60, 1], False),
+                         ([8] * 33, False), ([1, 2, 5, 7, 8, 9, 40, 120], True)):  # fmt: skip
+        x, pos, batch = _jets(sizes, seed=len(sizes), cells=cells)
         with torch.no_grad():
             ref = reference(x, pos, batch).numpy()
             ts = scripted(x, pos, batch).numpy()
