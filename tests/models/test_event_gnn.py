@@ -65,3 +65,21 @@ def test_forward_data():
     with torch.no_grad():
         # Data without edge_index: the full graph is built
         torch.testing.assert_close(model.forward_data(data), model(x, batch))
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("options", [{}, {"graph": "knn", "k": 3}])
+def test_cuda_forward_backward_equals_cpu(cuda, options):
+    model = build("event-gnn", input_dims=8, **options).to(cuda)
+    x, _, batch = make_jets([1, 4, 12, 2, 30], n_features=8, seed=4)
+    out = model(x.to(cuda), batch.to(cuda))
+    assert out.device.type == "cuda"
+    out.sum().backward()
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
+    model.eval()
+    cpu_model = build("event-gnn", input_dims=8, **options).eval()
+    cpu_model.load_state_dict({k: v.cpu() for k, v in model.state_dict().items()})
+    with torch.no_grad():
+        torch.testing.assert_close(
+            model(x.to(cuda), batch.to(cuda)).cpu(), cpu_model(x, batch), atol=1e-4, rtol=1e-4
+        )
