@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+
+from hepml.errors import InputError
 
 __all__ = ["add_parser", "run"]
 
@@ -13,11 +16,16 @@ Evaluate trained models on the same split of the same jets (by default the test
 split of the files each model was trained on): AUC, accuracy at score 0.5, and
 background rejection 1/eps_B at signal efficiency 0.3 and 0.5. Writes
 metrics.json, roc.png, rejection.png and one score histogram per model to OUTPUT.
+
+--add puts every jet of independent files (never trained on: e.g. more QCD, to
+measure a rejection of thousands) into the evaluated set; --baseline prints each
+model's rejection as a multiple of one model's, with its error.
 """
 
 EPILOG = """examples:
   hepml evaluate pn/ pfn/ bdt/ -o eval
   hepml evaluate pn/best.pt --data other_top.parquet other_qcd.parquet --split all -o eval_other
+  hepml evaluate pn/ pfn/ bdt/ --add qcd_more.parquet --baseline bdt/ -o eval_more
 """
 
 
@@ -32,6 +40,18 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("models", nargs="+", metavar="MODEL", help="run folders or .pt checkpoints")
     p.add_argument("--data", nargs="+", metavar="FILE", help="jet rows (default: training files)")
     p.add_argument("--split", default="test", help="train, val, test (default) or all")
+    p.add_argument(
+        "--add",
+        nargs="+",
+        metavar="FILE",
+        default=[],
+        help="independent jet files whose every jet joins the evaluated set",
+    )
+    p.add_argument(
+        "--baseline",
+        metavar="MODEL",
+        help="one of the MODELs: rejections are also given as multiples of its",
+    )
     p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
     p.add_argument("--no-plots", action="store_true", help="metrics only")
     p.add_argument("-o", "--output", default="eval", help="output folder (default eval)")
@@ -47,43 +67,81 @@ def _name(path: str, ckpt: dict, taken: set) -> str:
     return name
 
 
+def _baseline_index(baseline: str, models: list[str]) -> int:
+    """Position of ``baseline`` among ``models`` (same path, or same file)."""
+    for i, m in enumerate(models):
+        if m == baseline or os.path.realpath(m) == os.path.realpath(baseline):
+            return i
+    raise InputError(f"--baseline {baseline} is not one of the models {models}")
+
+
+def _ratios(m: dict, b: dict) -> dict:
+    """Rejection of ``m`` as a multiple of ``b``'s, errors combined as independent."""
+    out = {}
+    for wp in (30, 50):
+        a, sa, c, sc = m[f"rej{wp}"], m[f"rej{wp}_err"], b[f"rej{wp}"], b[f"rej{wp}_err"]
+        ok = 0 < c < math.inf and 0 < a < math.inf  # else no ratio is measured
+        r = a / c if ok else float("nan")
+        out[f"ratio{wp}"] = r
+        out[f"ratio{wp}_err"] = r * math.hypot(sa / a, sc / c) if ok else float("nan")
+    return out
+
+
 def run(args, ui) -> int:
     from rich.table import Table
 
     from hepml.train import evaluate_checkpoint, load_checkpoint
 
+    base = _baseline_index(args.baseline, args.models) if args.baseline else None
     ckpts = [(m, load_checkpoint(m)) for m in args.models]  # all checked before any work
     taken: set = set()
     results = []
+    where = f"the {args.split} split" + (f" + {len(args.add)} added file(s)" if args.add else "")
     for path, ckpt in ckpts:
-        ui.info(f"evaluating {path} on the {args.split} split")
+        ui.info(f"evaluating {path} on {where}")
+        name = _name(path, ckpt, taken)
         results.append(
-            evaluate_checkpoint(ckpt, args.split, args.data, _name(path, ckpt, taken), args.device)
+            evaluate_checkpoint(ckpt, args.split, args.data, name, args.device, args.add)
         )
-    table = Table(title=f"{args.split} split")
-    for col in ("model", "n", "AUC", "accuracy", "1/eB @ eS=0.3", "1/eB @ eS=0.5"):
+    if base is not None and not results[base].metrics:
+        raise InputError(f"--baseline {args.baseline}: its jets hold one class, no rejection")
+    title = f"{args.split} split" + (f" + {', '.join(args.add)}" if args.add else "")
+    table = Table(title=title)
+    cols = ["model", "n", "AUC", "accuracy", "1/eB @ eS=0.3", "1/eB @ eS=0.5"]
+    if base is not None:
+        cols += [f"x {results[base].name} @ 0.3", "@ 0.5"]
+    for col in cols:
         table.add_column(col, justify="left" if col == "model" else "right", no_wrap=True)
     from hepml.train.metrics import rejection_error
 
     for r in results:
-        m = r.metrics
-        if m:
+        if r.metrics:
             for wp in (30, 50):
-                m[f"rej{wp}_err"] = rejection_error(r.y, r.score, wp / 100)
+                r.metrics[f"rej{wp}_err"] = rejection_error(r.y, r.score, wp / 100)
+    for r in results:
+        m = r.metrics
+        if base is not None and m:
+            m.update(_ratios(m, results[base].metrics))
 
-        def rej(wp, m=m):
-            if f"rej{wp}" not in m:
+        def rej(wp, m=m, key="rej", fmt=".1f"):
+            if f"{key}{wp}" not in m:
                 return "nan"
-            return f"{m[f'rej{wp}']:.1f} ± {m[f'rej{wp}_err']:.1f}"
+            return f"{m[f'{key}{wp}']:{fmt}} ± {m[f'{key}{wp}_err']:{fmt}}"
 
-        table.add_row(r.name, str(len(r.y)), f"{m.get('auc', float('nan')):.4f}",
-                      f"{m.get('accuracy', float('nan')):.4f}", rej(30), rej(50))  # fmt: skip
-    ui.print(table)
+        row = [r.name, str(len(r.y)), f"{m.get('auc', float('nan')):.4f}",
+               f"{m.get('accuracy', float('nan')):.4f}", rej(30), rej(50)]  # fmt: skip
+        if base is not None:
+            row += [rej(30, key="ratio", fmt=".2f"), rej(50, key="ratio", fmt=".2f")]
+        table.add_row(*row)
+    ui.table(table)
     os.makedirs(args.output, exist_ok=True)
     report = {r.name: {"n": len(r.y), "signal": int((r.y == 1).sum()), **r.metrics}
               for r in results}  # fmt: skip
+    out = {"split": args.split, "added_files": list(args.add), "models": report}
+    if base is not None:
+        out["baseline"] = results[base].name
     with open(os.path.join(args.output, "metrics.json"), "w") as f:
-        json.dump({"split": args.split, "models": report}, f, indent=1)
+        json.dump(out, f, indent=1)
     if not args.no_plots:
         from hepml import plotting
 

@@ -67,23 +67,49 @@ class EvalResult:
     metrics: dict[str, float] = field(default_factory=dict)
 
 
+def _check_independent(add: Sequence[str | os.PathLike], used: Sequence[str | os.PathLike]):
+    """``add`` files must be none of the split files: their training jets would count."""
+    seen = {os.path.realpath(f): str(f) for f in used}
+    for f in add:
+        if not os.path.exists(f):
+            raise InputError(f"{f}: no such file (--add takes jet rows from `hepml reconstruct`)")
+        if os.path.realpath(f) in seen:
+            raise InputError(
+                f"{f} is one of the split files ({seen[os.path.realpath(f)]}): its training "
+                "jets would be scored as test jets; --add takes independent samples only"
+            )
+    if len({os.path.realpath(f) for f in add}) < len(add):
+        raise InputError(f"a file is given twice in {[str(f) for f in add]}")
+
+
 def evaluate_checkpoint(
     ckpt: dict,
     split: str = "test",
     files: Sequence[str | os.PathLike] | None = None,
     name: str | None = None,
     device: str = "auto",
+    add: Sequence[str | os.PathLike] | None = None,
 ) -> EvalResult:
     """Metrics of ``ckpt`` on ``split`` of its training files (or of ``files``, split
-    the same way; ``split="all"`` takes every jet)."""
+    the same way; ``split="all"`` takes every jet).
+
+    ``add``: more jet files whose every jet joins the evaluated set, unsplit, e.g. an
+    independent background sample that measures a high rejection better. They must
+    not be split files (a file the model trained on would put training jets in).
+    """
     if split not in (*SPLITS, "all"):
         raise InputError(f"unknown split {split!r}; use one of {', '.join(SPLITS)} or all")
     data_cfg = ckpt["config"]["data"]
     files = list(files) if files else list(data_cfg["files"])
+    if add:
+        _check_independent(add, [*files, *data_cfg["files"]])
     rows, sample = load_jet_rows(files, data_cfg.get("max_jets"))
     if split != "all":
         idx = split_indices(rows, sample, data_cfg["split"], data_cfg["split_seed"])[split]
         rows = rows[idx]
+    if add:
+        extra, _ = load_jet_rows(list(add))
+        rows = ak.concatenate([rows, extra]) if len(rows) else extra
     if len(rows) == 0:
         raise InputError(f"the {split} split of {files} has no jets")
     score = predict_rows(ckpt, rows, device)

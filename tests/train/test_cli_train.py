@@ -88,6 +88,8 @@ def test_train_evaluate_predict_export(jet_rows, tmp_path):
         assert img.shape[1] > 400
         assert img.std() > 10  # not blank
 
+    _evaluate_with_added_jets(jet_rows, tmp_path)
+
     for out in ("scores.parquet", "scores.root"):
         hepml("predict", tmp_path / "pfn", *data, "-o", tmp_path / out)
     scores = ak.from_parquet(tmp_path / "scores.parquet")
@@ -106,6 +108,52 @@ def test_train_evaluate_predict_export(jet_rows, tmp_path):
 
     hepml("export", tmp_path / "pfn", "-o", tmp_path / "pfn.onnx")
     assert (tmp_path / "pfn.onnx").stat().st_size > 1000
+
+
+def _evaluate_with_added_jets(jet_rows, tmp_path):
+    """--add: every jet of an independent file joins the test split; --baseline: ratios."""
+    from hepml.train import evaluate_checkpoint, predict_rows
+    from hepml.train.metrics import rejection_at
+
+    extra = tmp_path / "qcd_more.parquet"  # stands for an independent QCD sample
+    ak.to_parquet(ak.from_parquet(jet_rows["qcd"]), extra)
+    r = hepml("evaluate", tmp_path / "pfn", tmp_path / "bdt", "--add", extra,
+              "--baseline", tmp_path / "bdt", "--no-plots", "-o", tmp_path / "eval_more")  # fmt: skip
+    assert "x substructure-bdt @ 0.3" in r.stdout
+    with open(tmp_path / "eval_more" / "metrics.json") as f:
+        more = json.load(f)
+    with open(tmp_path / "eval" / "metrics.json") as f:
+        plain = json.load(f)
+    n_extra = len(ak.from_parquet(extra))
+    assert more["added_files"] == [str(extra)]
+    assert more["baseline"] == "substructure-bdt"
+    for name in ("pfn", "substructure-bdt"):
+        m, p = more["models"][name], plain["models"][name]
+        assert m["n"] == p["n"] + n_extra
+        assert m["signal"] == p["signal"]  # QCD added, no top
+        ckpt = load_checkpoint(tmp_path / ("pfn" if name == "pfn" else "bdt") / "best.pt")
+        test = evaluate_checkpoint(ckpt, "test")
+        y = np.concatenate([test.y, np.zeros(n_extra, dtype=np.int64)])
+        score = np.concatenate([test.score, predict_rows(ckpt, ak.from_parquet(extra))])
+        np.testing.assert_allclose(m["rej30"], rejection_at(y, score, 0.3), rtol=1e-9)
+        np.testing.assert_allclose(m["rej50"], rejection_at(y, score, 0.5), rtol=1e-9)
+    pfn, bdt = more["models"]["pfn"], more["models"]["substructure-bdt"]
+    measured = [wp for wp in (30, 50) if all(np.isfinite(m[f"rej{wp}"]) for m in (pfn, bdt))]
+    assert measured  # the small sample leaves background at one working point at least
+    for wp in measured:
+        assert bdt[f"ratio{wp}"] == 1.0
+        np.testing.assert_allclose(pfn[f"ratio{wp}"], pfn[f"rej{wp}"] / bdt[f"rej{wp}"], rtol=1e-12)
+        rel = np.hypot(pfn[f"rej{wp}_err"] / pfn[f"rej{wp}"], bdt[f"rej{wp}_err"] / bdt[f"rej{wp}"])
+        np.testing.assert_allclose(pfn[f"ratio{wp}_err"], pfn[f"ratio{wp}"] * rel, rtol=1e-12)
+
+    # a training file is not independent; a baseline must be one of the models
+    r = hepml("evaluate", tmp_path / "bdt", "--add", jet_rows["qcd"], check=False)
+    assert r.returncode == 2
+    assert "is one of the split files" in r.stderr
+    assert "Traceback" not in r.stderr
+    r = hepml("evaluate", tmp_path / "bdt", "--baseline", tmp_path / "pfn", check=False)
+    assert r.returncode == 2
+    assert "is not one of the models" in r.stderr
 
 
 def test_cli_errors_are_one_line(jet_rows, tmp_path):
