@@ -84,12 +84,14 @@ def compare_recorded(
     seed: int = 0,
     skip_bad_files: bool = False,
     progress: Callable | None = None,
+    step_size: int | str = 2000,
 ) -> list[RecordedComparison]:
     """Emulate ``menu`` on ``files`` and compare every path that names a ``recorded`` bit.
 
     ``skip_bad_files`` goes on past files that cannot be read (each comparison's
-    ``skipped`` names them, with why); ``progress(description, total)`` is a context
-    manager yielding ``advance(n)``, as :meth:`hepml.cli.ui.UI.progress`.
+    ``skipped`` names them, with why, and how many of their events, read in chunks of
+    ``step_size`` before the damage, were kept); ``progress(description, total)`` is a
+    context manager yielding ``advance(n)``, as :meth:`hepml.cli.ui.UI.progress`.
     """
     pairs = {p.name: p.recorded for p in menu.paths.values() if p.recorded}
     if not pairs:
@@ -106,8 +108,12 @@ def compare_recorded(
     bar = progress("compare", count_events(sample, max_events)) if progress else nullcontext()
     with bar as adv:
         data = first_pass(menu, sample, seed=seed, max_events=max_events, progress=adv,
-                          skip_bad_files=skip_bad_files)  # fmt: skip
+                          skip_bad_files=skip_bad_files, step_size=step_size)  # fmt: skip
     second_pass(menu, {sample.name: data})
+    skipped = {}
+    for path, reason in data.skipped.items():
+        n = data.events_from(path)
+        skipped[path] = reason + (f" ({n} events read from it were kept)" if n else "")
     out = []
     for name, bit in pairs.items():
         emu = data.decision[name]
@@ -119,7 +125,7 @@ def compare_recorded(
         x = data.turn_on.get(name)
         out.append(RecordedComparison(name, bit, m, x, emu, rec,
                                       p.turn_on.text if p.turn_on else "",
-                                      dict(data.skipped)))  # fmt: skip
+                                      dict(skipped)))  # fmt: skip
     return out
 
 

@@ -49,6 +49,50 @@ def test_compare_needs_recorded_bits_and_fixed_thresholds(shared_data):
             "cut": "jets.pt[0] > 1", "recorded": "HLT_Nope"}}}), [nano])  # fmt: skip
 
 
+def _two_basket_copy(nano, dst):
+    """``nano`` rewritten with every branch in two baskets (events 0-99, 100-199), the
+    last ``Jet_pt`` basket then overwritten with garbage: the file breaks part-way."""
+    with uproot.open(nano) as f:
+        t = f["Events"]
+        names = set(t.keys())
+        arrays = t.arrays()
+        jagged = {k for k in names if type(t[k].interpretation).__name__ == "AsJagged"}
+    out, used = {}, set()
+    for c in sorted(k[1:] for k in names if k.startswith("n")):
+        fields = sorted(k for k in jagged if k.startswith(c + "_"))
+        if fields:
+            out[c] = ak.zip({k[len(c) + 1 :]: arrays[k] for k in fields})
+            used |= {*fields, "n" + c}
+    out.update({k: arrays[k] for k in sorted(names - used - jagged)})
+    with uproot.recreate(dst) as f:
+        f.mktree("Events", {k: v.type.content for k, v in out.items()})
+        f["Events"].extend({k: v[:100] for k, v in out.items()})
+        f["Events"].extend({k: v[100:] for k, v in out.items()})
+    data = bytearray(dst.read_bytes())
+    with uproot.open(dst) as f:
+        seeks = f["Events"]["Jet_pt"].member("fBasketSeek")[:2]
+    data[int(seeks[1]) + 100 : int(seeks[1]) + 400] = b"\xff" * 300
+    dst.write_bytes(bytes(data))
+
+
+def test_compare_keeps_the_events_read_before_a_file_breaks(shared_data, tmp_path):
+    nano = shared_data / "nanoAOD_2015_CMS_Open_Data_ttbar.root"
+    broken = tmp_path / "broken.root"
+    _two_basket_copy(nano, broken)
+    menu = load_menu("nanoaod_2015")
+    with pytest.raises(InputError, match=r"broken\.root.*--skip-bad-files"):
+        compare_recorded(menu, [nano, broken], step_size=50)
+    comps = compare_recorded(menu, [nano, broken], step_size=50, skip_bad_files=True)
+    whole = {c.path: c for c in compare_recorded(menu, [nano])}
+    for c in comps:
+        assert list(c.skipped) == [str(broken)]
+        assert "(100 events read from it were kept)" in c.skipped[str(broken)]
+        assert c.events == 300  # the good file, and the broken one's first basket
+        # its first 100 events are the good file's first 100: the same decisions
+        np.testing.assert_array_equal(c.emulated[200:], whole[c.path].emulated[:100])
+        np.testing.assert_array_equal(c.recorded_bits[200:], whole[c.path].recorded_bits[:100])
+
+
 def test_builtin_menus_load():
     assert {"demo", "nanoaod_2015"} <= set(BUILTIN_MENUS)
     demo = load_menu("demo")
