@@ -38,14 +38,18 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args, ui) -> int:
+    from rich.markup import escape
+
     for path in expand_paths(args.files):
         d = inspect_file(path, schema=args.schema, tree=args.tree)
-        ui.print(f"[bold]{d.path}[/]  ({d.size_bytes / 1e6:.2f} MB, compression {d.compression})")
+        ui.print(f"[bold]{escape(str(d.path))}[/]  ({d.size_bytes / 1e6:.2f} MB, compression "
+                 f"{escape(str(d.compression))})", markup=True)  # fmt: skip
         trees = ", ".join(f"{n} [{c}, {e} entries]" for n, (c, e) in d.trees.items())
         ui.print(f"  trees: {trees}")
         ui.print(
-            f"  reading tree {d.tree!r}: {d.entries} entries, {d.branches} branches, schema: "
-            f"[bold]{d.schema or 'unknown (pass --schema or a YAML mapping)'}[/]"
+            escape(f"  reading tree {d.tree!r}: {d.entries} entries, {d.branches} branches, ")
+            + f"schema: [bold]{escape(d.schema or 'unknown (pass --schema or a YAML mapping)')}[/]",
+            markup=True,
         )
         if d.collections:
             table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import yaml
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -38,15 +39,18 @@ class UI:
 
     def __init__(self, quiet: bool = False) -> None:
         self.quiet = quiet
-        self.out = Console(highlight=False, soft_wrap=True)
-        self.err = Console(stderr=True, highlight=False, soft_wrap=True)
+        # no markup in what is printed: messages hold cut expressions, extras and paths
+        # such as jets[jets.pt > 30] or hepml[plot], which rich would take for tags
+        self.out = Console(highlight=False, soft_wrap=True, markup=False)
+        self.err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
     def info(self, msg: str) -> None:
         if not self.quiet:
             self.err.print(msg)
 
-    def print(self, *objs) -> None:
-        self.out.print(*objs)
+    def print(self, *objs, markup: bool = False) -> None:
+        """Print ``objs``; ``markup=True`` reads rich tags (escape what is data)."""
+        self.out.print(*objs, markup=markup)
 
     def table(self, table, min_width: int = 150) -> None:
         """Print a rich table at least ``min_width`` wide (names are never cut)."""
@@ -58,7 +62,7 @@ class UI:
             self.out.width = old
 
     def error(self, msg: str) -> None:
-        self.err.print(f"[bold red]error:[/] {msg}", markup=True, highlight=False)
+        self.err.print(f"[bold red]error:[/] {escape(msg)}", markup=True, highlight=False)
 
     @contextlib.contextmanager
     def progress(self, description: str, total: int | None) -> Iterator:

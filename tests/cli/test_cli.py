@@ -132,3 +132,25 @@ def test_generate_writes_a_readable_file(tmp_path, capsys):
 
     assert len(read_events(out)) == 6
     assert read_runinfo(out).cross_section_pb > 0
+
+
+def test_messages_are_printed_as_written(tmp_path, capsys):
+    """Square brackets in messages (cut expressions, extras, paths) are text, not rich
+    markup: 'jets[jets.pt > 30]' and "hepml[plot]" used to lose their brackets' content."""
+    from hepml.cli.ui import UI
+
+    ui = UI()
+    ui.error("install it with: pip install 'hepml[plot]' [/]")
+    ui.info("path A: any(jets[jets.pt > 30])")
+    ui.print("[bold]not bold[/]")
+    captured = capsys.readouterr()
+    assert "install it with: pip install 'hepml[plot]' [/]" in captured.err
+    assert "any(jets[jets.pt > 30])" in captured.err
+    assert "[bold]not bold[/]" in captured.out
+    menu = tmp_path / "menu.yaml"
+    menu.write_text('paths:\n  A: "frob(jets[jets.pt > 30]) > 1"\n')
+    code = main(["trigger", "run", "--menu", str(menu), "--sample", f"q={tmp_path / 'x.root'}"])
+    assert code == 2
+    assert "in 'frob(jets[jets.pt > 30]) > 1' at column 1: unknown function" in (
+        capsys.readouterr().err
+    )
