@@ -108,8 +108,17 @@ def evaluate_checkpoint(
         idx = split_indices(rows, sample, data_cfg["split"], data_cfg["split_seed"])[split]
         rows = rows[idx]
     if add:
-        extra, _ = load_jet_rows(list(add))
-        rows = ak.concatenate([rows, extra]) if len(rows) else extra
+        extra = []
+        for f in add:
+            more, _ = load_jet_rows([f])
+            missing = sorted(set(rows.fields) - set(more.fields))
+            if missing:
+                raise InputError(
+                    f"{f}: its rows lack {', '.join(missing)}, which {files[0]} has; --add "
+                    "takes rows written by the same `hepml reconstruct` level (jets or events)"
+                )
+            extra.append(more[rows.fields])
+        rows = ak.concatenate([rows[rows.fields], *extra])
     if len(rows) == 0:
         raise InputError(f"the {split} split of {files} has no jets")
     score = predict_rows(ckpt, rows, device)

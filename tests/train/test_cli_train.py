@@ -151,6 +151,12 @@ def _evaluate_with_added_jets(jet_rows, tmp_path):
     assert r.returncode == 2
     assert "is one of the split files" in r.stderr
     assert "Traceback" not in r.stderr
+    qcd = ak.from_parquet(jet_rows["qcd"])
+    other = tmp_path / "other_level.parquet"  # rows without a field the split files have
+    ak.to_parquet(ak.zip({f: qcd[f] for f in qcd.fields if f != "jet_tau3"}, depth_limit=1), other)
+    r = hepml("evaluate", tmp_path / "bdt", "--add", other, check=False)
+    assert r.returncode == 2
+    assert "its rows lack jet_tau3" in r.stderr
     r = hepml("evaluate", tmp_path / "bdt", "--baseline", tmp_path / "pfn", check=False)
     assert r.returncode == 2
     assert "is not one of the models" in r.stderr
