@@ -5,8 +5,9 @@ Gaussian around the jet axis with σ = 0.25, clipped to the R = 0.8 cone, so no 
 wrap-around) and k = 16, in one process:
 
 * ``hepml.kernels.knn.knn_edges`` — Numba, parallel over jets (float64, wraps φ);
-* ``hepml.models.knn`` — pure torch, padded batch, stable sort (float32, the
-  training path; ParticleNet calls it in every EdgeConv block);
+* ``hepml.models.knn`` — pure torch, padded batch, ``topk`` (rows tied at the k-th
+  place sorted again, stably; float32, the training path; ParticleNet calls it in
+  every EdgeConv block);
 * ``torch.cdist + topk`` — the hand-written torch version on the same padded
   ``(B, N_max, 2)`` tensor (padding and self distances set to +inf; ties unordered;
   padding of the result not removed, so it does a little less work);

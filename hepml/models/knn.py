@@ -22,10 +22,11 @@ Conventions:
   without nodes are allowed.
 * Output order: grouped by target node (in node order), nearest neighbour first,
   the same order as :func:`hepml.kernels.knn.knn_edges`.
-* Among neighbours at exactly equal distance the lower index comes first, as in
-  :func:`hepml.kernels.knn.knn_edges`; so a jet's graph (and score) does not depend
-  on the other jets of its batch. Exact ties are common: smeared calorimeter cells
-  put neutral particles at equal (η, φ).
+* Among neighbours at exactly equal distance at the k-th place the lower index is
+  taken, as in :func:`hepml.kernels.knn.knn_edges`; so a jet's neighbour sets (and
+  score) do not depend on the other jets of its batch. Exact ties are common:
+  smeared calorimeter cells put neutral particles at equal (η, φ). The order among
+  equal distances inside the k is unspecified.
 * A graph with fewer than :math:`k + 1` nodes gives every node all the others.
   A single-node graph gives **no** edges (``loop=False``): its node is isolated,
   and a message-passing layer with mean or max aggregation gives it a zero
@@ -160,18 +161,20 @@ def _nearest(dist: Tensor, k: int) -> tuple[Tensor, Tensor]:
     """Indices ``(B, N, k)`` of the ``k`` smallest of each row of ``dist`` ``(B, N, N)``,
     nearest first, and whether each distance is finite.
 
-    Among equal distances the lower index comes first, as in
-    :func:`hepml.kernels.knn.knn_edges`. ``topk`` alone would break such ties by
-    memory layout, so a jet's graph (and score) would depend on the other jets of its
-    batch; smeared calorimeter cells put neutral particles at equal (η, φ), so ties
-    are common. The rows whose k + 1 smallest distances hold a tie are sorted again,
-    stably; the others keep ``topk``'s answer, which is then unique.
+    Where the k-th and the (k+1)-th smallest distance are equal, ``topk`` alone would
+    pick the neighbour set by memory layout, so a jet's graph (and score) would depend
+    on the other jets of its batch; smeared calorimeter cells put neutral particles at
+    equal (η, φ), so such ties are common. Those rows are sorted again, stably: the
+    lower index is taken, as in :func:`hepml.kernels.knn.knn_edges`. Inside the k,
+    the order among equal distances stays ``topk``'s (the set is fixed; only the
+    order of summing messages can differ). Checking every tie instead of the
+    boundary's cost 15 % of the kNN time.
     """
     n = dist.size(-1)
     kk = min(k + 1, n)
     d, idx = torch.topk(dist, kk, dim=-1, largest=False, sorted=True)
-    if kk > 1:
-        tie = ((d[:, :, 1:] == d[:, :, :-1]) & torch.isfinite(d[:, :, 1:])).any(-1)
+    if kk > k:
+        tie = (d[:, :, k] == d[:, :, k - 1]) & torch.isfinite(d[:, :, k])
         rows = tie.nonzero()
         if rows.size(0) > 0:
             b, i = rows[:, 0], rows[:, 1]

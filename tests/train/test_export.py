@@ -74,7 +74,10 @@ def test_onnx_and_torchscript_match_the_model(checkpoints, name, tmp_path):
         got = onnx(x, pos, batch)
         assert got.shape == (len(sizes), 2)
         np.testing.assert_allclose(got, ref, atol=1e-5, rtol=0)
-        np.testing.assert_array_equal(ts, ref)
+        if cells:  # same neighbour sets; among tied neighbours the summing order may differ
+            np.testing.assert_allclose(ts, ref, atol=1e-6, rtol=0)
+        else:
+            np.testing.assert_array_equal(ts, ref)
         np.testing.assert_allclose(ref.sum(1), 1.0, rtol=1e-6)
 
 
