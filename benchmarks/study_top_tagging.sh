@@ -10,7 +10,8 @@
 # Settings (environment): OUT (study_top), SCALE (1 = the events of RESULTS.md: five pairs
 # of 72,000 tt̄ + 46,000 QCD events, and two independent samples of 60,000 QCD events),
 # PAIRS (5), JOBS (cores for generation and reconstruction; default: all), DEVICE (auto),
-# PN_EPOCHS (16), PFN_EPOCHS (8), HEPML (the hepml command; default .venv/bin/hepml).
+# PN_EPOCHS (16), PFN_EPOCHS (8), HEPML (the hepml command; default .venv/bin/hepml, else
+# the one on PATH).
 # A step whose output exists is skipped, so an interrupted study continues where it
 # stopped (an interrupted training run resumes from its last checkpoint).
 #
@@ -27,6 +28,7 @@ DEVICE=${DEVICE:-auto}
 PN_EPOCHS=${PN_EPOCHS:-16}
 PFN_EPOCHS=${PFN_EPOCHS:-8}
 HEPML=${HEPML:-$PWD/.venv/bin/hepml}
+[ -x "$HEPML" ] || HEPML=$(command -v hepml) || { echo "no hepml: run make test (or pip install hepml) first" >&2; exit 2; }
 mkdir -p "$OUT"
 cd "$OUT"
 start=$(date +%s)
