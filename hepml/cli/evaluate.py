@@ -76,7 +76,8 @@ def _baseline_index(baseline: str, models: list[str]) -> int:
 
 
 def _ratios(m: dict, b: dict) -> dict:
-    """Rejection of ``m`` as a multiple of ``b``'s, errors combined as independent."""
+    """Rejection of ``m`` as a multiple of ``b``'s. The errors are combined as if
+    independent; the models share the test jets, so this likely overstates it."""
     out = {}
     for wp in (30, 50):
         a, sa, c, sc = m[f"rej{wp}"], m[f"rej{wp}_err"], b[f"rej{wp}"], b[f"rej{wp}_err"]
@@ -118,10 +119,12 @@ def run(args, ui) -> int:
         if r.metrics:
             for wp in (30, 50):
                 r.metrics[f"rej{wp}_err"] = rejection_error(r.y, r.score, wp / 100)
-    for r in results:
+    for j, r in enumerate(results):
         m = r.metrics
         if base is not None and m:
             m.update(_ratios(m, results[base].metrics))
+            if j == base:  # itself: exactly 1
+                m.update(ratio30_err=0.0, ratio50_err=0.0)
 
         def rej(wp, m=m, key="rej", fmt=".1f"):
             if f"{key}{wp}" not in m:

@@ -142,6 +142,7 @@ def _evaluate_with_added_jets(jet_rows, tmp_path):
     assert measured  # the small sample leaves background at one working point at least
     for wp in measured:
         assert bdt[f"ratio{wp}"] == 1.0
+        assert bdt[f"ratio{wp}_err"] == 0.0
         np.testing.assert_allclose(pfn[f"ratio{wp}"], pfn[f"rej{wp}"] / bdt[f"rej{wp}"], rtol=1e-12)
         rel = np.hypot(pfn[f"rej{wp}_err"] / pfn[f"rej{wp}"], bdt[f"rej{wp}_err"] / bdt[f"rej{wp}"])
         np.testing.assert_allclose(pfn[f"ratio{wp}_err"], pfn[f"ratio{wp}"] * rel, rtol=1e-12)
