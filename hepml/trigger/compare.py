@@ -110,10 +110,7 @@ def compare_recorded(
         data = first_pass(menu, sample, seed=seed, max_events=max_events, progress=adv,
                           skip_bad_files=skip_bad_files, step_size=step_size)  # fmt: skip
     second_pass(menu, {sample.name: data})
-    skipped = {}
-    for path, reason in data.skipped.items():
-        n = data.events_from(path)
-        skipped[path] = reason + (f" ({n} events read from it were kept)" if n else "")
+    skipped = data.skip_reasons()
     out = []
     for name, bit in pairs.items():
         emu = data.decision[name]

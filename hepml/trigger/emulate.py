@@ -103,6 +103,14 @@ class SampleData:
         """How many of this sample's events come from file ``path``."""
         return int(np.count_nonzero(self.ids["file_index"] == _file_index(self.sample, path)))
 
+    def skip_reasons(self) -> dict[str, str]:
+        """``skipped``, each reason with how many events read before the damage were kept."""
+        out = {}
+        for path, reason in self.skipped.items():
+            n = self.events_from(path)
+            out[path] = reason + (f" ({n} events read from it were kept)" if n else "")
+        return out
+
     @property
     def files_read(self) -> list[str]:
         """The files events were taken from (all of them unless files were skipped)."""

@@ -123,10 +123,9 @@ def summary_lines(result: EmulationResult) -> list[str]:
     for name, s in result.samples.items():
         if s.skipped:
             lines.append(f"sample {name}: files skipped: {len(s.skipped)} of {len(s.files)}")
-        for path, reason in s.skipped.items():
-            n = s.events_from(path)
-            was = f" ({n} events read from it were kept)" if n else ""
-            lines.append(f"  {reason}{was}")  # (the reason starts with the file)
+        lines.extend(
+            f"  {reason}" for reason in s.skip_reasons().values()
+        )  # (starts with the file)
         lines.extend(f"sample {name}: {note}" for note in s.notes)
     for name, res in result.paths.items():
         if res.solved is not None and (not res.solved.reached or res.solved.note):
