@@ -15,11 +15,11 @@ jet with a trained hepml model) on samples of events.
 """
 
 EPILOG = """examples:
-  hepml trigger run --menu menus/demo.yaml --sample qcd='qcd*.root' --sample zprime='zp*.root' \\
+  hepml trigger run --menu demo --sample qcd='qcd*.root' --sample zprime='zp*.root' \\
       --signal zprime -o report/
-  hepml trigger run --menu menus/demo.yaml --sample qcd=qcd.root --model runs/pn/best.pt \\
-      --latency-budget-ms 50 --set paths.HLT_AK8PFJet_PNetTop.target_rate_hz=10
-  hepml trigger compare --menu menus/nanoaod_2015.yaml ../shared/data/nanoAOD_2015_CMS_Open_Data_ttbar.root
+  hepml trigger run --menu demo --sample qcd=qcd.root --model runs/pn/best.pt \\
+      --latency-budget-ms 50 --set paths.HLT_AK8PFJet300_ParticleNetTop.target_rate_hz=20
+  hepml trigger compare --menu nanoaod_2015 ../shared/data/nanoAOD_2015_CMS_Open_Data_ttbar.root
 """
 
 RUN_EPILOG = """Rates come from the menu's luminosity and each background sample's cross-section
@@ -34,10 +34,10 @@ bin's cross-section, and the events read from a file that broke part-way stand
 for the whole file (as do the first N with --max-events).
 
 examples:
-  hepml trigger run --menu menus/demo.yaml --sample qcd='qcd*.root' --sample zprime='zp*.root' \\
+  hepml trigger run --menu demo --sample qcd='qcd*.root' --sample zprime='zp*.root' \\
       --signal zprime -o report/
-  hepml trigger run --menu menus/demo.yaml --sample qcd=qcd.root --model runs/pn/best.pt \\
-      --latency-budget-ms 50 --set paths.HLT_AK8PFJet_PNetTop.target_rate_hz=10
+  hepml trigger run --menu demo --sample qcd=qcd.root --model runs/pn/best.pt \\
+      --latency-budget-ms 50 --set paths.HLT_AK8PFJet300_ParticleNetTop.target_rate_hz=20
 """
 
 COMPARE_EPILOG = """Every path with 'recorded: HLT_...' in the menu is compared event by event with
@@ -45,7 +45,7 @@ that branch: agreement matrix, and turn-on curves of the recorded bit and of the
 emulation against the path's turn_on variable.
 
 examples:
-  hepml trigger compare --menu menus/nanoaod_2015.yaml \\
+  hepml trigger compare --menu nanoaod_2015 \\
       ../shared/data/nanoAOD_2015_CMS_Open_Data_ttbar.root -o compare/
   hepml trigger compare --menu nanoaod_2015 nano/*.root --skip-bad-files   # go on past broken files
 """
@@ -86,7 +86,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "menu; paths with object: event keep their event-level model)",
     )
     r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a menu key, e.g. paths.HLT_X.threshold=450")  # fmt: skip
+                   help="override a menu key, e.g. paths.HLT_X.threshold=450 (replaces the path's "
+                        "target_rate_hz, and the other way round); KEY=null removes the key")  # fmt: skip
     r.add_argument("--latency-events", type=int, default=200,
                    help="events timed one by one for latency (0: skip; default 200)")  # fmt: skip
     r.add_argument("--latency-budget-ms", type=float, default=None,

@@ -38,6 +38,7 @@ from hepml.trigger.objects import trigger_objects
 from hepml.trigger.rates import (
     PB_TO_CM2,
     Threshold,
+    can_pass,
     efficiency,
     rate,
     rate_curve,
@@ -580,7 +581,7 @@ def efficiency_vs_rate(
     thr, rate, _ = rate_curve(values, np.concatenate([s.rate_hz for s in bg]))
     sig = data[signal]
     v = np.where(sig.pre[name], sig.value[name], np.nan)
-    ok = np.isfinite(v)
+    ok = can_pass(v)
     order = np.argsort(-v[ok], kind="stable")
     vs, ws = v[ok][order], sig.weight[ok][order]
     cum = np.concatenate([[0.0], np.cumsum(ws)])

@@ -22,9 +22,12 @@ Grammar (Python syntax, a subset)::
 
 Values are per event (numpy, one per event), per object (jagged) or a
 collection. ``x[i]`` of an event without an ``i``-th object is missing
-(NaN): every comparison with it is false, so **missing objects fail a cut**.
-A whole expression must give one boolean per event; a per-object result must
-be reduced with ``any(...)`` or ``all(...)``.
+(NaN): every comparison with it is false (``!=`` too), so **missing objects
+fail a cut**. ``and``/``or``/``not``/``&``/``|``/``~`` and ``any``/``all`` take
+conditions only: a number is refused, not read as "non-zero". ``count(x)`` counts
+the objects of a collection, or those that pass a per-object condition
+(``count(jets.pt > 30)``). A whole expression must give one boolean per event; a
+per-object result must be reduced with ``any(...)``, ``all(...)`` or ``count(...)``.
 
 Example::
 
@@ -238,23 +241,41 @@ def _pick(x: ak.Array, i: int):
     return out
 
 
+def _prim_type(x) -> str:
+    """The type of the values of an awkward array (``'float64'``, ``'bool'``, ...)."""
+    try:
+        return str(ak.type(x).content).split("?")[-1].split("*")[-1].strip()
+    except Exception:  # pragma: no cover - defensive
+        return ""
+
+
 def _fill_for(x):
     """NaN for numbers, False for booleans (a missing object fails)."""
-    try:
-        prim = str(ak.type(x).content).split("?")[-1].strip()
-    except Exception:  # pragma: no cover - defensive
-        prim = ""
-    return False if "bool" in prim else np.nan
+    return False if "bool" in _prim_type(x) else np.nan
+
+
+def _is_bool(x) -> bool:
+    if _is_ak(x):
+        return _prim_type(x) == "bool"
+    if isinstance(x, np.ndarray):
+        return x.dtype == np.bool_
+    return isinstance(x, bool | np.bool_)
 
 
 def _as_bool(x, where: str):
+    """``x`` as a condition: booleans only. A number is refused rather than read as
+    "non-zero" (a missing object, NaN, would then pass)."""
     if _is_collection(x) or _is_record(x):
         raise ExpressionError(
             f"{where}: a collection is not a condition; compare one of its fields"
         )
+    if not _is_bool(x):
+        raise ExpressionError(
+            f"{where}: a number is not a condition; compare it, e.g. jets.pt[0] > 30"
+        )
     if _is_ak(x):
         return x if _depth(x) else _per_event(x, False).astype(bool)
-    return np.asarray(x).astype(bool) if isinstance(x, np.ndarray) else bool(x)
+    return x if isinstance(x, np.ndarray) else bool(x)
 
 
 # --------------------------------------------------------------------------- functions
@@ -266,11 +287,14 @@ def _reduce(name: str, fn: Callable, empty):
             raise ExpressionError(f"{where}: {name}() takes values, e.g. {name}(jets.pt)")
         if _depth(x) != 1:
             raise ExpressionError(f"{where}: {name}() needs one value per object, e.g. jets.pt")
+        if name in ("any", "all") and not _is_bool(x):
+            raise ExpressionError(
+                f"{where}: {name}() takes per-object conditions, e.g. {name}(jets.pt > 30)"
+            )
         j = _jagged(x) if name in ("any", "all") else None
         if j is not None:  # (fast path: how many objects are true / false per event)
             off, values = j
-            truth = values if values.dtype == np.bool_ else values != 0
-            n_true = _counts_in_lists(truth, off)
+            n_true = _counts_in_lists(values, off)
             return n_true > 0 if name == "any" else n_true == np.diff(off)
         out = fn(x, axis=1)
         return _per_event(out, empty)
@@ -294,8 +318,15 @@ def _coll_fn(name: str, fn: Callable, needs: tuple[str, ...]):
 
 
 def _num(x, where):
+    """Objects per event; for per-object conditions, the objects that pass
+    (``count(jets.pt > 30)`` = ``count(jets[jets.pt > 30])``)."""
     if _depth(x) != 1:
         raise ExpressionError(f"{where}: count() takes a collection or per-object values")
+    if not _is_collection(x) and _is_bool(x):
+        j = _jagged(x)
+        if j is not None:
+            return _counts_in_lists(j[1], j[0])
+        return _per_event(ak.sum(x, axis=1), 0).astype(np.int64)
     return np.diff(offsets_of(x))  # (no awkward call for plain layouts)
 
 
@@ -332,13 +363,20 @@ FUNCTIONS: dict[str, tuple[int, Callable]] = {
     "dphi": (2, _dphi),
 }
 
+
+def _not_equal(a, b):
+    """``a != b``, false where either side is missing (NaN): a missing object fails
+    every comparison, ``!=`` included."""
+    return np.not_equal(a, b) & ~np.isnan(a) & ~np.isnan(b)
+
+
 _CMP = {
     ast.Lt: np.less,
     ast.LtE: np.less_equal,
     ast.Gt: np.greater,
     ast.GtE: np.greater_equal,
     ast.Eq: np.equal,
-    ast.NotEq: np.not_equal,
+    ast.NotEq: _not_equal,
 }
 _BIN = {
     ast.Add: np.add,
@@ -379,7 +417,7 @@ class Expression:
             )
         if _is_collection(out) or _is_record(out):
             raise ExpressionError(f"{self.text!r} is a collection, not a value")
-        out = _per_event(out)
+        out = _per_event(out, _fill_for(out) if _is_ak(out) else np.nan)
         if np.ndim(out) == 0:
             out = np.full(len(objects), out)
         return out

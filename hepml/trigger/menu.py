@@ -76,6 +76,8 @@ _PATH_KEYS = {
 _TOP_KEYS = {"name", "luminosity", "input_rate_hz", "objects", "seeds", "paths", "description"}
 #: what an ML path may score: one fat jet, or the best of the two leading ones
 ML_OBJECTS = ("fatjets[0]", "fatjets[1]", "fatjets[:2]", "event")
+#: the id and weight columns of the decision files, which path names must not shadow
+RESERVED_NAMES = ("file_index", "run", "lumi", "event", "entry", "weight", "rate_hz")
 #: what an ML path with ``object: event`` reads: the nodes of the event graph
 EVENT_GRAPH_COLLECTIONS = (*(f"{t}s" for t in OBJECT_TYPES[:-1]), "met")
 
@@ -334,6 +336,11 @@ def menu_from_dict(d: dict, source: str = "<dict>", base: str | os.PathLike = ".
         for name, spec in entries.items():
             if not isinstance(name, str) or not name.isidentifier():
                 raise ConfigError(f"{source}: {section}: {name!r} is not a valid path name")
+            if name in RESERVED_NAMES or name.startswith("score_"):
+                raise ConfigError(
+                    f"{source}: {section}.{name}: the name is taken by a column of the "
+                    f"decision files ({', '.join(RESERVED_NAMES)}, score_*); rename the path"
+                )
             if name in menu.paths:
                 raise ConfigError(f"{source}: {section}.{name} is defined twice")
             where = f"{source}: {section}.{name}"
@@ -366,12 +373,22 @@ def load_menu(path: str | os.PathLike, overrides: dict | None = None) -> Menu:
         d = yaml.safe_load(path.read_text())
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+    if overrides and not isinstance(d, dict):
+        raise ConfigError(
+            f"{path}: a menu is a mapping (name, luminosity, seeds, paths, ...), "
+            f"not {type(d).__name__}; --set has nothing to change"
+        )
     for key, value in (overrides or {}).items():
         _set(d, key, value, str(path))
     return menu_from_dict(d, str(path), base)
 
 
+#: a path has one of these; setting one with --set replaces the other
+_EXCLUSIVE = ("threshold", "target_rate_hz")
+
+
 def _set(d: dict, key: str, value, source: str) -> None:
+    """``--set key=value``: dotted keys into the menu; ``None`` (``null``) removes the key."""
     parts = key.split(".")
     node = d
     for k in parts[:-1]:
@@ -380,4 +397,14 @@ def _set(d: dict, key: str, value, source: str) -> None:
         if isinstance(node[k], str):  # short form "NAME: cut"
             node[k] = {"cut": node[k]}
         node = node[k]
-    node[parts[-1]] = value
+    if not isinstance(node, dict):
+        raise ConfigError(f"{source}: --set {key}: {'.'.join(parts[:-1])} is not a mapping")
+    last = parts[-1]
+    if value is None:
+        node.pop(last, None)
+        return
+    node[last] = value
+    if last in _EXCLUSIVE and len(parts) == 3 and parts[0] in ("seeds", "paths"):
+        for other in _EXCLUSIVE:
+            if other != last:
+                node.pop(other, None)

@@ -32,6 +32,7 @@ import numpy as np
 __all__ = [
     "PB_TO_CM2",
     "Threshold",
+    "can_pass",
     "clopper_pearson",
     "efficiency",
     "rate",
@@ -101,10 +102,17 @@ class Threshold:
         return d
 
 
+def can_pass(values: np.ndarray) -> np.ndarray:
+    """Events that some threshold ``t`` accepts with ``value > t``: not NaN (seed or
+    preselection failed, object missing) and not -inf; +inf passes every threshold."""
+    with np.errstate(invalid="ignore"):
+        return values > -np.inf
+
+
 def rate_curve(values: np.ndarray, r_hz: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Rate as a function of the threshold: ``(thresholds, rate, error)`` where
     ``rate[i]`` counts the events with value above ``thresholds[i]`` (descending values)."""
-    ok = np.isfinite(values)
+    ok = can_pass(values)
     v, r = values[ok], r_hz[ok]
     order = np.argsort(-v, kind="stable")
     v, r = v[order], r[order]
@@ -127,11 +135,11 @@ def solve_threshold(values: np.ndarray, r_hz: np.ndarray, target_hz: float) -> T
     if len(thr) == 0:
         return Threshold(np.inf, np.inf, np.inf, 0.0, 0.0, target_hz, False,
                          "no background event passes the seed and preselection")  # fmt: skip
-    all_rate = float(np.sum(r_hz[np.isfinite(values)]))
+    all_rate = float(np.sum(r_hz[can_pass(values)]))
     if all_rate <= target_hz:
         lo = float(thr[-1]) - 1e-9 * max(1.0, abs(float(thr[-1])))
         return Threshold(
-            lo, lo, lo, all_rate, float(np.sqrt(np.sum(r_hz[np.isfinite(values)] ** 2))),
+            lo, lo, lo, all_rate, float(np.sqrt(np.sum(r_hz[can_pass(values)] ** 2))),
             target_hz, False,
             f"target {target_hz:g} Hz not reachable: the preselection alone gives "
             f"{all_rate:.4g} Hz; the path accepts every candidate",
@@ -144,7 +152,7 @@ def solve_threshold(values: np.ndarray, r_hz: np.ndarray, target_hz: float) -> T
     if r == 0.0:
         note = (
             f"target {target_hz:g} Hz is below one background event's rate "
-            f"({float(r_hz[np.isfinite(values)].max()):.3g} Hz): more background events needed"
+            f"({float(r_hz[can_pass(values)].max()):.3g} Hz): more background events needed"
         )
     # ±1σ: thresholds whose rate lies in [r - dr, r + dr]
     within = np.flatnonzero((rates >= r - dr) & (rates <= r + dr))

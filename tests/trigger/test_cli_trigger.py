@@ -76,6 +76,40 @@ def test_bad_arguments_are_one_line(menu_file, objects_file, extra, message, cap
     assert "Traceback" not in err
 
 
+def test_set_switches_a_path_between_threshold_and_target_rate(tmp_path):
+    from hepml.errors import ConfigError
+    from hepml.trigger import load_menu
+
+    menu = tmp_path / "m.yaml"
+    menu.write_text(
+        "luminosity: 1.0e+34\npaths:\n"
+        "  HLT_Rate: {variable: met.pt, target_rate_hz: 10, description: x}\n"
+        "  HLT_Fixed: {variable: met.pt, threshold: 50}\n"
+    )
+    m = load_menu(menu, {"paths.HLT_Rate.threshold": 80, "paths.HLT_Fixed.target_rate_hz": 5})
+    assert (m.paths["HLT_Rate"].threshold, m.paths["HLT_Rate"].target_rate_hz) == (80.0, None)
+    assert (m.paths["HLT_Fixed"].threshold, m.paths["HLT_Fixed"].target_rate_hz) == (None, 5.0)
+    # null removes a key
+    assert load_menu(menu, {"paths.HLT_Rate.description": None}).paths["HLT_Rate"].description == ""
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("")
+    with pytest.raises(ConfigError, match="a menu is a mapping"):
+        load_menu(empty, {"luminosity": 1e34})
+
+
+def test_help_examples_use_the_built_in_menus(capsys):
+    from hepml.cli.ui import parse_set
+    from hepml.trigger import load_menu
+
+    with pytest.raises(SystemExit):
+        main(["trigger", "run", "--help"])
+    text = capsys.readouterr().out
+    assert "--menu demo " in text
+    sets = [w for w in text.split() if w.startswith("paths.HLT_AK8") and "=" in w]
+    assert sets
+    load_menu("demo", dict(parse_set(sets, "x")))  # the example's path exists
+
+
 def test_help_has_examples(capsys):
     for argv in (["trigger", "--help"], ["trigger", "run", "--help"],
                  ["trigger", "compare", "--help"]):  # fmt: skip

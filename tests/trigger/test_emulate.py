@@ -128,6 +128,18 @@ def test_solve_threshold_on_ties_and_nans():
     assert solve_threshold(np.full(3, np.nan), np.ones(3), 1.0).note
 
 
+def test_solved_threshold_counts_infinite_values_as_the_decision_does():
+    # +inf passes every threshold (met.pt / ht(jets) of an event without jets), -inf none
+    values = np.array([np.inf, 5.0, 4.0, 3.0, -np.inf, np.nan])
+    for target in (1.0, 2.0, 3.0, 10.0):
+        th = solve_threshold(values, np.ones(6), target)
+        with np.errstate(invalid="ignore"):
+            decided = np.count_nonzero(values > th.value)
+        assert th.rate_hz == decided <= target
+    assert solve_threshold(values, np.ones(6), 1.0).value == 5.0
+    assert not solve_threshold(values, np.ones(6), 10.0).reached  # 4 events can pass
+
+
 def test_bad_inputs_have_clear_errors(objects_file, shared_data, tmp_path):
     path, _ = objects_file
     with pytest.raises(ConfigError, match=r"HLT_A\.seed: no seed or path named 'L1_Nope'"):
@@ -143,6 +155,10 @@ def test_bad_inputs_have_clear_errors(objects_file, shared_data, tmp_path):
         menu_from_dict({"paths": {"HLT_A": {"variable": "met.pt"}}})
     with pytest.raises(ConfigError, match="prescale: must be an integer >= 1"):
         menu_from_dict({"paths": {"HLT_A": {"cut": "met.pt > 1", "prescale": 0}}})
+    # names of the decision files' own columns
+    for name in ("weight", "entry", "event", "score_HLT_A"):
+        with pytest.raises(ConfigError, match=rf"paths\.{name}: the name is taken"):
+            menu_from_dict({"paths": {name: "met.pt > 1"}})
     # a model file that is not a hepml model
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"not a checkpoint")

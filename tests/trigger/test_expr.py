@@ -103,6 +103,48 @@ def test_missing_objects_fail_and_collections_are_recorded():
     assert e.fields == {"jets": {"pt"}}
 
 
+def test_a_missing_object_fails_not_equal_too():
+    # jets.pt[0] of an event without jets is missing: "!=" fails it like every comparison
+    got = compile_expression("jets.pt[0] != 0")(ARR)
+    np.testing.assert_array_equal(got, np.array([len(e["jets"]) > 0 for e in EVENTS]))
+    assert not all(len(e["jets"]) > 0 for e in EVENTS)  # (there are such events)
+
+
+def test_fields_of_an_indexed_object_are_conditions():
+    want = np.array([_lead(e["jets"], "pt") > 100 for e in EVENTS])
+    np.testing.assert_array_equal(compile_expression("jets[0].pt > 100")(ARR), want)
+    both = compile_expression("jets[0].pt > 100 and jets[0].eta > 0")(ARR)
+    np.testing.assert_array_equal(
+        both, want & np.array([_lead(e["jets"], "eta") > 0 for e in EVENTS])
+    )
+    # a number, missing where the object is: NaN
+    lead = compile_expression("jets[0].pt").values(ARR)
+    np.testing.assert_array_equal(np.isnan(lead), [len(e["jets"]) == 0 for e in EVENTS])
+
+
+def test_count_of_conditions_counts_the_objects_that_pass():
+    want = np.array([sum(j["pt"] > 30 for j in e["jets"]) for e in EVENTS])
+    cut = compile_expression("count(jets.pt > 30)")
+    np.testing.assert_array_equal(cut.values(ARR), want)
+    order = np.random.default_rng(5).permutation(len(EVENTS))
+    np.testing.assert_array_equal(cut.values(ARR[order]), want[order])  # (awkward path)
+    np.testing.assert_array_equal(
+        cut.values(ARR), compile_expression("count(jets[jets.pt > 30])").values(ARR)
+    )
+    assert (want != np.array([len(e["jets"]) for e in EVENTS])).any()
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["jets.pt[0] and met.pt > 100", "~ jets.pt[0] > 30", "not met.pt", "met.pt | (met.pt > 1)",
+     "any(jets.pt)", "all(jets.eta)"],
+)  # fmt: skip
+def test_numbers_are_not_conditions(text):
+    # (they were read as "non-zero", so a missing object, NaN, passed)
+    with pytest.raises(ExpressionError, match=r"not a condition|takes per-object conditions"):
+        compile_expression(text)(ARR)
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
