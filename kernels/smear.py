@@ -21,7 +21,9 @@ Each particle is treated by the sub-detector that would measure it:
 * neutrinos and everything outside the acceptance are dropped.
 
 Randomness is deterministic: event ``i`` draws from a generator seeded with
-``seed`` and ``i``, so results do not depend on the number of threads.
+``seed`` and ``first + i``, so results do not depend on the number of threads,
+and (with ``first`` the entry of the first event) not on how a file is cut
+into chunks either.
 
 Example::
 
@@ -79,6 +81,7 @@ def smear_kernel(
     offsets: np.ndarray,
     params: np.ndarray,
     seed: int,
+    first: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Smeared four-momenta and a keep mask, shapes ``(n,)``, for events given by ``offsets``."""
     n = px.shape[0]
@@ -107,7 +110,7 @@ def smear_kernel(
     )
     n_events = offsets.shape[0] - 1
     for ev in numba.prange(n_events):
-        np.random.seed((seed * 1000003 + ev) % 4294967295)
+        np.random.seed((seed * 1000003 + first + ev) % 4294967295)
         for i in range(offsets[ev], offsets[ev + 1]):
             a = abs(pid[i])
             if a == 12 or a == 14 or a == 16:

@@ -222,8 +222,10 @@ def reconstruct_events(
     summary = ReconstructSummary(events_in=len(events))
     particles = events.particles
     if cfg.smear:
-        seed = cfg.seed * 1_000_003 + int(ak.to_numpy(events.entry)[0] if len(events) else 0)
-        particles = smear(particles, cfg.smear_config, seed=seed)
+        # per (seed, file, entry): the same jets whatever the chunks or --jobs pieces
+        first = int(ak.to_numpy(events.entry)[0]) if len(events) else 0
+        seed = cfg.seed * 1_000_003 + file_index
+        particles = smear(particles, cfg.smear_config, seed=seed, first_event=first)
     if cfg.level == "events":
         return event_rows(events, particles, label_mode, file_index)
     report = ClusterReport()

@@ -73,10 +73,19 @@ class SmearConfig:
         return np.array([float(d[name]) for name in PARAM_NAMES])
 
 
-def smear(particles: ak.Array, config: SmearConfig | None = None, *, seed: int = 0) -> ak.Array:
+def smear(
+    particles: ak.Array,
+    config: SmearConfig | None = None,
+    *,
+    seed: int = 0,
+    first_event: int = 0,
+) -> ak.Array:
     """Detector-level particles: smeared, with those not seen removed.
 
-    Deterministic for a given ``seed`` (and independent of the thread count).
+    Deterministic: event ``i`` of ``particles`` draws from a generator seeded with
+    ``seed`` and ``first_event + i`` (independent of the thread count). Pass the
+    entry of the first event as ``first_event`` when smearing a file chunk by
+    chunk: each event then gets the same smearing however the file is cut.
     Returns ``var * Momentum4D`` with px, py, pz, E, pid, charge.
     """
     cfg = config or SmearConfig()
@@ -85,7 +94,7 @@ def smear(particles: ak.Array, config: SmearConfig | None = None, *, seed: int =
     charge = flat(particles, "charge", np.int32)
     pid = flat(particles, "pid", np.int32)
     opx, opy, opz, oe, keep = smear_kernel(
-        px, py, pz, e, charge, pid, offsets, cfg.params(), int(seed)
+        px, py, pz, e, charge, pid, offsets, cfg.params(), int(seed), int(first_event)
     )
     counts = (
         np.add.reduceat(keep.astype(np.int64), offsets[:-1])

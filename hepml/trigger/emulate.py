@@ -220,10 +220,12 @@ def first_pass(
     )  # fmt: skip
     for events, info in stream.with_info():
         where = f"{info.file} entries {info.entry_start}-{info.entry_stop}"
-        chunk_seed = seed * 1_000_003 + info.index * 7919 + info.entry_start
+        # smearing per (seed, file, entry): the same objects whatever the chunk size
+        file_seed = seed * 1_000_003 + _file_index(sample, info.file)
         objs = trigger_objects(
-            events, menu.objects, need=need, seed=chunk_seed, keep_particles=ml, where=where
-        )
+            events, menu.objects, need=need, seed=file_seed, first_event=info.entry_start,
+            keep_particles=ml, where=where,
+        )  # fmt: skip
         n = len(events)
         ids = {"file_index": np.full(n, _file_index(sample, info.file), np.int32)}
         for k in ("run", "lumi", "event", "entry"):

@@ -141,11 +141,13 @@ def trigger_objects(
     *,
     need: set[str] | frozenset[str] = frozenset(OBJECT_NAMES),
     seed: int = 0,
+    first_event: int = 0,
     keep_particles: bool = False,
     where: str = "",
 ) -> ak.Array:
     """One record per event with the collections in ``need`` (plus ``triggers`` when
-    the file has recorded bits, and ``particles`` when ``keep_particles``)."""
+    the file has recorded bits, and ``particles`` when ``keep_particles``). Smearing
+    draws per event from ``seed`` and ``first_event + i`` (see :func:`hepml.reco.smear`)."""
     cfg = cfg or ObjectsConfig()
     have = set(events.fields)
     out: dict[str, ak.Array] = {}
@@ -168,7 +170,7 @@ def trigger_objects(
             )
         particles = visible(events.particles)
         if cfg.smear:
-            particles = smear(particles, cfg.smearing(), seed=seed)
+            particles = smear(particles, cfg.smearing(), seed=seed, first_event=first_event)
     if set(todo) & set(_FROM_PARTICLES):
         objs = reconstruct_objects(particles, cfg.reco())
         for c in _FROM_PARTICLES:

@@ -69,6 +69,22 @@ def test_jobs_give_the_same_rows(samples, tmp_path, top_rows):
         )
 
 
+def test_smeared_jets_do_not_depend_on_jobs_or_chunks(samples, tmp_path):
+    # each event's smearing is seeded by (seed, file, entry), not by its chunk
+    outs = []
+    for jobs, step in ((1, "50 MB"), (2, "50 MB"), (1, 17)):
+        out = tmp_path / f"j{jobs}_{step}.parquet".replace(" ", "")
+        cfg = ReconstructConfig(**LOOSE, smear=True, seed=5, step_size=step)
+        reconstruct([samples["qcd"]], out, cfg, jobs=jobs)
+        rows = ak.from_parquet(out)
+        order = np.lexsort((ak.to_numpy(rows.jet_index), ak.to_numpy(rows.entry)))
+        outs.append({f: ak.to_numpy(rows[f])[order] for f in ("entry", "jet_pt", "jet_msd")})
+    assert len(outs[0]["entry"]) > 0
+    for other in outs[1:]:
+        for f, v in outs[0].items():
+            np.testing.assert_array_equal(v, other[f])
+
+
 def test_smearing_changes_jets_reproducibly(samples, tmp_path):
     outs = []
     for i, seed in enumerate((1, 1, 2)):

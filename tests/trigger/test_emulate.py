@@ -426,3 +426,21 @@ def test_max_events_rates_per_pthat_bin(tmp_path):
     )
     for name, passed in _hand(_joined(ev_skim, first)).items():
         assert res.paths[name].rate_hz == pytest.approx(r_e[passed].sum(), rel=1e-12)
+
+
+def test_smeared_objects_do_not_depend_on_the_chunk_size(samples):
+    """Smearing is seeded per (seed, file, entry): the same decisions and values
+    whatever the step size (it was seeded per chunk)."""
+    menu = menu_from_dict({"luminosity": LUMI, "objects": {"smear": True}, "paths": {
+        "HLT_Jet": {"variable": "jets.pt[0]", "threshold": 450.0},
+        "HLT_HT": "ht(jets[jets.pt > 30]) > 900"}})  # fmt: skip
+    runs = [
+        emulate(menu, [Sample("qcd", [str(samples["qcd"])])], seed=3, step_size=step)
+        for step in (2000, 7)
+    ]
+    a, b = (r.samples["qcd"] for r in runs)
+    np.testing.assert_array_equal(a.value["HLT_Jet"], b.value["HLT_Jet"])
+    for name in ("HLT_Jet", "HLT_HT"):
+        np.testing.assert_array_equal(a.decision[name], b.decision[name])
+    other = emulate(menu, [Sample("qcd", [str(samples["qcd"])])], seed=4, step_size=7)
+    assert not np.array_equal(a.value["HLT_Jet"], other.samples["qcd"].value["HLT_Jet"])
