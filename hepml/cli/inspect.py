@@ -28,7 +28,12 @@ def add_parser(sub) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("files", nargs="+", metavar="FILE", help="ROOT files or globs")
-    p.add_argument("--schema", default="auto", help="schema to apply (default: auto-detect)")
+    p.add_argument(
+        "--schema",
+        default="auto",
+        help="schema to apply: hepml, nanoaod, delphes, flat or a YAML mapping file "
+        "(default: auto-detect)",
+    )
     p.add_argument("--tree", default=None, help="tree to describe (default: the schema's own)")
     p.add_argument(
         "--fields", type=int, default=12, help="fields to list per collection (default 12)"

@@ -31,9 +31,11 @@ _KINEMATIC = {f for fields in KINDS.values() for f in fields}
 class _Raw:
     """Fast access to the branches of one chunk: offsets and flat contents as numpy."""
 
-    def __init__(self, raw: ak.Array) -> None:
+    def __init__(self, raw: ak.Array, where: str = "") -> None:
         self.layout = ak.to_layout(raw)
         self.fields = set(self.layout.fields)
+        self.where = where
+        self.scalars: set[str] = set()  # branches with one value per entry (not lists)
         self._jagged: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     def array(self, branch: str) -> ak.Array:
@@ -47,15 +49,34 @@ class _Raw:
         return ak.to_numpy(ak.Array(node))
 
     def jagged(self, branch: str) -> tuple[np.ndarray, np.ndarray]:
-        """``(offsets starting at 0, content)`` of a jagged branch of numbers."""
+        """``(offsets starting at 0, content)`` of a jagged branch of numbers; a branch
+        of one number per entry (a flat ntuple's leading object) is a list of one."""
         if branch not in self._jagged:
             node = self.layout.content(branch)
-            if not isinstance(node, ak.contents.ListOffsetArray):
-                node = node.to_ListOffsetArray64(True)
-            offsets = np.asarray(node.offsets.data)
-            content = node.content
-            if not isinstance(content, ak.contents.NumpyArray):
-                content = ak.to_layout(ak.to_numpy(ak.Array(content)))
+            if isinstance(node, ak.contents.NumpyArray) and node.data.ndim == 1:
+                self.scalars.add(branch)
+                offsets = np.arange(len(node) + 1, dtype=np.int64)
+                self._jagged[branch] = (offsets, np.asarray(node.data))
+                return self._jagged[branch]
+            try:
+                if isinstance(node, ak.contents.NumpyArray):  # fixed-size arrays per entry
+                    node = node.to_RegularArray()
+                if not isinstance(node, ak.contents.ListOffsetArray):
+                    node = node.to_ListOffsetArray64(True)
+                offsets = np.asarray(node.offsets.data)
+                content = node.content
+                if not isinstance(content, ak.contents.NumpyArray):
+                    content = ak.to_layout(ak.to_numpy(ak.Array(content)))
+                if content.data.ndim != 1:
+                    raise ValueError("lists of arrays")
+            except Exception:
+                kind = str(ak.Array(self.layout.content(branch)).type)
+                raise InputError(
+                    f"{self.where}: branch {branch!r} holds {kind[:80]}, which hepml cannot read "
+                    "as an object collection; it expects one number or one list of numbers per "
+                    "entry: check the branch, map the collection with a YAML file, or read "
+                    "without it (collections=[...])"
+                ) from None
             data = np.asarray(content.data)[offsets[0] : offsets[-1]]
             self._jagged[branch] = (offsets - offsets[0], data)
         return self._jagged[branch]
@@ -113,6 +134,14 @@ def _collection(raw: _Raw, name: str, src: Source, where: str, entry0: int) -> a
         if not np.array_equal(other, offsets):
             c1, c2 = np.diff(other), np.diff(offsets)
             i = int(np.flatnonzero(c1 != c2)[0])
+            if (b in raw.scalars) != (first in raw.scalars):
+                one, many = (b, first) if b in raw.scalars else (first, b)
+                raise InputError(
+                    f"{where}: branch {one!r} holds one value per entry but {many!r} holds a "
+                    f"list per entry (collection {name!r}); a collection's branches must all be "
+                    f"lists or all single values: check the file, or read without {name!r} "
+                    "(collections=[...])"
+                )
             raise InputError(
                 f"{where}: branch {b!r} has {c1[i]} values at entry {entry0 + i} but "
                 f"{first!r} has {c2[i]} (collection {name!r}); the file is inconsistent: "
@@ -170,7 +199,7 @@ def build_events(raw: ak.Array, mapping: EventMapping, *, entry_start: int, wher
     file and tree for error messages.
     """
     n = len(raw)
-    r = _Raw(raw)
+    r = _Raw(raw, where)
     fields: dict[str, ak.contents.Content | np.ndarray] = {}
     for name, sources in mapping.collections.items():
         parts = [_collection(r, name, src, where, entry_start) for src in sources]

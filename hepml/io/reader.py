@@ -32,6 +32,7 @@ from hepml.io.schemas import (
     SCHEMAS,
     EventMapping,
     detect_schema,
+    is_mapping_file,
     load_mapping,
     mapping_for,
 )
@@ -173,8 +174,13 @@ def unreadable(where: str, err: BaseException) -> InputError:
 
 
 def _trees(f: uproot.ReadOnlyDirectory) -> dict[str, str]:
+    """Every TTree/RNTuple in the file, in subdirectories too (``"ana/events"``)."""
+    try:
+        classes = f.classnames(recursive=True)
+    except Exception as err:  # (a subdirectory cannot be read)
+        raise unreadable(f"{f.file_path}: its directories cannot be read", err) from None
     out = {}
-    for key, cls in f.classnames(recursive=False).items():
+    for key, cls in classes.items():
         if cls in _TREE_CLASSES:
             out.setdefault(key.split(";")[0], cls)
     return out
@@ -198,6 +204,8 @@ def find_tree(f: uproot.ReadOnlyDirectory, path: str, tree: str | None, schema: 
 
 def _find_tree(f, path, tree, schema):
     trees = _trees(f)
+    if tree is None and is_mapping_file(schema):  # a YAML mapping names its tree
+        tree = load_mapping(schema).tree
     if tree is not None:
         if tree not in trees:
             raise InputError(
@@ -268,10 +276,18 @@ class EventStream:
             raise ConfigError(f"step_size must be positive, got {step_size}")
         if entry_start is not None and entry_start < 0:
             raise ConfigError(f"entry_start must be >= 0, got {entry_start}")
+        if entry_stop is not None and entry_stop < 0:
+            raise ConfigError(f"entry_stop must be >= 0, got {entry_stop}")
+        if entry_stop is not None and entry_stop < (entry_start or 0):
+            raise ConfigError(
+                f"entry_stop ({entry_stop}) is before entry_start ({entry_start or 0}); "
+                "pass entry_stop >= entry_start (equal reads no events)"
+            )
         self._mapping: EventMapping | None = None
+        self._mapping_from = ""  # the file an automatic mapping was made from
         if isinstance(schema, EventMapping):
             self._mapping = schema
-        elif isinstance(schema, os.PathLike) or str(schema).endswith((".yaml", ".yml")):
+        elif is_mapping_file(schema):
             self._mapping = load_mapping(schema)
         self._user_mapping = self._mapping is not None
         if self._mapping is not None:
@@ -290,6 +306,8 @@ class EventStream:
 
     def with_info(self) -> Iterator[tuple[ak.Array, ChunkInfo]]:
         """Yield ``(events, ChunkInfo)`` for every chunk, files in order."""
+        # each iteration reads the files afresh: its summary counts this iteration only
+        self.summary.files[:] = [FileReport(p) for p in self.paths]
         skip_before = self.entry_start or 0
         remaining = None if self.entry_stop is None else self.entry_stop - skip_before
         index = 0
@@ -315,6 +333,25 @@ class EventStream:
                 report.reason = str(err)
                 if not self.skip_bad_files:
                     raise
+                if not self._user_mapping and not any(
+                    r.events or r.status in ("ok", "empty") for r in self.summary.files
+                ):  # nothing read with the mapping of a skipped file: the next file chooses
+                    self._mapping = None
+
+    def empty(self) -> ak.Array:
+        """An array of no events with the fields a read of these files gives (from the
+        first file that can be planned), for entry ranges that read nothing."""
+        errors = []
+        for path in self.paths:
+            try:
+                tree, mapping, where = self.plan(FileReport(path))
+                raw = self._raw(tree, mapping.branches(), where, 0, 0)
+                return build_events(raw, mapping, entry_start=0, where=where)
+            except HepmlError as err:
+                if not self.skip_bad_files:
+                    raise
+                errors.append(skip_reason(err))
+        raise InputError("no readable input file: " + "; ".join(errors))
 
     @property
     def mapping(self) -> EventMapping | None:
@@ -352,8 +389,12 @@ class EventStream:
             self._check_required(mapping, where)
             mapping = mapping.select(self._wanted(mapping, where))
             self._mapping = mapping if self.extras else mapping.core()
+            self._mapping_from = path
         elif self.schema == "auto" and detected != self._mapping.schema:
-            first = next(r.path for r in self.summary.files if r.status in ("ok", "empty"))
+            first = next(
+                (r.path for r in self.summary.files if r.status in ("ok", "empty")),
+                self._mapping_from,
+            )
             raise InputError(
                 f"{path}: schema {detected!r} differs from {self._mapping.schema!r} of {first}; "
                 "read files of one schema per call (or pass schema= explicitly)"
@@ -395,11 +436,14 @@ class EventStream:
     def _chunks(self, tree, mapping, report, where, start, stop, index):
         branches = mapping.branches()
         if stop <= start:  # an empty file (or range) is an empty result, not an error
-            raw = self._read_range(tree, branches, where, 0, 0)
+            raw = self._raw(tree, branches, where, 0, 0)
             events = build_events(raw, mapping, entry_start=start, where=where)
             info = ChunkInfo(report.path, report.tree, mapping.schema, start, start, index)
             report.chunks += 1
             yield self._stamp(events, info), info
+            return
+        if not branches:  # nothing to read (e.g. only entry ids): chunks are entry ranges
+            yield from self._ranges(mapping, report, where, start, stop, index)
             return
         it = tree.iterate(
             filter_name=branches,
@@ -423,6 +467,33 @@ class EventStream:
             report.events += len(events)
             report.chunks += 1
             yield self._stamp(events, info), info
+
+    def _ranges(self, mapping, report, where, start, stop, index):
+        """Chunks of a mapping that reads no branch: ``step_size`` entries each, or as
+        many 8-byte entry numbers as a memory ``step_size`` holds."""
+        step = self.step_size
+        if not isinstance(step, int):
+            try:
+                step = uproot._util.memory_size(step) // 8
+            except Exception:
+                step = 10_000_000
+        step = max(int(step), 1)
+        for s in range(start, stop, step):
+            e = min(s + step, stop)
+            raw = self._raw(None, [], where, s, e)
+            events = build_events(raw, mapping, entry_start=s, where=f"{where} entries {s}-{e}")
+            info = ChunkInfo(report.path, report.tree, mapping.schema, s, e, index)
+            index += 1
+            report.events += len(events)
+            report.chunks += 1
+            yield self._stamp(events, info), info
+
+    @classmethod
+    def _raw(cls, tree, branches, where, start, stop):
+        """Entries [start, stop) of ``branches``; no branch: records without fields."""
+        if not branches:
+            return ak.Array(ak.contents.RecordArray([], [], length=stop - start))
+        return cls._read_range(tree, branches, where, start, stop)
 
     @staticmethod
     def _read_range(tree, branches, where, start, stop):
@@ -504,6 +575,14 @@ def open_events(
 
 def read_events(paths, schema="auto", **kwargs) -> ak.Array:
     """Read everything :func:`open_events` would stream into one array."""
-    chunks = list(open_events(paths, schema, **kwargs))
+    stream = open_events(paths, schema, **kwargs)
+    chunks = list(stream)
+    if not chunks:  # an entry range that ends before the first file, or every file skipped
+        if stream.summary.files and len(stream.summary.skipped) == len(stream.summary.files):
+            raise InputError(
+                "no readable input file: "
+                + "; ".join(skip_reason(f.reason) for f in stream.summary.skipped)
+            )
+        chunks = [stream.empty()]
     out = ak.concatenate(chunks) if len(chunks) > 1 else chunks[0]
     return ak.Array(out, attrs={"hepml": {"files": expand_paths(paths)}})

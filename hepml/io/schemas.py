@@ -30,6 +30,7 @@ Example YAML mapping::
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -43,6 +44,7 @@ __all__ = [
     "EventMapping",
     "Source",
     "detect_schema",
+    "is_mapping_file",
     "load_mapping",
     "mapping_for",
 ]
@@ -437,8 +439,25 @@ def detect_schema(branches: Iterable[str]) -> str | None:
     return None
 
 
-def mapping_for(schema: str, branches: Iterable[str], tree: str) -> EventMapping:
-    """Build the mapping of built-in ``schema`` for a tree with ``branches``."""
+def is_mapping_file(schema: object) -> bool:
+    """Whether ``schema`` names a YAML mapping file rather than a built-in schema: a
+    path object, a name ending in ``.yaml``/``.yml``, or an existing file."""
+    if isinstance(schema, os.PathLike):
+        return True
+    if not isinstance(schema, str) or schema == "auto" or schema in SCHEMAS:
+        return False
+    return schema.endswith((".yaml", ".yml")) or os.path.isfile(schema)
+
+
+def mapping_for(schema: str | os.PathLike, branches: Iterable[str], tree: str) -> EventMapping:
+    """Build the mapping of built-in ``schema`` for a tree with ``branches``; a YAML
+    mapping file (:func:`load_mapping`) is read as it is, its branches that the tree
+    lacks listed in ``missing``."""
+    if is_mapping_file(schema):
+        m = load_mapping(schema)
+        have = set(branches)
+        m.missing = [b for b in m.branches() if b not in have]
+        return m
     try:
         fn, _ = SCHEMAS[schema]
     except KeyError:
