@@ -16,6 +16,7 @@ Example::
 from __future__ import annotations
 
 import itertools
+import json
 import multiprocessing as mp
 import os
 import time
@@ -29,23 +30,34 @@ import awkward as ak
 import numpy as np
 import uproot
 
+from hepml._version import __version__
 from hepml.errors import ConfigError, HepmlError, InputError
 from hepml.io import open_events
 from hepml.io.reader import expand_paths, find_tree, open_root, skip_reason
 from hepml.io.write import atomic_path
-from hepml.reco.cluster import ALGORITHMS, ClusterReport, cluster
+from hepml.kernels.cluster import first_nonfinite
+from hepml.reco._buffers import flat, offsets_of
+from hepml.reco.cluster import ALGORITHMS, cluster
 from hepml.reco.features import FEATURE_NAMES, jet_particle_features
 from hepml.reco.labels import hadronic_tops, select_jets, top_matched
 from hepml.reco.smear import SmearConfig, smear
 from hepml.reco.substructure import soft_drop, substructure
 
-__all__ = ["ReconstructConfig", "ReconstructSummary", "reconstruct", "reconstruct_events"]
+__all__ = [
+    "ReconstructConfig",
+    "ReconstructSummary",
+    "read_provenance",
+    "reconstruct",
+    "reconstruct_events",
+]
 
 TOP_PROCESSES = ("ttbar", "zprime_ttbar")
 LABELS = ("auto", "top", "qcd", "none")
 LEVELS = ("jets", "events")
 #: jets per parquet row group: the unit that streaming readers (hepml.graphs.stream) load
 PARQUET_ROW_GROUP = 8192
+#: the ROOT output's tree recording what made it (see :func:`read_provenance`)
+PROVENANCE = "provenance"
 
 
 @dataclass
@@ -214,6 +226,25 @@ def event_rows(
     return ak.zip(cols, depth_limit=1), summary
 
 
+def _nonfinite_events(events: ak.Array, particles: ak.Array, cfg: ReconstructConfig) -> np.ndarray:
+    """Events with a NaN or infinite particle momentum (a mask); an InputError naming
+    the first one's entry unless ``cfg.drop_nonfinite``."""
+    offsets = offsets_of(particles)
+    px, py, pz, e = (flat(particles, f) for f in ("px", "py", "pz", "E"))
+    first = first_nonfinite(px, py, pz, e, offsets)
+    bad = first >= 0
+    if bad.any() and not cfg.drop_nonfinite:
+        i = int(np.flatnonzero(bad)[0])
+        entries = ak.to_numpy(events.entry)
+        raise InputError(
+            f"entry {int(entries[i])} (particle {int(first[i])}) has a NaN or infinite "
+            f"momentum; {int(bad.sum())} event(s) of entries {int(entries[0])}-"
+            f"{int(entries[-1])} are affected: fix the input or pass --drop-nonfinite "
+            "to skip them (they are counted)"
+        )
+    return bad
+
+
 def reconstruct_events(
     events: ak.Array, cfg: ReconstructConfig, label_mode: str, file_index: int = 0
 ) -> tuple[ak.Array, ReconstructSummary]:
@@ -221,25 +252,26 @@ def reconstruct_events(
     chunk's event accounting."""
     summary = ReconstructSummary(events_in=len(events))
     particles = events.particles
+    bad = _nonfinite_events(events, particles, cfg)
+    if bad.any():  # (--drop-nonfinite: dropped here, counted as rejected)
+        events, particles = events[~bad], particles[~bad]
+    if label_mode == "top" and "partons" not in events.fields:
+        raise ConfigError(
+            "--label top needs the generator's partons (the top and its decay quarks), "
+            "which these events do not have; use --label qcd or --label none"
+        )
     if cfg.smear:
         # per (seed, file, entry): the same jets whatever the chunks or --jobs pieces
         first = int(ak.to_numpy(events.entry)[0]) if len(events) else 0
         seed = cfg.seed * 1_000_003 + file_index
         particles = smear(particles, cfg.smear_config, seed=seed, first_event=first)
     if cfg.level == "events":
-        return event_rows(events, particles, label_mode, file_index)
-    report = ClusterReport()
-    jets = cluster(
-        particles,
-        cfg.algorithm,
-        cfg.radius,
-        pt_min=cfg.pt_min,
-        on_nonfinite="drop" if cfg.drop_nonfinite else "raise",
-        report=report,
-    )
-    bad = np.zeros(len(events), dtype=bool)
-    if report.dropped_events:
-        bad[report.dropped_events] = True
+        rows, ev_summary = event_rows(events, particles, label_mode, file_index)
+        ev_summary.events_in += int(bad.sum())
+        ev_summary.rejected["non-finite momenta"] += int(bad.sum())
+        return rows, ev_summary
+    summary.rejected["non-finite momenta"] += int(bad.sum())
+    jets = cluster(particles, cfg.algorithm, cfg.radius, pt_min=cfg.pt_min)
     jet_index = ak.local_index(jets.pt, axis=1)
     keep = select_jets(jets, cfg.pt_min, cfg.pt_max, cfg.eta_max)
     selected = ak.to_numpy(ak.any(keep, axis=1))
@@ -252,9 +284,8 @@ def reconstruct_events(
         label = ak.values_astype(jets.pt * 0 + value, np.int32)
         keep_final = keep
     passed = ak.to_numpy(ak.any(keep_final, axis=1))
-    summary.rejected["non-finite momenta"] += int(bad.sum())
-    summary.rejected["no jet in the selection"] += int((~bad & ~selected).sum())
-    summary.rejected["no top-matched jet"] += int((~bad & selected & ~passed).sum())
+    summary.rejected["no jet in the selection"] += int((~selected).sum())
+    summary.rejected["no top-matched jet"] += int((selected & ~passed).sum())
     summary.events_with_jets = int(passed.sum())
     # per selected jet
     sel_jets = jets[keep_final]
@@ -324,7 +355,9 @@ def _work_units(
     return units
 
 
-def _run_unit(unit, cfg_dict: dict, out: str, tree_root: bool, progress=None) -> dict:
+def _run_unit(
+    unit, cfg_dict: dict, out: str, tree_root: bool, progress=None, meta: dict | None = None
+) -> dict:
     index, path, start, stop = unit
     cfg = ReconstructConfig(**cfg_dict)
     if isinstance(cfg.smear_config, dict):
@@ -333,7 +366,7 @@ def _run_unit(unit, cfg_dict: dict, out: str, tree_root: bool, progress=None) ->
     mode = None
     rows_out = 0
     with atomic_path(out) as tmp:
-        writer = _Writer(tmp, tree_root)
+        writer = _Writer(tmp, tree_root, meta)
         stream = open_events(
             path,
             step_size=cfg.step_size,
@@ -347,7 +380,10 @@ def _run_unit(unit, cfg_dict: dict, out: str, tree_root: bool, progress=None) ->
         for events in stream:
             if mode is None:
                 mode = _label_mode(cfg, path, events)
-            rows, s = reconstruct_events(events, cfg, mode, index)
+            try:
+                rows, s = reconstruct_events(events, cfg, mode, index)
+            except HepmlError as err:  # (name the file; keep the error's class)
+                raise type(err)(f"{path}: {err}") from None
             summary.add(s)
             summary.files[path] += s.events_in
             rows_out += len(rows)
@@ -370,16 +406,46 @@ def _run_unit(unit, cfg_dict: dict, out: str, tree_root: bool, progress=None) ->
 def _has_partons(path: str) -> bool:
     f = open_root(path)
     for key, cls in f.classnames(recursive=False).items():
-        if cls == "TTree" and "parton_pid" in f[key].keys():
+        if (cls == "TTree" or "RNTuple" in cls) and "parton_pid" in f[key].keys():
             return True
     return False
+
+
+def _stamp_root(f, meta: dict | None) -> None:
+    """The provenance tree of a ROOT output: one entry, the JSON of ``meta``."""
+    if meta is not None:
+        f.mktree(
+            PROVENANCE, {"tool": np.array([meta["tool"]]), "json": np.array([json.dumps(meta)])}
+        )
+
+
+def _to_parquet(rows: ak.Array, path: Path, meta: dict | None) -> None:
+    if meta is not None:
+        rows = ak.Array(rows, attrs={"hepml": meta})
+    ak.to_parquet(rows, path, row_group_size=PARQUET_ROW_GROUP)
+
+
+def read_provenance(path: str | os.PathLike) -> dict | None:
+    """What made a ``hepml reconstruct`` output: ``{"tool", "version", "config",
+    "inputs"}`` (``config`` holds every knob, the seed included; ``inputs`` the files
+    in ``file_index`` order), or None for a file without it."""
+    path = Path(path)
+    if path.suffix.lower() == ".parquet":
+        import pyarrow.parquet as pq
+
+        raw = (pq.read_schema(path).metadata or {}).get(b"AWKWARD_ATTRS")
+        return json.loads(raw).get("hepml") if raw else None
+    with uproot.open(path) as f:
+        if PROVENANCE not in [k.split(";")[0] for k in f.keys(recursive=False)]:
+            return None
+        return json.loads(str(f[PROVENANCE]["json"].array(library="np")[0]))
 
 
 class _Writer:
     """Rows appended chunk by chunk to ROOT (tree ``jets``) or collected for parquet."""
 
-    def __init__(self, path: Path, root: bool) -> None:
-        self.path, self.root = path, root
+    def __init__(self, path: Path, root: bool, meta: dict | None = None) -> None:
+        self.path, self.root, self.meta = path, root, meta
         self.file = uproot.recreate(path, compression=uproot.ZSTD(5)) if root else None
         self.parts: list[ak.Array] = []
         self.started = False
@@ -402,9 +468,10 @@ class _Writer:
         if self.root:
             if not self.started and self.parts:
                 self.file.mktree("jets", {f: self.parts[0][f] for f in self.parts[0].fields})
+            _stamp_root(self.file, self.meta)
             self.file.close()
         elif self.parts:  # (a piece that read no events leaves no rows to merge)
-            ak.to_parquet(ak.concatenate(self.parts), self.path, row_group_size=PARQUET_ROW_GROUP)
+            _to_parquet(ak.concatenate(self.parts), self.path, self.meta)
 
 
 def reconstruct(
@@ -431,18 +498,23 @@ def reconstruct(
             f"{next(iter(skipped.values()))}"
         )
     cfg_dict = asdict(cfg)
+    meta = {"tool": "hepml reconstruct", "version": __version__, "config": cfg_dict,
+            "inputs": [str(p) for p in paths]}  # fmt: skip
     root = suffix == ".root"
     t0 = time.perf_counter()
     summary = ReconstructSummary()
     parts = [output.with_name(f".{output.stem}.part{i}{suffix}") for i in range(len(units))]
     try:
         if jobs == 1:
-            results = [_run_unit(u, cfg_dict, str(p), root, progress) for u, p in zip(units, parts)]
+            results = [
+                _run_unit(u, cfg_dict, str(p), root, progress, meta) for u, p in zip(units, parts)
+            ]
         else:
             ctx = mp.get_context("spawn")
             with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
                 futures = [
-                    pool.submit(_run_unit, u, cfg_dict, str(p), root) for u, p in zip(units, parts)
+                    pool.submit(_run_unit, u, cfg_dict, str(p), root, None, meta)
+                    for u, p in zip(units, parts)
                 ]
                 results = []
                 for fut in futures:
@@ -481,7 +553,7 @@ def reconstruct(
                 f"no events could be read from the {len(paths)} input file(s)"
                 + (f"; skipped: {why}" if why else "")
             )
-        _merge(filled, output, root)
+        _merge(filled, output, root, meta)
     finally:
         for p in parts:
             p.unlink(missing_ok=True)
@@ -493,16 +565,17 @@ def reconstruct(
     return summary
 
 
-def _merge(parts: list[Path], output: Path, root: bool) -> None:
+def _merge(parts: list[Path], output: Path, root: bool, meta: dict | None = None) -> None:
     if len(parts) == 1:
         os.replace(parts[0], output)
         return
     if not root:
         arr = ak.concatenate([ak.from_parquet(p) for p in parts])
         with atomic_path(output) as tmp:
-            ak.to_parquet(arr, tmp, row_group_size=PARQUET_ROW_GROUP)
+            _to_parquet(arr, tmp, meta)
         return
     with atomic_path(output) as tmp, uproot.recreate(tmp, compression=uproot.ZSTD(5)) as f:
+        _stamp_root(f, meta)
         started = False
         for p in parts:
             with uproot.open(p) as src:
