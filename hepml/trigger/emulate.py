@@ -543,7 +543,10 @@ def _comparisons(
                                  "efficiency": results[other].efficiency[sig.sample.name][0],
                                  "interval": results[other].efficiency[sig.sample.name][1:]})  # fmt: skip
             best = max(rows, key=lambda r: r["efficiency"])
-            ratio = mine[0] / best["efficiency"] if best["efficiency"] > 0 else float("inf")
+            if best["efficiency"] > 0:
+                ratio = mine[0] / best["efficiency"]
+            else:  # (x / 0: infinite when this path keeps signal, undefined when neither does)
+                ratio = float("inf") if mine[0] > 0 else float("nan")
             out.append({"path": p.name, "signal": sig.sample.name, "rate_hz": at,
                         "efficiency": mine[0], "interval": mine[1:], "against": rows,
                         "best": best["path"], "ratio": ratio,

@@ -455,8 +455,10 @@ class _Compiler:
         if isinstance(node, ast.Constant):
             v = node.value
             if isinstance(v, bool) or (isinstance(v, int | float) and not isinstance(v, complex)):
-                if isinstance(v, int) and not isinstance(v, bool) and abs(v) > 2**53:
-                    raise self.fail(node, "integer constant too large")
+                if isinstance(v, int) and not isinstance(v, bool):
+                    if abs(v) > 2**53:
+                        raise self.fail(node, "integer constant too large")
+                    v = float(v)  # (numbers are float64: 10**15 ** 10 must not wrap as int64)
                 return lambda _o, v=v: v
             raise self.fail(node, f"only numbers and True/False are allowed, not {v!r}")
         if isinstance(node, ast.Name):

@@ -45,6 +45,7 @@ Example::
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -175,6 +176,8 @@ def _number(v, where: str, *, positive: bool = True) -> float:
             raise ConfigError(f"{where}: must be a number, got {v!r}") from None
     if isinstance(v, bool) or not isinstance(v, int | float):
         raise ConfigError(f"{where}: must be a number, got {v!r}")
+    if not math.isfinite(v):  # (a NaN threshold never fires; an infinite rate means nothing)
+        raise ConfigError(f"{where}: must be a finite number, got {v!r}")
     if positive and not v > 0:
         raise ConfigError(f"{where}: must be positive, got {v!r}")
     return float(v)

@@ -140,7 +140,8 @@ def solve_threshold(values: np.ndarray, r_hz: np.ndarray, target_hz: float) -> T
         lo = float(thr[-1]) - 1e-9 * max(1.0, abs(float(thr[-1])))
         return Threshold(
             lo, lo, lo, all_rate, float(np.sqrt(np.sum(r_hz[can_pass(values)] ** 2))),
-            target_hz, False,
+            target_hz, all_rate == target_hz,
+            "" if all_rate == target_hz else
             f"target {target_hz:g} Hz not reachable: the preselection alone gives "
             f"{all_rate:.4g} Hz; the path accepts every candidate",
         )  # fmt: skip

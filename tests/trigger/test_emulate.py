@@ -137,6 +137,9 @@ def test_solved_threshold_counts_infinite_values_as_the_decision_does():
             decided = np.count_nonzero(values > th.value)
         assert th.rate_hz == decided <= target
     assert solve_threshold(values, np.ones(6), 1.0).value == 5.0
+    exact = solve_threshold(values, np.ones(6), 4.0)  # every candidate, exactly the target
+    assert exact.reached
+    assert exact.rate_hz == 4.0
     assert not solve_threshold(values, np.ones(6), 10.0).reached  # 4 events can pass
 
 
@@ -155,6 +158,9 @@ def test_bad_inputs_have_clear_errors(objects_file, shared_data, tmp_path):
         menu_from_dict({"paths": {"HLT_A": {"variable": "met.pt"}}})
     with pytest.raises(ConfigError, match="prescale: must be an integer >= 1"):
         menu_from_dict({"paths": {"HLT_A": {"cut": "met.pt > 1", "prescale": 0}}})
+    for key, value in (("threshold", float("nan")), ("target_rate_hz", float("inf"))):
+        with pytest.raises(ConfigError, match=rf"HLT_A\.{key}: must be a finite number"):
+            menu_from_dict({"paths": {"HLT_A": {"variable": "met.pt", key: value}}})
     # names of the decision files' own columns
     for name in ("weight", "entry", "event", "score_HLT_A"):
         with pytest.raises(ConfigError, match=rf"paths\.{name}: the name is taken"):

@@ -134,6 +134,10 @@ def test_count_of_conditions_counts_the_objects_that_pass():
     assert (want != np.array([len(e["jets"]) for e in EVENTS])).any()
 
 
+def test_integer_constants_do_not_wrap():
+    np.testing.assert_array_equal(compile_expression("(10**15)**10 > 1")(ARR), True)
+
+
 @pytest.mark.parametrize(
     "text",
     ["jets.pt[0] and met.pt > 100", "~ jets.pt[0] > 30", "not met.pt", "met.pt | (met.pt > 1)",
