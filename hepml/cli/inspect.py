@@ -6,6 +6,7 @@ import argparse
 
 from rich.table import Table
 
+from hepml.errors import HepmlError
 from hepml.io import inspect_file
 from hepml.io.reader import expand_paths
 
@@ -45,8 +46,14 @@ def add_parser(sub) -> argparse.ArgumentParser:
 def run(args, ui) -> int:
     from rich.markup import escape
 
+    failed = 0
     for path in expand_paths(args.files):
-        d = inspect_file(path, schema=args.schema, tree=args.tree)
+        try:
+            d = inspect_file(path, schema=args.schema, tree=args.tree)
+        except HepmlError as err:  # (say so and describe the other files)
+            ui.error(str(err))
+            failed += 1
+            continue
         ui.print(f"[bold]{escape(str(d.path))}[/]  ({d.size_bytes / 1e6:.2f} MB, compression "
                  f"{escape(str(d.compression))})", markup=True)  # fmt: skip
         trees = ", ".join(f"{n} [{c}, {e} entries]" for n, (c, e) in d.trees.items())
@@ -67,4 +74,4 @@ def run(args, ui) -> int:
             ui.print(table)
         if d.missing:
             ui.print(f"  expected but not found: {', '.join(d.missing)}")
-    return 0
+    return 2 if failed else 0

@@ -82,6 +82,15 @@ def test_inspect_real_files(shared_data, capsys):
     assert "HLT_" in out
 
 
+def test_inspect_describes_the_good_files_past_a_bad_one(shared_data, tmp_path, capsys):
+    bad = tmp_path / "cut.root"
+    bad.write_bytes((shared_data / HZZ).read_bytes()[:3000])
+    assert main(["inspect", str(bad), str(shared_data / HZZ)]) == 2
+    out, err = capsys.readouterr()
+    assert "cut.root" in err
+    assert "schema: flat" in out  # (the good file after it is still described)
+
+
 def test_inspect_reports_missing_branches(tmp_path, capsys):
     import numpy as np
     import uproot
