@@ -256,8 +256,9 @@ def reconstruct_events(
     if bad.any():  # (--drop-nonfinite: dropped here, counted as rejected)
         events, particles = events[~bad], particles[~bad]
     if label_mode == "top" and "partons" not in events.fields:
+        why = "" if cfg.label == "top" else " (--label auto: the file is a top sample)"
         raise ConfigError(
-            "--label top needs the generator's partons (the top and its decay quarks), "
+            f"--label top{why} needs the generator's partons (the top and its decay quarks), "
             "which these events do not have; use --label qcd or --label none"
         )
     if cfg.smear:
