@@ -77,7 +77,7 @@ def run(args, ui) -> int:
     out["input"] = sample
     out["score"] = score
     table = ak.zip(out, depth_limit=1)
-    if str(args.output).endswith(".root"):
+    if str(args.output).lower().endswith(".root"):
         write_root(args.output, {"scores": table})
     else:
         write_parquet(args.output, table)

@@ -88,7 +88,7 @@ def run(args, ui) -> int:
     )
     cfg.validate()
     check_output(args.output)
-    if args.level == "events" and str(args.output).endswith(".root"):
+    if args.level == "events" and str(args.output).lower().endswith(".root"):
         raise ConfigError(f"{args.output}: --level events writes parquet; use a .parquet name")
     paths = expand_paths(args.inputs)
     from hepml.io import inspect_file

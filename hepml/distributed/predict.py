@@ -114,7 +114,7 @@ def _units(paths: Sequence[str], rows_per_unit: int, summary: PredictSummary) ->
         n = len(read_columns(path, ["entry"]))  # a bad file fails here, before any actor
         summary.rows_in += n
         # parquet: units inside row groups, so that each reads only its own group
-        bounds = [0, n] if path.endswith(".root") else parquet_row_groups(path)
+        bounds = [0, n] if path.lower().endswith(".root") else parquet_row_groups(path)
         for a, b in itertools.pairwise(bounds):
             units += [
                 (i, path, lo, min(lo + rows_per_unit, b)) for lo in range(a, b, rows_per_unit)

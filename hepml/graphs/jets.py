@@ -47,7 +47,7 @@ def read_rows(
     path = os.fspath(path)
     if not os.path.exists(path):
         raise InputError(f"{path}: no such file; write it with 'hepml reconstruct ... -o {path}'")
-    if path.endswith(".root"):
+    if path.lower().endswith(".root"):
         import uproot
 
         with uproot.open(path) as f:
@@ -95,7 +95,7 @@ def parquet_row_groups(path: str | os.PathLike) -> list[int]:
 
 
 def _branches(path: str) -> list[str]:
-    if path.endswith(".root"):
+    if path.lower().endswith(".root"):
         import uproot
 
         with uproot.open(path) as f:
@@ -129,7 +129,7 @@ def read_columns(path: str | os.PathLike, columns: Sequence[str]) -> ak.Array:
     missing = [c for c in columns if c not in _branches(path)]
     if missing:
         raise InputError(f"{path}: no column(s) {missing}; write it with hepml reconstruct")
-    if path.endswith(".root"):
+    if path.lower().endswith(".root"):
         import uproot
 
         with uproot.open(path) as f:

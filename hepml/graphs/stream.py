@@ -53,7 +53,7 @@ def work_units(paths: Sequence[str | os.PathLike], step: int = 8192) -> list[tup
         path = os.fspath(path)
         if not os.path.exists(path):
             raise InputError(f"{path}: no such file; write it with 'hepml reconstruct'")
-        if path.endswith(".root"):
+        if path.lower().endswith(".root"):
             import uproot
 
             with uproot.open(path) as f:

@@ -20,6 +20,7 @@ Example::
 
 from __future__ import annotations
 
+from hepml.errors import ConfigError
 from hepml.train.bdt import fit_bdt
 from hepml.train.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from hepml.train.config import TrainConfig, config_from_dict, load_config
@@ -54,5 +55,10 @@ def fit(config: TrainConfig, resume: bool = False, **kwargs) -> list[dict]:
     from hepml.train.config import BDT_MODELS
 
     if config.model_name in BDT_MODELS:
+        if resume:
+            raise ConfigError(
+                f"{config.model_name} is fitted in one go: there is nothing to resume; "
+                "train it without --resume"
+            )
         return fit_bdt(config, log=kwargs.get("log"))
     return Trainer(config, **kwargs).fit(resume=resume)

@@ -23,7 +23,7 @@ from hepml.errors import InputError
 from hepml.models.baseline import SUBSTRUCTURE_FEATURES, BDTConfig, SubstructureBDT
 from hepml.train.checkpoint import save_checkpoint
 from hepml.train.config import TrainConfig
-from hepml.train.data import load_jet_rows, split_indices
+from hepml.train.data import absolute_paths, load_jet_rows, split_indices
 from hepml.train.loop import write_history
 from hepml.train.metrics import binary_metrics
 
@@ -59,6 +59,12 @@ def fit_bdt(config: TrainConfig, log: Callable[[str], None] | None = None) -> li
     """Fit the baseline on the training split, validate, write ``best.pt`` and
     ``checkpoint.pt`` to ``config.output``; returns a one-row history."""
     log = log or (lambda msg: None)
+    if os.path.exists(os.path.join(config.output, "checkpoint.pt")):
+        raise InputError(
+            f"{config.output}: holds a previous run's checkpoint; choose another output folder "
+            "(or remove it to fit anew)"
+        )
+    config.data.files = absolute_paths(config.data.files)
     options = dict(config.model_options)
     if config.model_name == "event-bdt":
         from hepml.reco.pipeline import EVENT_FEATURES

@@ -33,6 +33,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+import awkward as ak
 import numpy as np
 import torch
 from torch import nn
@@ -40,6 +41,7 @@ from torch import nn
 from hepml.errors import ConfigError, InputError
 from hepml.train.checkpoint import load_checkpoint, remove_stale_temporaries, save_checkpoint
 from hepml.train.config import BDT_MODELS, TrainConfig
+from hepml.train.data import absolute_paths
 from hepml.train.metrics import binary_metrics
 
 __all__ = [
@@ -221,6 +223,17 @@ def _atomic_text(path: str, text: str) -> None:
     os.replace(tmp, path)
 
 
+def _check_labelled(path, labels: np.ndarray) -> None:
+    """Training needs labels 0, 1, ...: rows written with ``--label none`` (-1) are refused."""
+    if len(labels) and labels.min() < 0:
+        n = int((labels < 0).sum())
+        raise InputError(
+            f"{path}: {n} of its {len(labels)} rows have no label (-1: written with "
+            "'hepml reconstruct --label none'); training needs labelled rows: write them with "
+            "--label top or --label qcd (or auto for hepml generator files)"
+        )
+
+
 class Trainer:
     """Train the model of a :class:`TrainConfig` (see the module docstring).
 
@@ -241,6 +254,8 @@ class Trainer:
             raise ConfigError(
                 f"model {config.model_name!r} is not a neural network; use hepml.train.fit_bdt"
             )
+        # (absolute: the checkpoint's files stay valid from any working directory)
+        config.data.files = absolute_paths(config.data.files)
         self.config = config
         self.on_epoch = on_epoch or (lambda row: None)
         self.progress = progress or _no_progress
@@ -265,6 +280,9 @@ class Trainer:
             self._prepare_stream()
             return
         rows, sample = load_jet_rows(cfg.data.files, cfg.data.max_jets)
+        y = ak.to_numpy(rows.label)
+        for i, path in enumerate(cfg.data.files):
+            _check_labelled(path, y[sample == i])
         self.data = graphs_of(rows, cfg.data.features)
         self.features = list(self.data.features)
         self._check_augment()
@@ -323,6 +341,7 @@ class Trainer:
         self.split_sizes = dict.fromkeys(("train", "val", "test"), 0)
         for i, path in enumerate(cfg.data.files):  # labels and ids only
             rows = read_columns(path, ["label", "file_index", "entry"])
+            _check_labelled(path, ak.to_numpy(rows.label))
             idx = split_indices(rows, np.full(len(rows), i), cfg.data.split, cfg.data.split_seed)
             for name, v in idx.items():
                 self.split_sizes[name] += len(v)
@@ -424,6 +443,8 @@ class Trainer:
                 params, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay
             )
         steps = max(1, math.ceil(self.split_sizes["train"] / (cfg.batch_size * self.world_size)))
+        if cfg.data.streaming and cfg.data.workers > 0:
+            steps += cfg.data.workers  # (each loader worker ends on its own partial batch)
         total = steps * cfg.epochs
         s = cfg.schedule
         if s.name == "cosine":
@@ -481,12 +502,22 @@ class Trainer:
 
     def _check_resumable(self, state: dict[str, Any], path: str) -> None:
         saved, now = state["config"], self.config.to_dict()
+        for cfg in (saved, now):  # (files compared as absolute paths)
+            if isinstance(cfg.get("data"), dict):
+                cfg["data"] = {**cfg["data"], "files": absolute_paths(cfg["data"]["files"])}
         for key in ("data", "model", "optimizer", "schedule", "batch_size", "seed"):
             if saved.get(key) != now.get(key):
                 raise ConfigError(
                     f"{path}: cannot resume, the config's {key!r} differs from the checkpoint's "
                     f"({saved.get(key)!r} vs {now.get(key)!r}); use the same config or a new output"
                 )
+        name = (now.get("schedule") or {}).get("name", "none")
+        if saved.get("epochs") != now.get("epochs") and name in ("cosine", "onecycle"):
+            raise ConfigError(
+                f"{path}: cannot resume with {now.get('epochs')} epochs: the {name} learning-rate "
+                f"schedule was laid out for {saved.get('epochs')}; resume with --epochs "
+                f"{saved.get('epochs')}, or train anew (schedule.name=none or step can be extended)"
+            )
 
     # ---- the loop ---------------------------------------------------------------------
     def run_epoch(self) -> dict[str, Any]:

@@ -20,7 +20,7 @@ import torch
 
 from hepml.errors import InputError
 from hepml.train.checkpoint import model_from_checkpoint
-from hepml.train.data import SPLITS, load_jet_rows, split_indices
+from hepml.train.data import SPLITS, load_jet_rows, split_indices, split_keys
 from hepml.train.loop import autocast_dtype, predict_batches, resolve_device
 from hepml.train.metrics import binary_metrics
 
@@ -100,10 +100,21 @@ def evaluate_checkpoint(
     if split not in (*SPLITS, "all"):
         raise InputError(f"unknown split {split!r}; use one of {', '.join(SPLITS)} or all")
     data_cfg = ckpt["config"]["data"]
-    files = list(files) if files else list(data_cfg["files"])
+    trained_on = list(data_cfg["files"])
+    if files:  # (every jet of them; each file keeps its training split, in any order)
+        files = list(files)
+        rows, sample = load_jet_rows(files, None, split_keys(files, trained_on))
+    else:
+        files = trained_on
+        missing = [f for f in files if not os.path.exists(f)]
+        if missing:
+            raise InputError(
+                f"{missing[0]}: the model's training file is not there (the checkpoint "
+                "records where it was); give the jet files with --data"
+            )
+        rows, sample = load_jet_rows(files, data_cfg.get("max_jets"))
     if add:
-        _check_independent(add, [*files, *data_cfg["files"]])
-    rows, sample = load_jet_rows(files, data_cfg.get("max_jets"))
+        _check_independent(add, [*files, *trained_on])
     if split != "all":
         idx = split_indices(rows, sample, data_cfg["split"], data_cfg["split_seed"])[split]
         rows = rows[idx]

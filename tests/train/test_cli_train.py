@@ -90,8 +90,9 @@ def test_train_evaluate_predict_export(jet_rows, tmp_path):
 
     _evaluate_with_added_jets(jet_rows, tmp_path)
 
-    for out in ("scores.parquet", "scores.root"):
+    for out in ("scores.parquet", "scores.root", "upper.ROOT"):
         hepml("predict", tmp_path / "pfn", *data, "-o", tmp_path / out)
+    assert (tmp_path / "upper.ROOT").read_bytes()[:4] == b"root"  # (was parquet: PAR1)
     scores = ak.from_parquet(tmp_path / "scores.parquet")
     top = ak.from_parquet(jet_rows["top"])
     qcd = ak.from_parquet(jet_rows["qcd"])

@@ -343,3 +343,73 @@ def test_streaming_training_sees_the_same_split(small_config, jet_rows):
     in_memory = Trainer(small_config(model="pfn", output=cfg.output + "-mem"))
     in_memory.prepare_data()
     torch.testing.assert_close(trainer.standardizer.mean, in_memory.standardizer.mean)
+
+
+def test_evaluation_keeps_each_training_file_in_its_split(small_config, jet_rows, tmp_path):
+    """The split is keyed on each file's place among the training files, whatever the
+    order of --data (the files swapped put training jets into the test split); a file
+    given twice is refused; --data evaluates every jet (not the training --max-jets)."""
+    cfg = small_config(model="substructure-bdt", data={"max_jets": 40})
+    fit(cfg)
+    ckpt = load_checkpoint(cfg.output)
+    top, qcd = str(jet_rows["top"]), str(jet_rows["qcd"])
+    default = evaluate_checkpoint(ckpt, split="test")
+    straight = evaluate_checkpoint(ckpt, files=[top, qcd], split="test")
+    swapped = evaluate_checkpoint(ckpt, files=[qcd, top], split="test")
+    np.testing.assert_array_equal(np.sort(swapped.score), np.sort(straight.score))
+    rows, sample = load_jet_rows([top, qcd])
+    assert len(straight.y) == len(split_indices(rows, sample, cfg.data.split, 0)["test"])
+    assert len(straight.y) > len(default.y)  # (every jet, not the first 40 per file)
+    with pytest.raises(InputError, match="is given twice"):
+        load_jet_rows([top, qcd, os.path.relpath(top)])
+    # the checkpoint records absolute paths: it evaluates from another directory
+    assert all(os.path.isabs(f) for f in ckpt["config"]["data"]["files"])
+    here = os.getcwd()
+    try:
+        os.chdir(tmp_path)
+        assert len(evaluate_checkpoint(ckpt, split="test").y) == len(default.y)
+    finally:
+        os.chdir(here)
+
+
+def test_bdt_refuses_an_existing_run_and_resume(small_config):
+    cfg = small_config(model="substructure-bdt")
+    fit(cfg)
+    with pytest.raises(InputError, match="holds a previous run's checkpoint"):
+        fit(cfg)
+    with pytest.raises(ConfigError, match="nothing to resume"):
+        fit(cfg, resume=True)
+
+
+def test_resume_with_other_epochs_is_refused_for_laid_out_schedules(small_config, tmp_path):
+    cfg = small_config(model="pfn", epochs=1, schedule={"name": "onecycle"})
+    fit(cfg)
+    more = small_config(model="pfn", epochs=2, schedule={"name": "onecycle"})
+    with pytest.raises(ConfigError, match="cannot resume with 2 epochs: the onecycle"):
+        Trainer(more).fit(resume=True)
+    # a constant learning rate can be extended
+    flat = small_config(model="pfn", epochs=1, schedule={"name": "none"},
+                        output=str(tmp_path / "flat"))  # fmt: skip
+    fit(flat)
+    longer = small_config(model="pfn", epochs=2, schedule={"name": "none"},
+                          output=str(tmp_path / "flat"))  # fmt: skip
+    assert len(Trainer(longer).fit(resume=True)) == 2
+
+
+def test_unlabelled_rows_are_refused_with_the_file(small_config, jet_rows, tmp_path):
+    import awkward as ak
+
+    rows = load_rows(jet_rows["qcd"])
+    bare = tmp_path / "bare.parquet"
+    ak.to_parquet(ak.with_field(rows, rows.label * 0 - 1, "label"), bare)
+    for streaming in (False, True):
+        cfg = small_config(model="pfn", data={"files": [str(jet_rows["top"]), str(bare)],
+                                              "streaming": streaming})  # fmt: skip
+        with pytest.raises(InputError, match=r"bare\.parquet: .* rows have no label"):
+            fit(cfg)
+
+
+def test_streaming_with_loader_workers_keeps_to_the_schedule(small_config):
+    cfg = small_config(model="pfn", epochs=1, batch_size=100, schedule={"name": "onecycle"},
+                       data={"streaming": True, "workers": 2})  # fmt: skip
+    assert len(fit(cfg)) == 1  # (it stepped past OneCycleLR's total before)
