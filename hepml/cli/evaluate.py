@@ -19,7 +19,11 @@ metrics.json, roc.png, rejection.png and one score histogram per model to OUTPUT
 
 --add puts every jet of independent files (never trained on: e.g. more QCD, to
 measure a rejection of thousands) into the evaluated set; --baseline prints each
-model's rejection as a multiple of one model's, with its error.
+model's rejection as a multiple of one model's, with its error. Rejection errors
+count both samples: the background's binomial error and the working point's own
+(the signal efficiency's error moved along the ROC curve), which dominates when few
+signal jets face many background jets. --data files the model was trained on keep
+their training split, in whatever order they are given.
 """
 
 EPILOG = """examples:

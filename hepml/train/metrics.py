@@ -74,35 +74,60 @@ def auc(y, score, weight=None) -> float:
     return float(np.trapezoid(eps_s, eps_b))
 
 
+def _eps_b_at(eps_b: np.ndarray, eps_s: np.ndarray, eff_s: float) -> float:
+    """ε_B of the ROC curve at signal efficiency ``eff_s`` (linear between its points,
+    on the first crossing: ``eps_s`` is non-decreasing)."""
+    i = int(np.searchsorted(eps_s, eff_s, side="left"))
+    if i >= len(eps_s):
+        return float(eps_b[-1])
+    if eps_s[i] == eff_s or i == 0:
+        return float(eps_b[i])
+    f = (eff_s - eps_s[i - 1]) / (eps_s[i] - eps_s[i - 1])
+    return float(eps_b[i - 1] + f * (eps_b[i] - eps_b[i - 1]))
+
+
 def rejection_at(y, score, eff_s: float, weight=None) -> float:
     """Background rejection :math:`1/\\varepsilon_B` at signal efficiency ``eff_s``
     (``inf`` when no background survives)."""
     if not 0 < eff_s <= 1:
         raise ValueError(f"signal efficiency must be in (0, 1], got {eff_s}")
     eps_b, eps_s, _ = roc_curve(y, score, weight)
-    # eps_s is non-decreasing: interpolate eps_b at eps_s = eff_s on the first crossing
-    i = int(np.searchsorted(eps_s, eff_s, side="left"))
-    if eps_s[i] == eff_s or i == 0:
-        b = eps_b[i]
-    else:
-        f = (eff_s - eps_s[i - 1]) / (eps_s[i] - eps_s[i - 1])
-        b = eps_b[i - 1] + f * (eps_b[i] - eps_b[i - 1])
+    b = _eps_b_at(eps_b, eps_s, eff_s)
     return float(np.inf) if b <= 0 else float(1.0 / b)
 
 
 def rejection_error(y, score, eff_s: float, weight=None) -> float:
-    r"""Binomial standard error of :func:`rejection_at`: with :math:`N_B` background
-    entries (effective, for weights), :math:`\sigma(1/\varepsilon_B) =
-    \sqrt{\varepsilon_B(1-\varepsilon_B)/N_B}\,/\,\varepsilon_B^2`
-    (``inf`` when no background survives)."""
+    r"""Standard error of :func:`rejection_at`, from both samples' binomial errors
+    (effective numbers of entries :math:`N_B`, :math:`N_S` for weights):
+
+    .. math::
+        \sigma^2(\varepsilon_B) = \frac{\varepsilon_B(1-\varepsilon_B)}{N_B}
+          + \Big(\frac{d\varepsilon_B}{d\varepsilon_S}\Big)^2
+            \frac{\varepsilon_S(1-\varepsilon_S)}{N_S}, \qquad
+        \sigma(1/\varepsilon_B) = \sigma(\varepsilon_B)/\varepsilon_B^2 .
+
+    The second term is the working point's own uncertainty: the threshold that gives
+    ``eff_s`` on the signal at hand moves by its statistical error, and ε_B with it
+    (slope of the ROC curve over ±1σ of ε_S). It dominates when the signal sample is
+    small and the background large. ``inf`` when no background survives.
+    """
     y, score, w = _prepare(y, score, weight)
     rej = rejection_at(y, score, eff_s, w)
     if not np.isfinite(rej):
         return float(np.inf)
-    wb = w[y != 1]
-    n_eff = wb.sum() ** 2 / np.sum(wb**2)
+
+    def n_eff(x):
+        return x.sum() ** 2 / np.sum(x**2)
+
     eps = 1.0 / rej
-    return float(np.sqrt(eps * (1 - eps) / n_eff) / eps**2)
+    var = eps * (1 - eps) / n_eff(w[y != 1])
+    d = float(np.sqrt(eff_s * (1 - eff_s) / n_eff(w[y == 1])))
+    if d > 0:
+        eps_b, eps_s, _ = roc_curve(y, score, w)
+        lo, hi = max(eff_s - d, 0.0), min(eff_s + d, 1.0)
+        slope = (_eps_b_at(eps_b, eps_s, hi) - _eps_b_at(eps_b, eps_s, lo)) / (hi - lo)
+        var += slope**2 * d**2
+    return float(np.sqrt(var) / eps**2)
 
 
 def accuracy(y, score, weight=None, threshold: float = 0.5) -> float:

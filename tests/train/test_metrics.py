@@ -68,14 +68,42 @@ def test_binary_metrics_and_bad_input():
         rejection_at(y, s, 0.0)
 
 
-def test_rejection_error_is_binomial():
+def test_rejection_error_has_both_binomial_terms():
+    from sklearn.metrics import roc_curve as sk_roc
+
     from hepml.train.metrics import rejection_error
 
-    # 100 background, 2 above the eps_S = 0.3 threshold: eps_B = 0.02
-    sig = np.linspace(0.91, 1.0, 10)
-    bkg = np.arange(100) / 100.0
-    y = np.r_[np.ones(10), np.zeros(100)]
-    score = np.r_[sig, bkg]
-    want = np.sqrt(0.02 * 0.98 / 100) / 0.02**2
-    assert rejection_error(y, score, 0.3) == pytest.approx(want)
+    rng = np.random.default_rng(3)
+    ns, nb = 307, 5000
+    y = np.r_[np.ones(ns), np.zeros(nb)]
+    score = np.r_[rng.normal(1.5, 1, ns), rng.normal(0, 1, nb)]
+    fpr, tpr, _ = sk_roc(y, score, drop_intermediate=False)
+
+    def eps_b(e):
+        return np.interp(e, tpr, fpr)
+
+    eb, d = eps_b(0.3), np.sqrt(0.3 * 0.7 / ns)
+    slope = (eps_b(0.3 + d) - eps_b(0.3 - d)) / (2 * d)
+    want = np.sqrt(eb * (1 - eb) / nb + slope**2 * d**2) / eb**2
+    assert rejection_error(y, score, 0.3) == pytest.approx(want, rel=1e-9)
+
+
+def test_rejection_error_covers_the_spread_of_toy_experiments():
+    """A small signal sample against a large background (the `evaluate --add` case):
+    the working point's own error dominates; the background's alone was ~7x too small."""
+    from hepml.train.metrics import rejection_error
+
+    rng = np.random.default_rng(1)
+    rej, err = [], []
+    for _ in range(150):
+        y = np.r_[np.ones(200), np.zeros(20000)]
+        score = np.r_[rng.normal(1.0, 1, 200), rng.normal(0, 1, 20000)]
+        rej.append(rejection_at(y, score, 0.3))
+        err.append(rejection_error(y, score, 0.3))
+    assert 0.8 < np.std(rej) / np.median(err) < 1.4
+
+
+def test_rejection_error_is_inf_without_background_left():
+    from hepml.train.metrics import rejection_error
+
     assert rejection_error([1, 1, 0], [0.9, 0.8, 0.1], 0.5) == np.inf
