@@ -34,6 +34,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from hepml._json import strict
 from hepml.errors import ConfigError
 
 __all__ = ["DemoConfig", "DemoSummary", "run_demo"]
@@ -156,7 +157,7 @@ def run_demo(
     lap("trigger")
     summary.files = sorted(str(p.relative_to(out)) for p in out.rglob("*.png"))
     with open(out / "summary.json", "w") as f:
-        json.dump(asdict(summary) | {"config": asdict(cfg)}, f, indent=1, default=str)
+        json.dump(strict(asdict(summary) | {"config": asdict(cfg)}), f, indent=1, default=str)
     summary.trigger_result = trigger_result  # for the terminal table; not in summary.json
     return summary
 
@@ -213,7 +214,7 @@ def _evaluate(ckpts: dict, cfg: DemoConfig, out: Path, rows: dict, summary: Demo
 
     plt.close("all")
     with open(out / "metrics.json", "w") as f:
-        json.dump(summary.models, f, indent=1)
+        json.dump(strict(summary.models), f, indent=1, allow_nan=False)
     return results
 
 

@@ -7,6 +7,7 @@ import json
 import math
 import os
 
+from hepml._json import strict
 from hepml.errors import InputError
 
 __all__ = ["add_parser", "run"]
@@ -148,7 +149,7 @@ def run(args, ui) -> int:
     if base is not None:
         out["baseline"] = results[base].name
     with open(os.path.join(args.output, "metrics.json"), "w") as f:
-        json.dump(out, f, indent=1)
+        json.dump(strict(out), f, indent=1, allow_nan=False)
     if not args.no_plots:
         from hepml import plotting
 

@@ -34,6 +34,10 @@ def _train_args(jet_rows, out, epochs=4):
             "-o", out, "-q"]  # fmt: skip
 
 
+def _no_nan_tokens(token):
+    raise AssertionError(f"metrics.json holds {token}, which strict JSON readers reject")
+
+
 def test_sigkill_mid_run_then_resume_equals_uninterrupted(jet_rows, tmp_path):
     hepml(*_train_args(jet_rows, tmp_path / "straight"))
     args = [
@@ -79,7 +83,7 @@ def test_train_evaluate_predict_export(jet_rows, tmp_path):
     assert "substructure-bdt" in r.stdout
     assert "1/eB" in r.stdout
     with open(tmp_path / "eval" / "metrics.json") as f:
-        metrics = json.load(f)
+        metrics = json.load(f, parse_constant=_no_nan_tokens)
     assert set(metrics["models"]) == {"pfn", "substructure-bdt"}
     assert metrics["models"]["pfn"]["n"] == metrics["models"]["substructure-bdt"]["n"]
     for png in ("roc.png", "rejection.png", "scores_pfn.png", "scores_substructure-bdt.png"):
@@ -122,7 +126,7 @@ def _evaluate_with_added_jets(jet_rows, tmp_path):
               "--baseline", tmp_path / "bdt", "--no-plots", "-o", tmp_path / "eval_more")  # fmt: skip
     assert "x substructure-bdt @ 0.3" in r.stdout
     with open(tmp_path / "eval_more" / "metrics.json") as f:
-        more = json.load(f)
+        more = json.load(f, parse_constant=_no_nan_tokens)
     with open(tmp_path / "eval" / "metrics.json") as f:
         plain = json.load(f)
     n_extra = len(ak.from_parquet(extra))
@@ -136,10 +140,10 @@ def _evaluate_with_added_jets(jet_rows, tmp_path):
         test = evaluate_checkpoint(ckpt, "test")
         y = np.concatenate([test.y, np.zeros(n_extra, dtype=np.int64)])
         score = np.concatenate([test.score, predict_rows(ckpt, ak.from_parquet(extra))])
-        np.testing.assert_allclose(m["rej30"], rejection_at(y, score, 0.3), rtol=1e-9)
-        np.testing.assert_allclose(m["rej50"], rejection_at(y, score, 0.5), rtol=1e-9)
+        np.testing.assert_allclose(float(m["rej30"]), rejection_at(y, score, 0.3), rtol=1e-9)
+        np.testing.assert_allclose(float(m["rej50"]), rejection_at(y, score, 0.5), rtol=1e-9)
     pfn, bdt = more["models"]["pfn"], more["models"]["substructure-bdt"]
-    measured = [wp for wp in (30, 50) if all(np.isfinite(m[f"rej{wp}"]) for m in (pfn, bdt))]
+    measured = [wp for wp in (30, 50) if all(np.isfinite(float(m[f"rej{wp}"])) for m in (pfn, bdt))]
     assert measured  # the small sample leaves background at one working point at least
     for wp in measured:
         assert bdt[f"ratio{wp}"] == 1.0
