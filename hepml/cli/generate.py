@@ -60,7 +60,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
         help="reference pT-hat of --pthat-bias, where the weight is 1 (default: the pT-hat minimum)",
     )
     p.add_argument("--ecm", type=float, default=13000.0, help="centre-of-mass energy in GeV")
-    p.add_argument("--mass", type=float, default=2000.0, help="Z' mass in GeV (zprime_ttbar)")
+    p.add_argument("--mass", type=float, default=None,
+                   help="Z' mass in GeV (zprime_ttbar only; default 2000)")  # fmt: skip
     p.add_argument("--keep-neutrinos", action="store_true", help="keep neutrinos in particles")
     p.add_argument(
         "--set", action="append", default=[], metavar="'KEY = VALUE'", help="extra Pythia setting"

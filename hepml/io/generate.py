@@ -104,6 +104,11 @@ RESERVED_SETTINGS = {
     "phasespace:bias2selection": "pthat_bias (--pthat-bias)",
     "phasespace:bias2selectionpow": "pthat_bias (--pthat-bias)",
     "phasespace:bias2selectionref": "pthat_bias_ref (--pthat-bias-ref)",
+    "random:seed": "seed (--seed; job j uses seed + j)",
+    "random:setseed": "seed (--seed; job j uses seed + j)",
+    "beams:ecm": "ecm (--ecm)",
+    "beams:ea": "ecm (--ecm)",
+    "beams:eb": "ecm (--ecm)",
 }
 
 
@@ -120,11 +125,18 @@ class GenerateConfig:
     pthat_bias: float | None = None  # power p: sample (pT-hat/ref)^p more, weight (ref/pT-hat)^p
     pthat_bias_ref: float | None = None  # GeV; default: the pT-hat minimum
     ecm: float = 13000.0
-    mass: float = 2000.0  # Z' mass for zprime_ttbar
+    mass: float | None = None  # Z' mass (GeV) for zprime_ttbar; default 2000
     keep_neutrinos: bool = False
     merge: bool = True  # one output file; else one per job (name_jobN.root)
     batch: int = 50
     settings: list[str] = field(default_factory=list)  # extra Pythia "Key = value" lines
+
+    @property
+    def effective_mass(self) -> float | None:
+        """The Z' mass Pythia uses (GeV): ``mass`` or 2000 for ``zprime_ttbar``; else None."""
+        if self.process != "zprime_ttbar":
+            return None
+        return float(self.mass) if self.mass is not None else 2000.0
 
     @property
     def effective_pthat_min(self) -> float:
@@ -168,6 +180,13 @@ class GenerateConfig:
             )
         if self.ecm <= 0:
             raise ConfigError(f"--ecm must be positive, got {self.ecm}")
+        if self.mass is not None and self.process != "zprime_ttbar":
+            raise ConfigError(
+                f"--mass ({self.mass:g}) is the Z' mass of zprime_ttbar; {self.process!r} "
+                "has none: drop --mass"
+            )
+        if self.mass is not None and not self.mass > 0:
+            raise ConfigError(f"--mass must be a positive mass in GeV, got {self.mass}")
         self._validate_bias()
         for s in self.settings:
             if "=" not in s:
@@ -237,7 +256,7 @@ def pythia_settings(cfg: GenerateConfig, job: int = 0) -> list[str]:
     """The full list of Pythia settings for one job."""
     out = [
         f"Beams:eCM = {cfg.ecm}",
-        *(s.format(mass=cfg.mass) for s in PROCESSES[cfg.process]),
+        *(s.format(mass=cfg.effective_mass) for s in PROCESSES[cfg.process]),
         "Random:setSeed = on",
         f"Random:seed = {pythia_seed(cfg.seed, job)}",
         "Print:quiet = on",
@@ -444,6 +463,9 @@ def _job(cfg: GenerateConfig, job: int, n_events: int, event0: int, out: str, re
             "pthat_max": float(cfg.pthat_max if cfg.pthat_max is not None else -1.0),
             "pthat_bias": float(cfg.pthat_bias or 0.0),
             "pthat_bias_ref": float(cfg.effective_pthat_bias_ref or 0.0),
+            "mass_gev": float(cfg.effective_mass or -1.0),  # (-1: no Z')
+            "keep_neutrinos": int(cfg.keep_neutrinos),
+            "settings": "; ".join(cfg.settings),
             "hepml_version": __version__,
         }
 
@@ -516,16 +538,22 @@ def generate(
     if cfg.jobs == 1:
         rows = [_job(cfg, 0, cfg.events, 0, str(output), report)]
         parts = [output]
-    else:
+    elif not cfg.merge:  # one file per job, under its final name
         parts = [output.with_name(f"{output.stem}_job{j}{output.suffix}") for j in range(cfg.jobs)]
         rows = _run_jobs(cfg, sizes, starts, parts, report)
+    else:  # jobs write hidden files (never a user's OUT_jobN.root), merged, then removed
+        parts = [
+            output.with_name(f".{output.stem}.job{j}.{os.getpid()}{output.suffix}")
+            for j in range(cfg.jobs)
+        ]
+        try:
+            rows = _run_jobs(cfg, sizes, starts, parts, report)
+            _merge(parts, rows, output)
+        finally:
+            for p in parts:
+                p.unlink(missing_ok=True)
     seconds = time.perf_counter() - t0
-    outputs = parts
-    if cfg.jobs > 1 and cfg.merge:
-        _merge(parts, rows, output)
-        for p in parts:
-            p.unlink()
-        outputs = [output]
+    outputs = [output] if cfg.jobs > 1 and cfg.merge else parts
     cols = _rows_to_columns(rows)
     row_files = [str(p) for p in parts] if len(outputs) > 1 else [str(output)] * len(rows)
     info = combine_runinfo(
@@ -575,10 +603,11 @@ def _run_jobs(cfg, sizes, starts, parts, report) -> list[dict]:
                 p.terminate()
             p.join()
         if len(rows) < len(procs):  # a terminated job leaves its temporary file
-            for part in parts:
+            for j, part in enumerate(parts):
                 for tmp in part.parent.glob(f".{part.name}.*.part"):
                     tmp.unlink(missing_ok=True)
-                part.unlink(missing_ok=True)
+                if j in rows:  # (this run's file; an earlier run's of that name stays)
+                    part.unlink(missing_ok=True)
     return [rows[j] for j in range(len(procs))]
 
 

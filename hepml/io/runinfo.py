@@ -236,6 +236,11 @@ def combine_runinfo(
             f"{where}: runinfo mixes centre-of-mass energies {sorted(ecms)} GeV; "
             "combine files of one energy"
         )
+    masses = {float(m) for m in cols.get("mass_gev", []) if float(m) > 0}
+    if len(masses) > 1:
+        raise InputError(
+            f"{where}: runinfo mixes Z' masses {sorted(masses)} GeV; combine files of one mass"
+        )
     n_rows = len(cols["process"])
     if row_files is not None and len(row_files) != n_rows:
         raise ValueError(f"row_files has {len(row_files)} entries for {n_rows} runinfo rows")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import awkward as ak
 import numpy as np
 import pytest
+import uproot
 
-from hepml.errors import ConfigError
+from hepml.errors import ConfigError, InputError
 from hepml.io import read_events, read_runinfo
 from hepml.io.generate import GenerateConfig, generate, pythia_settings
 
@@ -105,6 +106,34 @@ def test_jobs_without_merge_write_one_file_per_job(tmp_path):
     assert ak.all(_decaying_tops(ev.partons) == 2)
     assert ak.any(ev.partons.pid == 32)
     assert not list(tmp_path.glob(".*.part"))
+    # runinfo records the mass and the extra settings (and mixing masses is refused)
+    with uproot.open(result.outputs[0]) as f:
+        row = f["runinfo"].arrays()
+    assert row.mass_gev[0] == 1500.0
+    assert row.keep_neutrinos[0] == 0
+    assert row.settings[0] == ""
+    other = generate(GenerateConfig(process="zprime_ttbar", events=2, seed=9, mass=1000),
+                     tmp_path / "zp1000.root")  # fmt: skip
+    with pytest.raises(InputError, match="mixes Z' masses"):
+        read_runinfo([*result.outputs, other.outputs[0]])
+
+
+def test_a_failed_run_keeps_an_earlier_runs_files(tmp_path, monkeypatch):
+    import hepml.io.generate as G
+
+    first = generate(GenerateConfig(process="ttbar", events=4, jobs=2, merge=False),
+                     tmp_path / "x.root")  # fmt: skip
+    before = {p.name: p.read_bytes() for p in first.outputs}
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("job died")
+
+    monkeypatch.setattr(G, "_merge", boom)  # (fails after the jobs, before anything is kept)
+    with pytest.raises(RuntimeError):
+        generate(GenerateConfig(process="ttbar", events=4, jobs=2, merge=True, seed=5),
+                 tmp_path / "x.root")  # fmt: skip
+    assert {p.name: p.read_bytes() for p in tmp_path.glob("x_job*.root")} == before
+    assert not list(tmp_path.glob(".x*"))  # (the merge's hidden job files are gone)
 
 
 @pytest.mark.parametrize(
@@ -118,6 +147,10 @@ def test_jobs_without_merge_write_one_file_per_job(tmp_path):
             r"--pthat-max \(400\) must exceed --pthat-min \(500\)",
         ),
         ({"settings": ["HardQCD:all on"]}, "not of the form 'Key = value'"),
+        ({"settings": ["Random:seed = 42"]}, r"set it with seed \(--seed"),
+        ({"settings": ["Beams:eCM = 8000"]}, r"set it with ecm \(--ecm\)"),
+        ({"process": "ttbar", "mass": 3000}, "--mass .* is the Z' mass of zprime_ttbar"),
+        ({"process": "zprime_ttbar", "mass": -5}, "--mass must be a positive mass"),
     ],
 )
 def test_bad_generator_configs(kwargs, message):
