@@ -34,7 +34,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from hepml.errors import ConfigError
+from hepml.errors import ConfigError, HepmlError
 from hepml.extras import require
 from hepml.train.config import BDT_MODELS, TrainConfig
 
@@ -186,9 +186,16 @@ def _worker_loop(loop_config: dict) -> None:
     trainer.prepare_data()
     trainer.build()
     checkpoint = ray.train.get_checkpoint()
+    best_bytes = None  # rank 0: the best epoch's checkpoint, carried in every checkpoint
     if checkpoint is not None:  # a restart after a worker failure, or a rerun of the run
         with checkpoint.as_directory() as d:
-            trainer.load_state(load_checkpoint(os.path.join(d, "checkpoint.pt")))
+            state = load_checkpoint(os.path.join(d, "checkpoint.pt"))
+            trainer._check_resumable(state, f"Ray run {loop_config.get('run_name', '')!r}")
+            trainer.load_state(state)
+            best_path = os.path.join(d, "best.pt")
+            if os.path.exists(best_path):
+                with open(best_path, "rb") as f:
+                    best_bytes = f.read()
     resumed_from = trainer.epoch  # 0 on a fresh start
     trainer.model = ray.train.torch.prepare_model(trainer.model)
     while not trainer.done():
@@ -199,6 +206,11 @@ def _worker_loop(loop_config: dict) -> None:
             with tempfile.TemporaryDirectory() as tmp:
                 state = trainer.state()
                 save_checkpoint(state, os.path.join(tmp, "checkpoint.pt"))
+                if row.get("best") or best_bytes is None:
+                    with open(os.path.join(tmp, "checkpoint.pt"), "rb") as f:
+                        best_bytes = f.read()
+                with open(os.path.join(tmp, "best.pt"), "wb") as f:
+                    f.write(best_bytes)
                 write_history(trainer.history, tmp)
                 ray.train.report(
                     {k: v for k, v in row.items() if isinstance(v, int | float | bool)},
@@ -206,6 +218,24 @@ def _worker_loop(loop_config: dict) -> None:
                 )
         else:
             ray.train.report({k: v for k, v in row.items() if isinstance(v, int | float | bool)})
+
+
+def _user_error(err: BaseException) -> HepmlError | None:
+    """The hepml error (bad config or input) a worker raised, out of Ray's wrappers, so
+    that the command line prints its one line instead of Ray's traceback."""
+    todo, seen = [err], set()
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, HepmlError):
+            return e
+        # (Ray Train: WorkerGroupError.worker_failures by rank; RayTaskError.cause)
+        todo += list((getattr(e, "worker_failures", None) or {}).values())
+        todo += [getattr(e, "cause", None), e.__cause__, e.__context__]
+        todo = [t for t in todo if t is None or isinstance(t, BaseException)]
+    return None
 
 
 def _absolute_paths(cfg: dict) -> dict:
@@ -256,7 +286,7 @@ def fit(
     cfg_dict = _absolute_paths({**config.to_dict(), "device": device})
     trainer = TorchTrainer(
         _worker_loop,
-        train_loop_config={"config": cfg_dict},
+        train_loop_config={"config": cfg_dict, "run_name": run_name},
         scaling_config=ScalingConfig(
             num_workers=num_workers, use_gpu=use_gpu, resources_per_worker=per_worker
         ),
@@ -269,9 +299,12 @@ def fit(
     )
     log(f"Ray Train: {num_workers} worker(s) ({'GPU' if use_gpu else 'CPU'}), run {run_name!r} "
         f"in {storage}")  # fmt: skip
-    result = trainer.fit()
+    try:
+        result = trainer.fit()
+    except Exception as err:
+        raise (_user_error(err) or err) from None
     if result.error is not None:
-        raise result.error
+        raise _user_error(result.error) or result.error
     if result.checkpoint is None:
         raise ConfigError(f"Ray run {run_name!r} finished without a checkpoint")
     from hepml.train.checkpoint import load_checkpoint, save_checkpoint
@@ -282,14 +315,9 @@ def fit(
         save_checkpoint(state, os.path.join(config.output, "checkpoint.pt"))
         shutil.copy(os.path.join(d, "history.json"), os.path.join(config.output, "history.json"))
         shutil.copy(os.path.join(d, "history.csv"), os.path.join(config.output, "history.csv"))
-    best = getattr(result, "best_checkpoints", None) or []
-    best_state = state
-    monitor = config.early_stopping.monitor
-    if best:
-        key = min if monitor == "val_loss" else max
-        ckpt, _ = key(best, key=lambda cm: cm[1].get(monitor, 0.0))
-        with ckpt.as_directory() as d:
-            best_state = load_checkpoint(os.path.join(d, "checkpoint.pt"))
+        # (the best epoch's state travels in every checkpoint: Ray keeps only the last two)
+        best_path = os.path.join(d, "best.pt")
+        best_state = load_checkpoint(best_path) if os.path.exists(best_path) else state
     save_checkpoint(best_state, os.path.join(config.output, "best.pt"))
     history = list(state["history"])
     for epoch in sorted({r.get("resumed_from", 0) for r in history} - {0}):

@@ -172,3 +172,21 @@ def test_relative_paths_work_from_the_driver_folder(local_ray, jet_rows, tmp_pat
     assert (tmp_path / "rel-run" / "best.pt").exists()
     ckpt = load_checkpoint(tmp_path / "rel-run" / "best.pt")
     assert all(os.path.isabs(f) for f in ckpt["config"]["data"]["files"])
+
+
+def test_best_checkpoint_is_the_best_epoch_and_reruns_must_match(local_ray, jet_rows, tmp_path):
+    """best.pt is the best epoch of the whole run (Ray keeps only the last two
+    checkpoints); rerunning a run's name with another config is refused, not silently
+    answered with the old run's model."""
+    from hepml.distributed import fit
+
+    wild = {"optimizer": {"name": "adam", "lr": 0.05}, "schedule": {"name": "none"}, "epochs": 4}
+    cfg = _cfg(jet_rows, tmp_path / "run", **wild)
+    storage = str(tmp_path / "ray")
+    history = fit(cfg, num_workers=1, storage_path=storage, max_failures=0, name="r")
+    losses = [r["val_loss"] for r in history]
+    best = load_checkpoint(tmp_path / "run" / "best.pt")
+    assert best["epoch"] == int(np.argmin(losses)) + 1
+    other = _cfg(jet_rows, tmp_path / "run2", **{**wild, "seed": 11})
+    with pytest.raises(ConfigError, match=r"cannot resume, the config.s .seed. differs"):
+        fit(other, num_workers=1, storage_path=storage, max_failures=0, name="r")
