@@ -101,11 +101,13 @@ def evaluate_checkpoint(
         raise InputError(f"unknown split {split!r}; use one of {', '.join(SPLITS)} or all")
     data_cfg = ckpt["config"]["data"]
     trained_on = list(data_cfg["files"])
-    if files:  # (every jet of them; each file keeps its training split, in any order)
-        files = list(files)
+    given = bool(files)
+    files = list(files) if given else trained_on
+    if add:
+        _check_independent(add, [*files, *trained_on])
+    if given:  # (every jet of them; each file keeps its training split, in any order)
         rows, sample = load_jet_rows(files, None, split_keys(files, trained_on))
     else:
-        files = trained_on
         missing = [f for f in files if not os.path.exists(f)]
         if missing:
             raise InputError(
@@ -113,8 +115,6 @@ def evaluate_checkpoint(
                 "records where it was); give the jet files with --data"
             )
         rows, sample = load_jet_rows(files, data_cfg.get("max_jets"))
-    if add:
-        _check_independent(add, [*files, *trained_on])
     if split != "all":
         idx = split_indices(rows, sample, data_cfg["split"], data_cfg["split_seed"])[split]
         rows = rows[idx]
