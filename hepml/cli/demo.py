@@ -67,8 +67,8 @@ def run(args, ui) -> int:
     cfg.validate()
     ui.info(f"hepml demo: outputs in {args.output_dir}/ (seed {cfg.seed})")
     s = run_demo(cfg, args.output_dir, progress=ui.progress, info=ui.info)
-    t = Table(title=f"jet tagging: test split ({s.jets['top']} top and {s.jets['qcd']} QCD "
-                    "jets, 400-1000 GeV, smeared)", title_justify="left")  # fmt: skip
+    t = Table(title=f"jet tagging: {s.jets['top']} top and {s.jets['qcd']} QCD jets (400-1000 "
+                    "GeV, smeared); scores on their test split", title_justify="left")  # fmt: skip
     for col in ("model", "test jets", "AUC", "1/εB @ εS=0.3", "1/εB @ εS=0.5"):
         t.add_column(col, justify="left" if col == "model" else "right", no_wrap=True)
     for name, m in s.models.items():

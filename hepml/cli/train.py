@@ -8,7 +8,8 @@ __all__ = ["add_parser", "run"]
 
 DESCRIPTION = """\
 Train a jet tagger (particlenet, particlenet-lite, pfn, or the substructure-bdt
-baseline) on jet rows written by 'hepml reconstruct'. Every epoch writes
+baseline) on jet rows written by 'hepml reconstruct', or an event classifier
+(event-gnn, or the event-bdt baseline) on its --level events rows. Every epoch writes
 OUTPUT/checkpoint.pt (resumable with --resume), OUTPUT/best.pt and
 OUTPUT/history.json/.csv; the split (train/val/test) is fixed by the files and
 data.split_seed, so every model sees the same test jets.

@@ -67,7 +67,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
         epilog=RUN_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    r.add_argument("--menu", required=True, help="menu YAML file")
+    r.add_argument("--menu", required=True,
+                   help="menu YAML file, or a built-in menu: demo, nanoaod_2015")  # fmt: skip
     r.add_argument("--sample", action="append", default=[], metavar="NAME=FILES",
                    help="a sample: name=glob[,glob...] (repeat for more)")  # fmt: skip
     r.add_argument("--signal", action="append", default=[], metavar="NAME",
@@ -105,7 +106,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     c.add_argument("files", nargs="+", help="ROOT files with recorded bits")
-    c.add_argument("--menu", required=True, help="menu YAML whose paths name 'recorded' bits")
+    c.add_argument("--menu", required=True,
+                   help="menu YAML whose paths name 'recorded' bits, or a built-in menu "
+                        "(nanoaod_2015)")  # fmt: skip
     c.add_argument("-o", "--out", default="trigger-compare", help="output folder")
     c.add_argument("--max-events", type=int, default=None, help="at most N events")
     c.add_argument("--skip-bad-files", action="store_true",
