@@ -461,12 +461,8 @@ class EventStream:
                 done = start + report.events
                 raise unreadable(f"{where}: entries {done}-{stop} could not be read", err) from None
             s, e = int(rep.tree_entry_start), int(rep.tree_entry_stop)
-            events = build_events(raw, mapping, entry_start=s, where=f"{where} entries {s}-{e}")
-            info = ChunkInfo(report.path, report.tree, mapping.schema, s, e, index)
+            yield self._chunk(raw, mapping, report, where, s, e, index)
             index += 1
-            report.events += len(events)
-            report.chunks += 1
-            yield self._stamp(events, info), info
 
     def _ranges(self, mapping, report, where, start, stop, index):
         """Chunks of a mapping that reads no branch: ``step_size`` entries each, or as
@@ -480,13 +476,16 @@ class EventStream:
         step = max(int(step), 1)
         for s in range(start, stop, step):
             e = min(s + step, stop)
-            raw = self._raw(None, [], where, s, e)
-            events = build_events(raw, mapping, entry_start=s, where=f"{where} entries {s}-{e}")
-            info = ChunkInfo(report.path, report.tree, mapping.schema, s, e, index)
+            yield self._chunk(self._raw(None, [], where, s, e), mapping, report, where, s, e, index)
             index += 1
-            report.events += len(events)
-            report.chunks += 1
-            yield self._stamp(events, info), info
+
+    def _chunk(self, raw, mapping, report, where, s, e, index):
+        """Entries [s, e) read as ``raw``: the events and their ChunkInfo, counted."""
+        events = build_events(raw, mapping, entry_start=s, where=f"{where} entries {s}-{e}")
+        info = ChunkInfo(report.path, report.tree, mapping.schema, s, e, index)
+        report.events += len(events)
+        report.chunks += 1
+        return self._stamp(events, info), info
 
     @classmethod
     def _raw(cls, tree, branches, where, start, stop):
