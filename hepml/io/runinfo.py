@@ -259,6 +259,15 @@ def combine_runinfo(
                 f"{key[1] if key[1] > 0 else math.inf:g}) with different biases ({shown}); "
                 "their weights are not on one scale: combine files of one bias"
             )
+        seeds = [int(cols["seed"][i]) for i in idx]
+        twice = sorted({x for x in seeds if seeds.count(x) > 1})
+        if twice:  # (same process, range and seed: the same events, counted twice)
+            raise InputError(
+                f"{', '.join(bin_files)}: runinfo rows of one pT-hat range share the Pythia "
+                f"seed {twice[0]}, so they hold the same events; job j of 'hepml generate "
+                "--seed S' uses 1 + S + j (--seed 1 -j 2 and --seed 2 overlap): generate "
+                "with seeds at least --jobs apart"
+            )
         bins.append(_combine_bin(cols, idx, bin_files))
     for lo, hi in itertools.pairwise(bins):
         if lo.pthat_max is None or lo.pthat_max > hi.pthat_min:

@@ -219,6 +219,8 @@ def test_combination_by_hand():
         info.pb_per_weight("c.root")
     # one bin: unchanged behaviour, every file maps to it without row_files
     one = combine_runinfo(_rows(pthat_min=[200.0] * 3, pthat_max=[-1.0] * 3), ["x.root"])
+    # the same seed in other pT-hat ranges is other events: allowed
+    combine_runinfo(_rows(seed=[1, 2, 1]), ["a.root", "b.root"], ["a.root", "a.root", "b.root"])
     assert one.cross_section_pb == pytest.approx((1e5 + 3.6e5 + 80 * 50.0) / 480)
     assert one.weight_per_event() == pytest.approx(one.cross_section_pb / 60.0)
     assert one.pb_per_weight("x.root") == pytest.approx(one.weight_per_event())
@@ -232,6 +234,8 @@ def test_combination_by_hand():
         ({"pthat_bias": [4.0, 0.0, 0.0], "pthat_bias_ref": [200.0, 0.0, 0.0]}, "different biases"),
         ({"ecm_gev": [13000.0, 13600.0, 13000.0]}, "centre-of-mass energies"),
         ({"process": ["qcd", "ttbar", "qcd"]}, "mixes processes"),
+        ({"seed": [2, 2, 3]}, "share the Pythia seed 2, so they hold the same events"),
+        ({"mass_gev": [1000.0, 1500.0, 1000.0]}, "mixes Z' masses"),
     ],
 )
 def test_combinations_that_would_double_count_are_refused(over, message):
