@@ -190,27 +190,3 @@ def test_best_checkpoint_is_the_best_epoch_and_reruns_must_match(local_ray, jet_
     other = _cfg(jet_rows, tmp_path / "run2", **{**wild, "seed": 11})
     with pytest.raises(ConfigError, match=r"cannot resume, the config.s .seed. differs"):
         fit(other, num_workers=1, storage_path=storage, max_failures=0, name="r")
-
-
-def test_predict_gives_up_on_a_unit_that_kills_every_actor(local_ray, jet_rows, tmp_path):
-    """No endless retry: a unit whose actor dies every time is an error naming it, and
-    the actors are gone afterwards."""
-    import time
-
-    import psutil
-
-    from hepml.distributed import predict
-    from hepml.errors import HepmlError
-    from hepml.train import fit as fit_local
-
-    cfg = _cfg(jet_rows, tmp_path / "model", epochs=1)
-    fit_local(cfg)
-    t0 = time.monotonic()
-    with pytest.raises(HepmlError, match=r"top\.parquet entries 0-.*died 3 times"):
-        predict(tmp_path / "model", [jet_rows["top"]], tmp_path / "out", num_actors=1,
-                rows_per_unit=10_000, _delay=-1)  # fmt: skip
-    assert time.monotonic() - t0 < 300
-    time.sleep(2)
-    left = [p for p in psutil.process_iter(["cmdline"])
-            if "ray::_Scorer" in " ".join(p.info["cmdline"] or [])]  # fmt: skip
-    assert not left
