@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hepml._json import strict
 from hepml.io.write import atomic_path, write_root
 from hepml.trigger.emulate import EmulationResult
 from hepml.trigger.rates import rate_curve
@@ -37,10 +38,7 @@ _CURVE_POINTS = 200
 
 
 def _f(x):
-    if x is None:
-        return None
-    x = float(x)
-    return x if np.isfinite(x) else (None if np.isnan(x) else ("inf" if x > 0 else "-inf"))
+    return None if x is None else strict(float(x))
 
 
 def curve(result: EmulationResult, name: str):
