@@ -31,7 +31,12 @@ from dataclasses import dataclass, field
 import awkward as ak
 import numpy as np
 
-from hepml.errors import ConfigError, InputError
+from hepml.errors import ConfigError, HepmlError, InputError
+
+#: a unit whose actor dies under it this many times is an error, not retried forever
+MAX_LOST_ATTEMPTS = 3
+#: how long an actor may stay unreachable after it died before the run gives up [s]
+RESTART_TIMEOUT = 300.0
 
 __all__ = ["PredictSummary", "predict"]
 
@@ -98,6 +103,8 @@ class _Scorer:
         from hepml.train.predict import predict_rows
 
         rows = read_rows(path, entry_start=start, entry_stop=stop)
+        if delay < 0:
+            os._exit(17)  # tests: an actor that dies on every unit
         if delay:
             time.sleep(delay)  # tests: keep the unit in flight long enough to be killed
         score = predict_rows(self.ckpt, rows, str(self.device), self.batch_size, self.model)
@@ -163,53 +170,97 @@ def predict(
     Actor = ray.remote(num_cpus=1, num_gpus=num_gpus_per_actor, max_restarts=-1)(_Scorer)
     asked = time.time()
     actors = [Actor.remote(os.fspath(model), device, batch_size) for _ in range(num_actors)]
+    try:
+        results, pings, loaded = _run_units(ray, actors, units, summary, progress, _delay)
+        for i in range(len(paths)):
+            mine = [results[u] for u in range(len(units)) if units[u][0] == i]
+            cols = {k: np.concatenate([r[k] for r in mine]) for k in mine[0]} if mine else {}
+            out = os.path.join(os.fspath(output_dir), f"{stems[i]}.scores.parquet")
+            write_parquet(out, cols)
+            summary.outputs.append(out)
+            summary.scores_out += len(cols.get("score", ()))
+        deadline = time.monotonic() + 10.0  # (the answers are in by now, unless lost)
+        for i, ping in enumerate(pings):
+            # an answer lost with its actor leaves the load time of the first unit it delivered
+            with contextlib.suppress(ray.exceptions.RayError, TimeoutError):
+                loaded[i] = ray.get(ping, timeout=max(0.0, deadline - time.monotonic()))
+        if loaded:
+            summary.startup_seconds = max(loaded.values()) - asked
+            summary.scoring_seconds = time.time() - min(loaded.values())
+    finally:
+        for a in actors:
+            ray.kill(a)
+    summary.seconds = time.perf_counter() - t0
+    if not summary.balanced:
+        raise InputError(f"internal accounting error: {summary}")
+    return summary
+
+
+def _run_units(ray, actors, units, summary, progress, delay) -> tuple[dict, list, dict]:
+    """Run every unit once on the actors; returns the results by unit, the actors'
+    ``ready`` answers and the load times seen so far.
+
+    An actor that dies under a unit is probed (``pid``) until its restart answers, and
+    only then given work again: a task sent while Ray still thinks the old process alive
+    fails at once, so counting those would blame the unit for one death several times.
+    A unit that loses :data:`MAX_LOST_ATTEMPTS` attempts, or an actor that does not come
+    back within :data:`RESTART_TIMEOUT`, is an error naming the file and its entries."""
+    lost_errors = (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError)
     # actor tasks run in the order sent: each answers once its model is loaded; nothing
     # waits on these until the end, so start-up is measured without holding anything up
     pings = [a.ready.remote() for a in actors]
     results: dict[int, dict] = {}
     pending = list(range(len(units)))
-    in_flight: dict = {}  # object ref -> (unit id, actor number)
+    in_flight: dict = {}  # object ref -> (unit id or None for a probe, actor number)
     loaded: dict[int, float] = {}  # actor number -> load time of its first delivered unit
-    idle = list(range(num_actors))
-    while pending or in_flight:
+    idle = list(range(len(actors)))
+    lost: dict[int, int] = {}  # unit -> attempts lost with their actor
+    down_since: dict[int, float] = {}  # actor number -> when it was found dead
+    while pending or any(u is not None for u, _ in in_flight.values()):
         while pending and idle:
             u = pending.pop(0)
             actor = idle.pop(0)
             _, path, lo, hi = units[u]
-            in_flight[actors[actor].score.remote(path, lo, hi, _delay)] = (u, actor)
+            in_flight[actors[actor].score.remote(path, lo, hi, delay)] = (u, actor)
         done, _ = ray.wait(list(in_flight), num_returns=1)
         ref = done[0]
         u, actor = in_flight.pop(ref)
         try:
-            res, loaded_at = ray.get(ref)
-        except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError):
-            summary.restarts += 1
-            pending.insert(0, u)  # the lost attempt wrote nothing; run the unit again
-            idle.append(actor)  # max_restarts: Ray brings the actor back
+            answer = ray.get(ref)
+        except lost_errors:
+            down_since.setdefault(actor, time.monotonic())
+            if time.monotonic() - down_since[actor] > RESTART_TIMEOUT:
+                where = f" while scoring {_unit_name(units[u])}" if u is not None else ""
+                raise HepmlError(
+                    f"a Ray actor died{where} and did not come back within "
+                    f"{RESTART_TIMEOUT:.0f} s; is the cluster short of CPUs or memory?"
+                ) from None
+            if u is not None:
+                summary.restarts += 1
+                lost[u] = lost.get(u, 0) + 1
+                if lost[u] >= MAX_LOST_ATTEMPTS:
+                    raise HepmlError(
+                        f"{_unit_name(units[u])}: the actor scoring them died {lost[u]} times "
+                        "(out of memory? a broken file?); score that file alone, or with "
+                        "smaller units, to see why"
+                    ) from None
+                pending.insert(0, u)  # the lost attempt wrote nothing; run the unit again
+            else:
+                time.sleep(0.05)  # still restarting: ask again shortly
+            in_flight[actors[actor].pid.remote()] = (None, actor)  # max_restarts: it comes back
             continue
+        down_since.pop(actor, None)
+        idle.append(actor)
+        if u is None:
+            continue  # a probe answered: the actor is back
+        res, loaded_at = answer
         results[u] = res
         loaded.setdefault(actor, loaded_at)
-        idle.append(actor)
         if progress is not None:
             progress(len(res["score"]))
-    for i in range(len(paths)):
-        mine = [results[u] for u in range(len(units)) if units[u][0] == i]
-        cols = {k: np.concatenate([r[k] for r in mine]) for k in mine[0]} if mine else {}
-        out = os.path.join(os.fspath(output_dir), f"{stems[i]}.scores.parquet")
-        write_parquet(out, cols)
-        summary.outputs.append(out)
-        summary.scores_out += len(cols.get("score", ()))
-    deadline = time.monotonic() + 10.0  # (the answers are in by now, unless lost)
-    for i, ping in enumerate(pings):
-        # an answer lost with its actor leaves the load time of the first unit it delivered
-        with contextlib.suppress(ray.exceptions.RayError, TimeoutError):
-            loaded[i] = ray.get(ping, timeout=max(0.0, deadline - time.monotonic()))
-    if loaded:
-        summary.startup_seconds = max(loaded.values()) - asked
-        summary.scoring_seconds = time.time() - min(loaded.values())
-    for a in actors:
-        ray.kill(a)
-    summary.seconds = time.perf_counter() - t0
-    if not summary.balanced:
-        raise InputError(f"internal accounting error: {summary}")
-    return summary
+    return results, pings, loaded
+
+
+def _unit_name(unit: tuple) -> str:
+    _, path, lo, hi = unit
+    return f"{path} entries {lo}-{hi}"

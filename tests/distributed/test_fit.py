@@ -153,6 +153,28 @@ def test_predict_on_actors_survives_a_killed_actor_exactly_once(local_ray, jet_r
     assert summary.scores_out == summary.rows_in
 
 
+def test_predict_stops_when_a_unit_kills_every_actor(local_ray, jet_rows, tmp_path):
+    """An actor that dies on every attempt at a unit (a unit that runs out of memory,
+    a crash in a library) is an error naming the file and its entries after a few
+    attempts, not an endless loop; no output file is left behind."""
+    import time
+
+    from hepml.distributed import predict
+    from hepml.distributed.predict import MAX_LOST_ATTEMPTS
+    from hepml.errors import HepmlError
+    from hepml.train import fit as fit_local
+
+    cfg = _cfg(jet_rows, tmp_path / "model", epochs=1)
+    fit_local(cfg)
+    t0 = time.monotonic()
+    with pytest.raises(HepmlError, match=r"top\.parquet entries 0-40: the actor scoring them died"):
+        predict(tmp_path / "model", [jet_rows["top"]], tmp_path / "out", num_actors=1,
+                rows_per_unit=40, _delay=-1.0)  # fmt: skip
+    assert time.monotonic() - t0 < 240
+    assert not list((tmp_path / "out").glob("*.parquet"))
+    assert MAX_LOST_ATTEMPTS == 3
+
+
 def test_relative_paths_work_from_the_driver_folder(local_ray, jet_rows, tmp_path, monkeypatch):
     """Ray Train workers run in their own folder: relative data and output paths given to
     the driver must still reach the same files."""
