@@ -64,7 +64,7 @@ done
 sample qcd_more1 qcd "$(events 60000)" 777 7 --pthat-min 500 --pthat-max 720
 sample qcd_more2 qcd "$(events 60000)" 888 8 --pthat-min 500 --pthat-max 720
 
-common=(--data "${files[@]}" --seed 1 --device "$DEVICE" --batch-size 256
+common=(--data "${files[@]}" --seed 1 --device "$DEVICE"
         --set "data.split=[0.7,0.1,0.2]" --set optimizer.name=adamw
         --set optimizer.lr=3e-3 --set schedule.name=onecycle)
 # train NAME MODEL EPOCHS [options]: resumes an interrupted run, skips a finished one
@@ -72,12 +72,14 @@ train() {
     local name=$1 model=$2 epochs=$3
     shift 3
     [ -f "$name/.done" ] && return
-    local resume=()
+    local resume=() network=()
     [ -f "$name/checkpoint.pt" ] && resume=(--resume)
+    # (the BDT has no epochs or batches: hepml train refuses those options for it)
+    [ "$model" = substructure-bdt ] || network=(--epochs "$epochs" --batch-size 256)
     say "train $model ($epochs epochs) -> $name"
     local t0
     t0=$(date +%s)
-    "$HEPML" train "${common[@]}" --model "$model" --epochs "$epochs" -o "$name" "${resume[@]}" "$@"
+    "$HEPML" train "${common[@]}" --model "$model" "${network[@]}" -o "$name" "${resume[@]}" "$@"
     echo "$(($(date +%s) - t0)) s" > "$name/.done"
 }
 train bdt substructure-bdt 1

@@ -95,11 +95,30 @@ def overrides_from_args(args) -> dict:
     return out
 
 
+def _refuse_network_options(args, model: str) -> None:
+    """The BDT baselines have no epochs, batches, learning-rate schedule or Ray: an option
+    for those would be ignored without a word, so it is an error naming the BDT's own."""
+    from hepml.errors import ConfigError
+
+    options = {"--epochs": args.epochs, "--batch-size": args.batch_size, "--lr": args.lr,
+               "--ray": args.ray or None, "--use-gpu": args.use_gpu or None}  # fmt: skip
+    given = [flag for flag, value in options.items() if value is not None]
+    if given:
+        raise ConfigError(
+            f"{', '.join(given)}: not an option of {model} (gradient-boosted "
+            "trees, trained in one go); set its own with --set, e.g. --set model.max_iter=400 "
+            "--set model.learning_rate=0.05 (also max_leaf_nodes, min_samples_leaf, "
+            "l2_regularization)"
+        )
+
+
 def run(args, ui) -> int:
     from hepml.train import fit, load_config
     from hepml.train.config import BDT_MODELS
 
     cfg = load_config(args.config, overrides_from_args(args))
+    if cfg.model_name in BDT_MODELS:
+        _refuse_network_options(args, cfg.model_name)
     what = (
         ""
         if cfg.model_name in BDT_MODELS

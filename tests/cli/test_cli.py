@@ -56,6 +56,26 @@ def test_user_error_is_one_line_without_traceback(tmp_path):
         (["inspect"], "the following arguments are required: FILE"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
         (["demo", "--zprime-mass", "100"], "--zprime-mass 100: give a Z' mass between"),
+        # the BDT has no epochs or learning rate: said, not silently ignored
+        (
+            [
+                "train",
+                "--data",
+                "a.parquet",
+                "b.parquet",
+                "--model",
+                "substructure-bdt",
+                "--epochs",
+                "30",
+                "--lr",
+                "0.01",
+            ],
+            "--epochs, --lr: not an option of substructure-bdt",
+        ),
+        (
+            ["train", "--data", "a.parquet", "--model", "event-bdt", "--ray"],
+            "--ray: not an option of event-bdt",
+        ),
     ],
 )
 def test_bad_arguments_exit_nonzero_with_one_line(argv, message, capsys):
