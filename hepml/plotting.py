@@ -77,7 +77,7 @@ def roc_curves(results: Sequence, path=None, title: str | None = None):
     plt, _ = _plt()
     fig, ax = plt.subplots(figsize=(9, 8))
     for r in results:
-        eps_b, eps_s, _ = roc_curve(r.y, r.score)
+        eps_b, eps_s, _ = roc_curve(r.y, r.score, getattr(r, "metric_weight", None))
         ax.plot(eps_b, eps_s, label=_label(r))
     ax.plot([0, 1], [0, 1], ls=":", color="grey", label="random")
     ax.set_xlabel(r"Background efficiency $\varepsilon_B$")
@@ -95,7 +95,7 @@ def rejection_curves(results: Sequence, path=None, title: str | None = None):
     plt, _ = _plt()
     fig, ax = plt.subplots(figsize=(9, 8))
     for r in results:
-        eps_b, eps_s, _ = roc_curve(r.y, r.score)
+        eps_b, eps_s, _ = roc_curve(r.y, r.score, getattr(r, "metric_weight", None))
         ok = (eps_b > 0) & (eps_s > 0.05)
         ax.plot(eps_s[ok], 1.0 / eps_b[ok], label=_label(r))
     ax.set_yscale("log")
@@ -115,13 +115,15 @@ def score_histograms(result, path=None, bins: int = 40, class_names=("background
     plt, hep = _plt()
     fig, ax = plt.subplots(figsize=(9, 8))
     edges = np.linspace(0, 1, bins + 1)
+    weight = getattr(result, "metric_weight", None)
     for label, name in enumerate(class_names):
-        s = result.score[result.y == label]
+        mine = result.y == label
+        s = result.score[mine]
         if len(s):
-            h, _ = np.histogram(s, bins=edges)
+            h, _ = np.histogram(s, bins=edges, weights=None if weight is None else weight[mine])
             hep.histplot(h / max(h.sum(), 1), edges, ax=ax, label=f"{name} ({len(s)} jets)")
     ax.set_xlabel(f"{result.name} score")
-    ax.set_ylabel("Fraction of jets")
+    ax.set_ylabel("Fraction of jets" + (" (weighted)" if weight is not None else ""))
     ax.set_yscale("log")
     ax.legend(fontsize=14)
     return _save(fig, path)

@@ -25,12 +25,18 @@ count both samples: the background's binomial error and the working point's own
 (the signal efficiency's error moved along the ROC curve), which dominates when few
 signal jets face many background jets. --data files the model was trained on keep
 their training split, in whatever order they are given.
+
+--weighted counts each jet with its event weight (the `weight` column that
+`hepml reconstruct` writes from the generator's weights): needed for pT-hat-biased
+samples, whose weights undo the bias. Each class's weights are scaled to sum to its
+number of jets; rejection errors then use the effective numbers of jets.
 """
 
 EPILOG = """examples:
   hepml evaluate pn/ pfn/ bdt/ -o eval
   hepml evaluate pn/best.pt --data other_top.parquet other_qcd.parquet --split all -o eval_other
   hepml evaluate pn/ pfn/ bdt/ --add qcd_more.parquet --baseline bdt/ -o eval_more
+  hepml evaluate pn/ --data top_biased.parquet qcd_biased.parquet --split all --weighted
 """
 
 
@@ -56,6 +62,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "--baseline",
         metavar="MODEL",
         help="one of the MODELs: rejections are also given as multiples of its",
+    )
+    p.add_argument(
+        "--weighted",
+        action="store_true",
+        help="count each jet with its event weight (pT-hat-biased samples)",
     )
     p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
     p.add_argument("--no-plots", action="store_true", help="metrics only")
@@ -106,13 +117,15 @@ def run(args, ui) -> int:
     for path, ckpt in ckpts:
         ui.info(f"evaluating {path} on {where}")
         name = _name(path, ckpt, taken)
-        results.append(
-            evaluate_checkpoint(ckpt, args.split, args.data, name, args.device, args.add)
+        result = evaluate_checkpoint(
+            ckpt, args.split, args.data, name, args.device, args.add, weighted=args.weighted
         )
+        results.append(result)
     if base is not None and not results[base].metrics:
         raise InputError(f"--baseline {args.baseline}: its jets hold one class, no rejection")
     title = f"{args.split} split" + (f" + {', '.join(args.add)}" if args.add else "")
-    table = Table(title=title)
+    weighted = ", weighted" if args.weighted else ""
+    table = Table(title=title + weighted)
     cols = ["model", "n", "AUC", "accuracy", "1/eB @ eS=0.3", "1/eB @ eS=0.5"]
     if base is not None:
         cols += [f"x {results[base].name} @ 0.3", "@ 0.5"]
@@ -123,7 +136,7 @@ def run(args, ui) -> int:
     for r in results:
         if r.metrics:
             for wp in (30, 50):
-                r.metrics[f"rej{wp}_err"] = rejection_error(r.y, r.score, wp / 100)
+                r.metrics[f"rej{wp}_err"] = rejection_error(r.y, r.score, wp / 100, r.metric_weight)
     for j, r in enumerate(results):
         m = r.metrics
         if base is not None and m:
@@ -145,7 +158,8 @@ def run(args, ui) -> int:
     os.makedirs(args.output, exist_ok=True)
     report = {r.name: {"n": len(r.y), "signal": int((r.y == 1).sum()), **r.metrics}
               for r in results}  # fmt: skip
-    out = {"split": args.split, "added_files": list(args.add), "models": report}
+    out = {"split": args.split, "added_files": list(args.add), "weighted": args.weighted,
+           "models": report}  # fmt: skip
     if base is not None:
         out["baseline"] = results[base].name
     with open(os.path.join(args.output, "metrics.json"), "w") as f:
@@ -154,7 +168,7 @@ def run(args, ui) -> int:
         from hepml import plotting
 
         unit = "events" if all(c["model_name"].startswith("event") for _, c in ckpts) else "jets"
-        title = f"{args.split} split, {len(results[0].y)} {unit}"
+        title = f"{args.split} split, {len(results[0].y)} {unit}{weighted}"
         plotting.roc_curves(results, os.path.join(args.output, "roc.png"), title)
         plotting.rejection_curves(results, os.path.join(args.output, "rejection.png"), title)
         for r in results:

@@ -65,6 +65,27 @@ class EvalResult:
     score: np.ndarray
     weight: np.ndarray
     metrics: dict[str, float] = field(default_factory=dict)
+    #: metrics (and plots) use the rows' event weights, see :func:`class_normalised`
+    weighted: bool = False
+
+    @property
+    def metric_weight(self) -> np.ndarray | None:
+        """The weights the metrics use: ``None`` (every jet counts once), or with
+        ``weighted`` the rows' weights scaled so that each class sums to its count."""
+        return class_normalised(self.y, self.weight) if self.weighted else None
+
+
+def class_normalised(y: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """``weight`` scaled per class to sum to the class's number of rows: efficiencies,
+    the ROC curve and rejections are those of the weighted spectra, while the accuracy
+    keeps the classes' balance of the evaluated set (the raw weights of two samples,
+    e.g. cross-section over events, would let one class outweigh the other by orders
+    of magnitude)."""
+    w = np.array(weight, dtype=np.float64)
+    for c in np.unique(y):
+        mine = y == c
+        w[mine] *= mine.sum() / w[mine].sum()
+    return w
 
 
 def _check_independent(add: Sequence[str | os.PathLike], used: Sequence[str | os.PathLike]):
@@ -89,9 +110,15 @@ def evaluate_checkpoint(
     name: str | None = None,
     device: str = "auto",
     add: Sequence[str | os.PathLike] | None = None,
+    weighted: bool = False,
 ) -> EvalResult:
     """Metrics of ``ckpt`` on ``split`` of its training files (or of ``files``, split
     the same way; ``split="all"`` takes every jet).
+
+    ``weighted``: the metrics count each jet with its row's event ``weight`` (for
+    pT-hat-biased samples, whose weights undo the bias), normalised per class by
+    :func:`class_normalised`. Weights must be finite and non-negative, with a positive
+    sum in each class.
 
     ``add``: more jet files whose every jet joins the evaluated set, unsplit, e.g. an
     independent background sample that measures a high rejection better. They must
@@ -105,8 +132,9 @@ def evaluate_checkpoint(
     files = list(files) if given else trained_on
     if add:
         _check_independent(add, [*files, *trained_on])
+    keys = split_keys(files, trained_on) if given else list(range(len(files)))
     if given:  # (every jet of them; each file keeps its training split, in any order)
-        rows, sample = load_jet_rows(files, None, split_keys(files, trained_on))
+        rows, sample = load_jet_rows(files, None, keys)
     else:
         missing = [f for f in files if not os.path.exists(f)]
         if missing:
@@ -115,9 +143,12 @@ def evaluate_checkpoint(
                 "records where it was); give the jet files with --data"
             )
         rows, sample = load_jet_rows(files, data_cfg.get("max_jets"))
+    lookup = np.zeros(max(keys) + 1, dtype=np.int64)
+    lookup[keys] = np.arange(len(keys))
+    origin = lookup[sample]  # each row's position in files (then add)
     if split != "all":
         idx = split_indices(rows, sample, data_cfg["split"], data_cfg["split_seed"])[split]
-        rows = rows[idx]
+        rows, origin = rows[idx], origin[idx]
     if add:
         extra = []
         for f in add:
@@ -129,11 +160,36 @@ def evaluate_checkpoint(
                     "takes rows written by the same `hepml reconstruct` level (jets or events)"
                 )
             extra.append(more[rows.fields])
+            origin = np.concatenate([origin, np.full(len(more), len(files) + len(extra) - 1)])
         rows = ak.concatenate([rows[rows.fields], *extra])
     if len(rows) == 0:
         raise InputError(f"the {split} split of {files} has no jets")
-    score = predict_rows(ckpt, rows, device)
     y = ak.to_numpy(rows.label).astype(np.int64)
     weight = ak.to_numpy(rows.weight).astype(np.float64)
-    metrics = binary_metrics(y, score) if len(np.unique(y)) == 2 else {}
-    return EvalResult(name or ckpt["model_name"], y, score, weight, metrics)
+    if weighted:  # (before any scoring)
+        _check_weights(y, weight, rows, [*map(str, files), *map(str, add or ())], origin)
+    score = predict_rows(ckpt, rows, device)
+    result = EvalResult(name or ckpt["model_name"], y, score, weight, weighted=weighted)
+    if len(np.unique(y)) == 2:
+        result.metrics = binary_metrics(y, score, result.metric_weight)
+    return result
+
+
+def _check_weights(y, weight, rows: ak.Array, names: list[str], origin: np.ndarray) -> None:
+    bad = np.flatnonzero(~np.isfinite(weight) | (weight < 0))
+    if len(bad):
+        first = rows[int(bad[0])]
+        where = f"entry {first.entry}" + (
+            f", jet {first.jet_index}" if "jet_index" in rows.fields else ""
+        )
+        raise InputError(
+            f"{names[origin[bad[0]]]}: {where} has the weight {weight[bad[0]]} ({len(bad)} "
+            "row(s) of the evaluated set have a negative or non-finite weight); evaluate "
+            "without --weighted, or fix the weights"
+        )
+    for c in np.unique(y):
+        if not weight[y == c].sum() > 0:
+            raise InputError(
+                f"weighted metrics: the rows of label {c} in {', '.join(names)} have weights "
+                "summing to 0"
+            )

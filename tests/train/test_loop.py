@@ -413,3 +413,48 @@ def test_streaming_with_loader_workers_keeps_to_the_schedule(small_config):
     cfg = small_config(model="pfn", epochs=1, batch_size=100, schedule={"name": "onecycle"},
                        data={"streaming": True, "workers": 2})  # fmt: skip
     assert len(fit(cfg)) == 1  # (it stepped past OneCycleLR's total before)
+
+
+def test_weighted_evaluation_counts_each_jet_with_its_weight(small_config, jet_rows, tmp_path):
+    """--weighted: a jet of weight 0 is as if absent, one of weight 2 counts twice (against
+    the unweighted metrics of a sample built that way), a class's overall scale does
+    not matter, and bad weights are refused naming the files."""
+    import awkward as ak
+
+    from hepml.cli.main import main
+    from hepml.train.metrics import binary_metrics, rejection_error
+
+    cfg = small_config(model="substructure-bdt")
+    fit(cfg)
+    ckpt = load_checkpoint(cfg.output)
+    top, qcd = (load_rows(jet_rows[k]) for k in ("top", "qcd"))
+    n = len(qcd)
+    w = np.where(np.arange(n) % 3 == 0, 0.0, np.where(np.arange(n) % 3 == 1, 2.0, 1.0))
+    files = {"top": tmp_path / "top_w.parquet", "qcd": tmp_path / "qcd_w.parquet"}
+    ak.to_parquet(ak.with_field(top, top.weight * 1e6, "weight"), files["top"])
+    ak.to_parquet(ak.with_field(qcd, w, "weight"), files["qcd"])
+    got = evaluate_checkpoint(ckpt, "all", [files["top"], files["qcd"]], weighted=True)
+    plain = evaluate_checkpoint(ckpt, "all", [files["top"], files["qcd"]])
+    # the same jets, unweighted, with weight-2 jets twice and weight-0 jets left out
+    repeat = np.concatenate([np.ones(len(top), int), w.astype(int)])
+    y, score = np.repeat(plain.y, repeat), np.repeat(plain.score, repeat)
+    want = binary_metrics(y, score)
+    for key in ("auc", "rej30", "rej50"):
+        assert got.metrics[key] == pytest.approx(want[key], rel=1e-9), key
+    assert got.metrics["auc"] != pytest.approx(plain.metrics["auc"], rel=1e-6)
+    # errors use effective counts: more than the unweighted ones of the same jets
+    if np.isfinite(got.metrics["rej50"]):
+        err = rejection_error(got.y, got.score, 0.5, got.metric_weight)
+        assert err > rejection_error(y, score, 0.5)
+
+    main(["evaluate", cfg.output, "--data", str(files["top"]), str(files["qcd"]), "--split",
+          "all", "--weighted", "--no-plots", "-q", "-o", str(tmp_path / "ev")])  # fmt: skip
+    with open(tmp_path / "ev" / "metrics.json") as f:
+        report = json.load(f)
+    assert report["weighted"] is True
+    assert report["models"]["substructure-bdt"]["auc"] == pytest.approx(got.metrics["auc"])
+
+    ak.to_parquet(ak.with_field(qcd, np.where(np.arange(n) == 5, np.nan, w), "weight"),
+                  files["qcd"])  # fmt: skip
+    with pytest.raises(InputError, match=r"qcd_w\.parquet: entry \d+, jet \d+ has the weight nan"):
+        evaluate_checkpoint(ckpt, "all", [files["top"], files["qcd"]], weighted=True)
