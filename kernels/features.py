@@ -21,7 +21,8 @@ col    feature
 8-12   one-hot type: charged hadron, neutral hadron, photon, electron, muon
 =====  ==========================================================
 
-Logarithms of zero are floored at ``log(1e-8)`` so no feature is infinite.
+Logarithms of values at or below ``1e-8`` (zero included) are floored at ``log(1e-8)``
+so that no feature is infinite and ultra-soft particles do not stretch the inputs.
 
 Example::
 

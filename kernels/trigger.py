@@ -102,7 +102,7 @@ def leading_kernel(
     for ev in numba.prange(n):
         lo = offsets[ev]
         m = offsets[ev + 1] - lo
-        if rank < m:
+        if 0 <= rank < m:
             order = np.argsort(-pt[lo : lo + m], kind="mergesort")
             out[ev] = values[lo + order[rank]]
     return out

@@ -5,6 +5,8 @@ from __future__ import annotations
 import awkward as ak
 import numpy as np
 
+from hepml.errors import InputError
+
 __all__ = [
     "as_float64",
     "counts_to_offsets",
@@ -60,6 +62,12 @@ def flat(array: ak.Array, field: str, dtype=np.float64) -> np.ndarray:
             if data.ndim == 1 and len(data) >= off[-1]:  # (fast path, as offsets_of)
                 return np.ascontiguousarray(data[off[0] : off[-1]].astype(dtype))
     values = getattr(array, field) if field not in array.fields else array[field]
+    if values.ndim > 2:
+        raise InputError(
+            f"{field!r} has {values.ndim - 1} levels of lists ({values.type}); hepml.reco "
+            "takes one list per event or per jet: flatten the outer one first, "
+            "e.g. ak.flatten(constituents, axis=1)"
+        )
     return np.ascontiguousarray(ak.to_numpy(ak.flatten(values, axis=None)).astype(dtype))
 
 

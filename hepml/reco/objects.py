@@ -108,8 +108,8 @@ def reconstruct_objects(particles: ak.Array, config: ObjectConfig | None = None)
     lep_cand = ((apid == 11) | (apid == 13)) & (pt > cfg.lepton_pt_min)
     lep_cand &= np.abs(eta) < cfg.lepton_eta_max
     pho_cand = (apid == 22) & (pt > cfg.photon_pt_min) & (np.abs(eta) < cfg.photon_eta_max)
-    iso = relative_isolation_kernel(
-        pt, eta, phi, offsets, lep_cand | pho_cand, float(cfg.iso_radius)
+    iso = relative_isolation_kernel(  # (neutrinos leave no energy in the cone)
+        np.where(visible, pt, 0.0), eta, phi, offsets, lep_cand | pho_cand, float(cfg.iso_radius)
     )
     isolated = iso < cfg.iso_max
     is_e = lep_cand & (apid == 11) & isolated

@@ -13,6 +13,7 @@ from __future__ import annotations
 import awkward as ak
 import numpy as np
 
+from hepml.errors import ConfigError
 from hepml.kernels import trigger as K
 from hepml.reco._buffers import flat, offsets_of
 
@@ -47,6 +48,8 @@ def leading(
     objects: ak.Array, field: str = "pt", rank: int = 0, fill: float = np.nan
 ) -> np.ndarray:
     """``field`` of the ``rank``-th hardest object (0 = leading); ``fill`` if absent."""
+    if int(rank) < 0:
+        raise ConfigError(f"leading(..., rank={rank}): rank counts from 0 (the leading object)")
     off, (values, pt) = _cols(objects, field, "pt")
     return K.leading_kernel(values, pt, off, int(rank), float(fill))
 

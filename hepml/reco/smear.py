@@ -16,7 +16,7 @@ import numpy as np
 
 from hepml.errors import ConfigError
 from hepml.kernels.smear import DEFAULT_PARAMS, PARAM_NAMES, smear_kernel
-from hepml.reco._buffers import flat, jagged_record, offsets_of
+from hepml.reco._buffers import event_index, flat, jagged_record, offsets_of
 
 __all__ = ["SmearConfig", "smear"]
 
@@ -96,12 +96,7 @@ def smear(
     opx, opy, opz, oe, keep = smear_kernel(
         px, py, pz, e, charge, pid, offsets, cfg.params(), int(seed), int(first_event)
     )
-    counts = (
-        np.add.reduceat(keep.astype(np.int64), offsets[:-1])
-        if len(px)
-        else np.zeros(len(offsets) - 1, np.int64)
-    )
-    counts[np.diff(offsets) == 0] = 0
+    counts = np.bincount(event_index(offsets)[keep], minlength=len(offsets) - 1).astype(np.int64)
     new_offsets = np.zeros(len(counts) + 1, dtype=np.int64)
     np.cumsum(counts, out=new_offsets[1:])
     cols = {

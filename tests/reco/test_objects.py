@@ -140,3 +140,24 @@ def test_objects_of_no_events_and_empty_events():
     assert ak.to_list(objs.met.pt) == [0.0, 50.0]
     none = reconstruct_objects(empty[:0], cfg)
     assert len(none) == 0
+
+
+def test_a_neutrino_near_a_muon_does_not_spoil_its_isolation():
+    """Neutrinos leave nothing in a detector: they count neither in MET's visible sum
+    nor in a lepton's isolation cone."""
+
+    def particle(pt, eta, phi, pid, charge, m=0.0):
+        px, py, pz = pt * math.cos(phi), pt * math.sin(phi), pt * math.sinh(eta)
+        e = math.sqrt(px * px + py * py + pz * pz + m * m)
+        return {"px": px, "py": py, "pz": pz, "E": e, "pid": pid, "charge": charge}
+
+    muon = particle(50, 0.0, 0.0, 13, -1, 0.105)
+    far = particle(40, 0.0, 3.0, 211, 1, 0.14)
+    nu = particle(20, 0.1, 0.05, -14, 0)  # ΔR = 0.11 from the muon
+    alone, with_nu = (
+        reconstruct_objects(ak.Array([ev], with_name="Momentum4D"))
+        for ev in ([muon, far], [muon, nu, far])
+    )
+    assert ak.to_list(with_nu.muons.pt) == ak.to_list(alone.muons.pt) == [[pytest.approx(50)]]
+    assert ak.to_list(with_nu.muons.iso) == [[0.0]]
+    assert ak.to_list(with_nu.met.pt) == ak.to_list(alone.met.pt)

@@ -178,3 +178,35 @@ def test_primitives_against_plain_awkward(shared_data):
     two = ak.num(mu) >= 2
     ref = (mu[two][:, 0] + mu[two][:, 1]).mass
     np.testing.assert_allclose(pair_mass(ev.muons)[ak.to_numpy(two)], ak.to_numpy(ref), rtol=1e-5)
+
+
+def test_smear_with_empty_events_at_the_end(ttbar):
+    """Empty events anywhere (last ones included) keep their place: each event is smeared
+    as it would be alone (seeded per entry)."""
+    particles = ttbar.particles[:3]
+    empty = particles[:0]
+    mixed = ak.concatenate([particles[:1], empty[:0], particles[1:3], ak.Array([[], []])])
+    mixed = ak.with_name(mixed, "Momentum4D")
+    got = smear(mixed, seed=5)
+    assert len(got) == 5
+    assert ak.to_list(ak.num(got)[3:]) == [0, 0]
+    alone = smear(particles, seed=5)
+    assert ak.array_equal(got[:3].px, alone.px)
+
+
+def test_negative_rank_and_nested_inputs_are_refused(ttbar):
+    from hepml.errors import ConfigError
+    from hepml.kernels.trigger import leading_kernel
+
+    jets = cluster(ttbar.particles[:5], pt_min=100.0)
+    with pytest.raises(ConfigError, match=r"rank=-1\): rank counts from 0"):
+        leading(jets, "pt", rank=-1)
+    # the kernel itself never reads outside an event
+    off = np.array([0, 2, 2], dtype=np.int64)
+    got = leading_kernel(np.array([1.0, 2.0]), np.array([5.0, 9.0]), off, -1, -7.0)
+    assert got.tolist() == [-7.0, -7.0]
+    # events x jets x particles (a forgotten ak.flatten) would mix up jets
+    nested = constituent_particles(ttbar.particles[:5], jets)
+    for call in (substructure, soft_drop):
+        with pytest.raises(InputError, match=r"2 levels of lists.*ak\.flatten"):
+            call(nested)
