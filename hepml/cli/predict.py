@@ -7,10 +7,12 @@ import argparse
 __all__ = ["add_parser", "run"]
 
 DESCRIPTION = """\
-Score every jet row of the input files (written by 'hepml reconstruct') with a
-trained model and write one row per jet: file_index, entry, run, event,
-jet_index (join keys back to the input), label when known, and score (the
-signal probability). Output .parquet or .root (tree 'scores'), written atomically.
+Score every jet row (or event row, for event models) of the input files (written
+by 'hepml reconstruct', .parquet or .root) with a trained model and write one row
+per input row: file_index, entry, run, event, jet_index (join keys back to the
+input), label and weight when known, input (the position of its file among IN),
+and score (the signal probability). Output .parquet or .root (tree 'scores'),
+written atomically.
 """
 
 EPILOG = """examples:
@@ -31,7 +33,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("model", help="run folder or .pt checkpoint")
-    p.add_argument("inputs", nargs="+", metavar="IN", help="jet row files (.parquet)")
+    p.add_argument(
+        "inputs", nargs="+", metavar="IN", help="jet (or event) row files (.parquet or .root)"
+    )
     p.add_argument("-o", "--output", required=True,
                    help="output .parquet or .root (with --ray: a folder, one file per input)")  # fmt: skip
     p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
@@ -47,6 +51,13 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 def run(args, ui) -> int:
     import time
+
+    from hepml.errors import ConfigError
+
+    if args.batch_size < 1:
+        raise ConfigError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if args.ray and args.num_actors < 1:
+        raise ConfigError(f"--num-actors must be at least 1, got {args.num_actors}")
 
     if args.ray:
         from hepml.distributed import predict
@@ -67,12 +78,14 @@ def run(args, ui) -> int:
     from hepml.train import load_checkpoint, predict_rows
     from hepml.train.data import load_jet_rows
 
-    check_output(args.output)
+    check_output(args.output, args.inputs)
     ckpt = load_checkpoint(args.model)
     rows, sample = load_jet_rows(args.inputs)
     start = time.perf_counter()
     score = predict_rows(ckpt, rows, args.device, args.batch_size)
     seconds = time.perf_counter() - start
+    if len(score) != len(rows):  # (never silently fewer scores than rows)
+        raise RuntimeError(f"{len(score)} scores for {len(rows)} rows")
     out = {k: rows[k] for k in KEYS if k in rows.fields}
     out["input"] = sample
     out["score"] = score

@@ -87,10 +87,10 @@ def run(args, ui) -> int:
         level=args.level,
     )
     cfg.validate()
-    check_output(args.output)
+    paths = expand_paths(args.inputs)
+    check_output(args.output, paths)
     if args.level == "events" and str(args.output).lower().endswith(".root"):
         raise ConfigError(f"{args.output}: --level events writes parquet; use a .parquet name")
-    paths = expand_paths(args.inputs)
     from hepml.io import inspect_file
 
     total = 0

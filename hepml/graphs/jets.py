@@ -221,7 +221,8 @@ class JetGraphs(torch.utils.data.Dataset):
             )
         )
         self.y = torch.from_numpy(ak.to_numpy(rows.label).astype(np.int64))
-        self.weight = torch.from_numpy(ak.to_numpy(rows.weight).astype(np.float32))
+        weight = ak.to_numpy(rows.weight) if "weight" in rows.fields else np.ones(len(rows))
+        self.weight = torch.from_numpy(weight.astype(np.float32))  # (rows without: 1)
         self.ids = torch.from_numpy(
             np.stack([ak.to_numpy(rows[f]).astype(np.int64) for f in ID_FIELDS], 1)
         )

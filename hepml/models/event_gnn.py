@@ -73,9 +73,9 @@ def fully_connected(batch: Tensor, loop: bool = False) -> Tensor:
 class EventGNNConfig:
     """Event GNN hyper-parameters.
 
-    ``input_dims``: object feature width (default 10: a 6-way type one-hot — jet,
-    b-jet, electron, muon, photon, MET — and log pT, η, sin φ, cos φ; it must match
-    the graph builder). ``conv_params``: each EdgeConv block's MLP widths;
+    ``input_dims``: object feature width (default 10, the builder's
+    :data:`~hepml.reco.objects.EVENT_NODE_FEATURES`: a 5-way type one-hot — jet,
+    electron, muon, photon, MET — and log pT, η, sin φ, cos φ, log mass). ``conv_params``: each EdgeConv block's MLP widths;
     ``aggr``: ``"mean"``, ``"max"`` or ``"sum"`` over neighbours; ``graph``:
     ``"full"`` or ``"knn"`` (with ``k``) when no ``edge_index`` is passed;
     ``fc_params``: ``(units, dropout)`` hidden layers of the head.

@@ -142,14 +142,30 @@ class ReconstructSummary:
         return "\n".join(lines)
 
 
-def check_output(output: str | os.PathLike) -> Path:
-    """The output path, if its folder exists and it is ``.root`` or ``.parquet``."""
+def check_output(output: str | os.PathLike, inputs: Sequence = ()) -> Path:
+    """The output path, if its folder exists, it is ``.root`` or ``.parquet``, not a
+    folder, and none of ``inputs`` (which it would overwrite)."""
     output = Path(output)
     if output.suffix.lower() not in (".root", ".parquet"):
         raise ConfigError(f"{output}: write .root or .parquet")
     if not output.parent.exists():
         raise ConfigError(f"{output}: output folder {output.parent} does not exist")
+    if output.is_dir():
+        raise ConfigError(f"{output}: is a folder; give a file name to write")
+    refuse_overwrite(output, inputs)
     return output
+
+
+def refuse_overwrite(output: str | os.PathLike, inputs: Sequence) -> None:
+    """A one-line error when ``output`` is one of the ``inputs`` (the same file)."""
+    if not os.path.exists(output):
+        return
+    for path in inputs:
+        if os.path.exists(path) and os.path.samefile(output, path):
+            raise ConfigError(
+                f"{output} is also an input ({path}): writing it would destroy the input; "
+                "choose another output name"
+            )
 
 
 def _label_mode(cfg: ReconstructConfig, path: str, events: ak.Array) -> str:
@@ -488,9 +504,9 @@ def reconstruct(
     cfg.validate()
     if jobs < 1:
         raise ConfigError(f"--jobs must be at least 1, got {jobs}")
-    output = check_output(output)
-    suffix = output.suffix.lower()
     paths = expand_paths(inputs)
+    output = check_output(output, paths)
+    suffix = output.suffix.lower()
     skipped: dict[str, str] = {}
     units = _work_units(paths, jobs, skipped if cfg.skip_bad_files else None)
     if not units:

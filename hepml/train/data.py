@@ -74,8 +74,8 @@ def load_jet_rows(
         for b in files[:i]:
             if _same_file(os.fspath(a), os.fspath(b)):
                 raise InputError(
-                    f"{a} is given twice (as {b} too); each jet file may appear once, "
-                    "or its jets would land in two splits"
+                    f"{a} is given twice (as {b} too); each file may appear once, "
+                    "or its rows would count twice"
                 )
     arrays, sample = [], []
     for i, path in enumerate(files):

@@ -4,8 +4,10 @@ Both exported forms take **raw** particle features (the standardisation saved
 in the checkpoint is built in) and return class probabilities ``(B, n_classes)``.
 
 * **TorchScript** (``.pt``/``.ts``): the variable-size model itself, scripted —
-  ``forward(x (n, F), pos (n, 2), batch (n,))`` with any number of jets and
-  particles, exactly the scores of :func:`hepml.train.predict_rows`.
+  ``forward(x (n, F), pos (n, 2), batch (n,), num_graphs=-1)`` with any number of
+  jets and particles, exactly the scores of :func:`hepml.train.predict_rows`.
+  ``B`` is ``batch.max() + 1`` unless ``num_graphs`` says more (jets without
+  particles at the end of a batch have no entry in ``batch``).
 * **ONNX** (``.onnx``): message passing with data-dependent edge lists (the
   dynamic kNN builds ``edge_index`` inside the network and ``index_add`` scatters
   over it) does not go through ``torch.onnx.export`` on torch 2.13 (both the
@@ -48,6 +50,14 @@ __all__ = [
 ]
 
 
+def _n_graphs(batch: Tensor, num_graphs: int) -> int:
+    """``num_graphs`` when given (≥ 0; jets without particles at the end count), else
+    ``batch.max() + 1``."""
+    if num_graphs >= 0:
+        return num_graphs
+    return int(batch.max()) + 1 if batch.numel() > 0 else 0
+
+
 class Exported(nn.Module):
     """Variable-size ParticleNet with the standardisation and softmax built in (TorchScript)."""
 
@@ -57,8 +67,8 @@ class Exported(nn.Module):
         self.register_buffer("mean", mean.clone())
         self.register_buffer("std", std.clone())
 
-    def forward(self, x: Tensor, pos: Tensor, batch: Tensor) -> Tensor:
-        n_graphs = int(batch.max()) + 1 if batch.numel() > 0 else 0
+    def forward(self, x: Tensor, pos: Tensor, batch: Tensor, num_graphs: int = -1) -> Tensor:
+        n_graphs = _n_graphs(batch, num_graphs)
         logits = self.model((x - self.mean) / self.std, pos, batch, n_graphs)
         return torch.softmax(logits, dim=1)
 
@@ -67,8 +77,8 @@ class ExportedPFN(Exported):
     """Variable-size PFN with the standardisation and softmax built in (TorchScript);
     ``pos`` is accepted for a uniform signature and unused."""
 
-    def forward(self, x: Tensor, pos: Tensor, batch: Tensor) -> Tensor:
-        n_graphs = int(batch.max()) + 1 if batch.numel() > 0 else 0
+    def forward(self, x: Tensor, pos: Tensor, batch: Tensor, num_graphs: int = -1) -> Tensor:
+        n_graphs = _n_graphs(batch, num_graphs)
         logits = self.model((x - self.mean) / self.std, batch, n_graphs)
         return torch.softmax(logits, dim=1)
 
@@ -77,8 +87,8 @@ class ExportedEventGNN(Exported):
     """Event GNN over an event's objects with the standardisation and softmax built in
     (TorchScript); ``pos`` is accepted for a uniform signature and unused."""
 
-    def forward(self, x: Tensor, pos: Tensor, batch: Tensor) -> Tensor:
-        n_graphs = int(batch.max()) + 1 if batch.numel() > 0 else 0
+    def forward(self, x: Tensor, pos: Tensor, batch: Tensor, num_graphs: int = -1) -> Tensor:
+        n_graphs = _n_graphs(batch, num_graphs)
         logits = self.model((x - self.mean) / self.std, batch, None, n_graphs)
         return torch.softmax(logits, dim=1)
 
@@ -177,13 +187,17 @@ class DensePFN(nn.Module):
         return torch.softmax(self.net.out(self.net.f(h.sum(1))), dim=1)
 
 
-def pad_jets(x: Tensor, pos: Tensor, batch: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+def pad_jets(
+    x: Tensor, pos: Tensor, batch: Tensor, num_graphs: int = -1
+) -> tuple[Tensor, Tensor, Tensor]:
     """Flat ``(n, F)`` features, ``(n, 2)`` coordinates and jet ids → the ONNX model's
-    padded ``(B, N, F)``, ``(B, N, 2)`` and boolean ``(B, N)`` mask."""
+    padded ``(B, N, F)``, ``(B, N, 2)`` and boolean ``(B, N)`` mask. ``B`` is
+    ``num_graphs`` when given (jets without particles at the end count), else
+    ``batch.max() + 1``."""
     from hepml.models.knn import to_dense
 
-    dense_x, mask, _ = to_dense(x, batch)
-    dense_pos, _, _ = to_dense(pos, batch)
+    dense_x, mask, _ = to_dense(x, batch, num_graphs)
+    dense_pos, _, _ = to_dense(pos, batch, num_graphs)
     return dense_x, dense_pos, mask
 
 
@@ -212,9 +226,23 @@ def _wrapped(ckpt: dict, dense: bool) -> nn.Module:
     raise ConfigError(f"ONNX export supports particlenet and pfn, not {ckpt['model_name']!r}")
 
 
+#: the lowest ONNX opset the dense taggers export to (ascending TopK, for the kNN)
+MIN_OPSET = 11
+
+
+def _max_opset() -> int:
+    try:
+        from torch.onnx import _constants
+
+        return int(_constants.ONNX_MAX_OPSET)
+    except (ImportError, AttributeError):  # (a torch without the constant: let it decide)
+        return 10**6
+
+
 def export_checkpoint(ckpt: dict, path: str | os.PathLike, opset: int = 17) -> str:
     """Write ``ckpt``'s model to ``path``: ``.onnx`` → ONNX (dense form), ``.pt``/``.ts``
-    → TorchScript (variable size). Written atomically; returns the path."""
+    → TorchScript (variable size). Written atomically; returns the path. A checkpoint
+    file is never overwritten (TorchScript files share its ``.pt`` suffix)."""
     path = os.fspath(path)
     ext = os.path.splitext(path)[1].lower()
     if ext not in (".onnx", ".pt", ".ts"):
@@ -222,6 +250,19 @@ def export_checkpoint(ckpt: dict, path: str | os.PathLike, opset: int = 17) -> s
     parent = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(parent):
         raise InputError(f"{path}: output folder {parent} does not exist")
+    if os.path.isdir(path):
+        raise InputError(f"{path}: is a folder; give a file name to write")
+    if os.path.isfile(path) and _is_checkpoint(path):
+        raise InputError(
+            f"{path}: is a hepml checkpoint; exporting over it would destroy it, choose "
+            "another output name"
+        )
+    if ext == ".onnx" and not MIN_OPSET <= opset <= _max_opset():
+        top = _max_opset()
+        raise ConfigError(
+            f"--opset {opset}: the exported taggers need ONNX opset {MIN_OPSET} to "
+            f"{top if top < 10**6 else 'the newest your torch knows'} (default 17)"
+        )
     tmp = f"{path}.tmp-{os.getpid()}{ext}"
     try:
         if ext == ".onnx":
@@ -256,9 +297,21 @@ def export_checkpoint(ckpt: dict, path: str | os.PathLike, opset: int = 17) -> s
     return path
 
 
+def _is_checkpoint(path: str) -> bool:
+    """Whether ``path`` holds a hepml checkpoint (rather than an exported model)."""
+    from hepml.train.checkpoint import load_checkpoint
+
+    try:
+        load_checkpoint(path)
+    except Exception:  # (anything else: not a checkpoint)
+        return False
+    return True
+
+
 class OnnxTagger:
     """An exported ``.onnx`` tagger in ONNX Runtime, called like the TorchScript one:
-    ``tagger(x (n, F), pos (n, 2), batch (n,))`` → probabilities ``(B, n_classes)`` (numpy).
+    ``tagger(x (n, F), pos (n, 2), batch (n,)[, num_graphs])`` → probabilities
+    ``(B, n_classes)`` (numpy).
 
     (A PFN's ONNX graph has no ``pos`` input; it is passed only where the graph names it.)
     """
@@ -279,6 +332,6 @@ class OnnxTagger:
         feed = {"x": x, "pos": pos, "mask": mask}
         return self.session.run(None, {k: v for k, v in feed.items() if k in self.inputs})[0]
 
-    def __call__(self, x: Tensor, pos: Tensor, batch: Tensor):
-        dx, dp, m = pad_jets(x, pos, batch)
+    def __call__(self, x: Tensor, pos: Tensor, batch: Tensor, num_graphs: int = -1):
+        dx, dp, m = pad_jets(x, pos, batch, num_graphs)
         return self.run_dense(dx.numpy(), dp.numpy(), m.numpy())

@@ -60,7 +60,12 @@ def resolve_device(name: str = "auto") -> torch.device:
     and absent."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(name)
+    try:
+        dev = torch.device(name)
+    except (RuntimeError, TypeError):
+        raise ConfigError(f"device {name!r}: use auto, cpu, cuda or cuda:N") from None
+    if dev.type not in ("cpu", "cuda"):
+        raise ConfigError(f"device {name!r}: use auto, cpu, cuda or cuda:N")
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"device {name!r} asked for but CUDA is not available; use device: cpu")
     return dev
@@ -430,6 +435,14 @@ class Trainer:
         cfg = self.config
         torch.manual_seed(cfg.seed)
         options = {"input_dims": len(self.features), "n_classes": self.n_classes}
+        for key, value in options.items():  # (set from the data; another value cannot run)
+            given = cfg.model_options.get(key, value)
+            if given != value:
+                what = f"{value} input features" if key == "input_dims" else f"{value} classes"
+                raise ConfigError(
+                    f"model.{key}={given}: the data have {what}; leave model.{key} out "
+                    "(it is taken from the data)"
+                )
         options.update(cfg.model_options)
         self.model = build(cfg.model_name, **options).to(self.device)
         o = cfg.optimizer

@@ -35,6 +35,7 @@ def predict_rows(
     model=None,
 ) -> np.ndarray:
     """Signal score (probability of the last class) of each jet row, in row order."""
+    _check_kind(ckpt, rows)
     if model is None:
         model = model_from_checkpoint(ckpt, resolve_device(device))
     if ckpt["kind"] == "bdt":
@@ -86,6 +87,22 @@ def class_normalised(y: np.ndarray, weight: np.ndarray) -> np.ndarray:
         mine = y == c
         w[mine] *= mine.sum() / w[mine].sum()
     return w
+
+
+def _check_kind(ckpt: dict, rows: ak.Array) -> None:
+    """Jet taggers score jet rows, event models event rows: said plainly, not as a
+    missing feature deep inside."""
+    name = ckpt["model_name"]
+    jets, events = "part" in rows.fields, "objects" in rows.fields
+    if name.startswith("event") and jets and not events:
+        raise InputError(
+            f"{name} scores event rows (hepml reconstruct --level events); these are jet rows"
+        )
+    if not name.startswith("event") and events and not jets:
+        raise InputError(
+            f"{name} is a jet tagger: it scores jet rows (hepml reconstruct, --level jets); "
+            "these are event rows (--level events)"
+        )
 
 
 def _check_independent(add: Sequence[str | os.PathLike], used: Sequence[str | os.PathLike]):
@@ -165,7 +182,12 @@ def evaluate_checkpoint(
     if len(rows) == 0:
         raise InputError(f"the {split} split of {files} has no jets")
     y = ak.to_numpy(rows.label).astype(np.int64)
-    weight = ak.to_numpy(rows.weight).astype(np.float64)
+    if "weight" in rows.fields:
+        weight = ak.to_numpy(rows.weight).astype(np.float64)
+    elif weighted:
+        raise InputError(f"--weighted: the rows of {files} have no weight column")
+    else:
+        weight = np.ones(len(rows))
     if weighted:  # (before any scoring)
         _check_weights(y, weight, rows, [*map(str, files), *map(str, add or ())], origin)
     score = predict_rows(ckpt, rows, device)

@@ -183,3 +183,23 @@ def test_messages_are_printed_as_written(tmp_path, capsys):
     assert "in 'frob(jets[jets.pt > 30]) > 1' at column 1: unknown function" in (
         capsys.readouterr().err
     )
+
+
+def test_outputs_never_overwrite_inputs(tmp_path, capsys):
+    """`-o` naming an input file (or a folder) is one line, and the input is untouched."""
+    src = tmp_path / "events.root"
+    src.write_bytes(b"root" + bytes(range(256)))  # (refused before it is read)
+    before = src.read_bytes()
+    for argv, message in (
+        (["reconstruct", str(src), "-o", str(src)], "is also an input"),
+        (["predict", "m.pt", str(src), "-o", str(tmp_path / "." / "events.root")],
+         "is also an input"),
+        (["reconstruct", str(src), "-o", str(tmp_path)], "write .root or .parquet"),
+    ):  # fmt: skip
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert message in err, err
+        assert src.read_bytes() == before
+    (tmp_path / "out.parquet").mkdir()
+    assert main(["reconstruct", str(src), "-o", str(tmp_path / "out.parquet")]) == 2
+    assert "is a folder" in capsys.readouterr().err

@@ -79,6 +79,16 @@ def test_onnx_and_torchscript_match_the_model(checkpoints, name, tmp_path):
         else:
             np.testing.assert_array_equal(ts, ref)
         np.testing.assert_allclose(ref.sum(1), 1.0, rtol=1e-6)
+    # jets without particles at the end of a batch (absent from `batch`) keep their rows
+    sizes = [5, 0, 3, 0, 0]
+    x, pos, batch = _jets(sizes)
+    with torch.no_grad():
+        ref = reference(x, pos, batch, len(sizes)).numpy()
+        ts = scripted(x, pos, batch, len(sizes)).numpy()
+    assert ref.shape == ts.shape == (5, 2)
+    np.testing.assert_array_equal(ts, ref)
+    np.testing.assert_allclose(onnx(x, pos, batch, len(sizes)), ref, atol=1e-5, rtol=0)
+    np.testing.assert_array_equal(ref[3], ref[1])  # every empty jet scores alike
 
 
 def test_dense_form_ignores_padding(checkpoints):
@@ -99,6 +109,20 @@ def test_export_errors(checkpoints, tmp_path):
         export_checkpoint(checkpoints["pfn"], tmp_path / "m.txt")
     with pytest.raises(InputError, match="does not exist"):
         export_checkpoint(checkpoints["pfn"], tmp_path / "no" / "m.onnx")
+    for opset in (9, 1000):
+        with pytest.raises(ConfigError, match=f"--opset {opset}: .*opset 11 to"):
+            export_checkpoint(checkpoints["pfn"], tmp_path / "m.onnx", opset=opset)
+    (tmp_path / "folder.pt").mkdir()
+    with pytest.raises(InputError, match="is a folder"):
+        export_checkpoint(checkpoints["pfn"], tmp_path / "folder.pt")
+    # a checkpoint is never overwritten by its export (both end in .pt)
+    from hepml.train.checkpoint import save_checkpoint
+
+    save_checkpoint(checkpoints["pfn"], tmp_path / "best.pt")
+    before = (tmp_path / "best.pt").read_bytes()
+    with pytest.raises(InputError, match="is a hepml checkpoint"):
+        export_checkpoint(checkpoints["pfn"], tmp_path / "best.pt")
+    assert (tmp_path / "best.pt").read_bytes() == before
     bdt = {"kind": "bdt", "model_name": "substructure-bdt"}
     with pytest.raises(ConfigError, match="not a network"):
         export_checkpoint(bdt, tmp_path / "m.onnx")

@@ -458,3 +458,23 @@ def test_weighted_evaluation_counts_each_jet_with_its_weight(small_config, jet_r
                   files["qcd"])  # fmt: skip
     with pytest.raises(InputError, match=r"qcd_w\.parquet: entry \d+, jet \d+ has the weight nan"):
         evaluate_checkpoint(ckpt, "all", [files["top"], files["qcd"]], weighted=True)
+
+
+def test_rows_of_the_wrong_kind_and_rows_without_weights(small_config, jet_rows):
+    """A jet tagger given event rows (or the reverse) says so; rows without a weight
+    column are scored (weight 1)."""
+    import awkward as ak
+
+    from hepml.train.loop import resolve_device
+
+    cfg = small_config(model="substructure-bdt")
+    fit(cfg)
+    ckpt = load_checkpoint(cfg.output)
+    events = ak.Array({"label": [0, 1], "objects": [[{"pt": 1.0}], [{"pt": 2.0}]]})
+    with pytest.raises(InputError, match=r"is a jet tagger: it scores jet rows.*event rows"):
+        predict_rows(ckpt, events)
+    rows = load_rows(jet_rows["top"])
+    bare = rows[[f for f in rows.fields if f != "weight"]]
+    np.testing.assert_array_equal(predict_rows(ckpt, bare), predict_rows(ckpt, rows))
+    with pytest.raises(ConfigError, match="device 'gpu': use auto, cpu, cuda"):
+        resolve_device("gpu")
