@@ -98,7 +98,7 @@ def run_demo(
 
     cfg.validate()
     out = Path(output)
-    out.mkdir(parents=True, exist_ok=True)
+    _fresh_folder(out)
     summary = DemoSummary(output=str(out.resolve()))
     clock = time.perf_counter()
 
@@ -162,6 +162,35 @@ def run_demo(
     return summary
 
 
+#: what the demo writes into its folder; a rerun replaces exactly these
+OUTPUTS = ("events", "jets", "models", "evaluation", "trigger", "summary.json")
+
+
+def _fresh_folder(out: Path) -> None:
+    """Make ``out`` ready for a new run: created if absent; an earlier demo run's outputs
+    removed (the trainers refuse to overwrite a run, and stale files would mix with new
+    ones); a file, or a folder holding anything the demo does not write, refused."""
+    import shutil
+
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--output-dir {out}: is a file; give a folder (it is created)")
+    if out.is_dir():
+        foreign = sorted(p.name for p in out.iterdir() if p.name not in OUTPUTS)
+        if foreign:
+            raise ConfigError(
+                f"--output-dir {out}: holds {', '.join(foreign[:3])}"
+                f"{' …' if len(foreign) > 3 else ''}, which the demo did not write; give a "
+                "new or empty folder (a demo folder is reused: its outputs are replaced)"
+            )
+        for name in OUTPUTS:
+            path = out / name
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+
+
 def _train(model: str, cfg: DemoConfig, rows: dict, run: Path, info) -> Path:
     from hepml.train import fit, load_config
 
@@ -174,7 +203,8 @@ def _train(model: str, cfg: DemoConfig, rows: dict, run: Path, info) -> Path:
     })  # fmt: skip
     on_ray = cfg.ray and model != "substructure-bdt"
     where = "Ray, 2 workers" if on_ray else "one process"
-    info(f"training {model} ({where}, {cfg.epochs} epochs)")
+    epochs = "" if model == "substructure-bdt" else f", {cfg.epochs} epochs"
+    info(f"training {model} ({where}{epochs})")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if on_ray:

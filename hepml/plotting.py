@@ -59,8 +59,10 @@ def _plt():
 def _save(fig, path: str | os.PathLike | None):
     if path is not None:
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        tmp = f"{os.fspath(path)}.tmp-{os.getpid()}{os.path.splitext(path)[1]}"
-        fig.savefig(tmp, dpi=100, bbox_inches="tight")
+        ext = os.path.splitext(path)[1]
+        tmp = f"{os.fspath(path)}.tmp-{os.getpid()}{ext}"
+        # (no suffix: PNG, as matplotlib writes it; the temporary name must not decide)
+        fig.savefig(tmp, dpi=100, bbox_inches="tight", format=None if ext else "png")
         os.replace(tmp, path)
     return fig
 
@@ -135,11 +137,15 @@ def training_history(history: Sequence[dict], path=None, title: str | None = Non
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(17, 7))
     fig.subplots_adjust(wspace=0.35)
     ep = [r["epoch"] for r in history]
-    a1.plot(ep, [r["loss"] for r in history], "o-", label="training")
-    a1.plot(ep, [r["val_loss"] for r in history], "s-", label="validation")
+    if all("loss" in r for r in history):
+        a1.plot(ep, [r["loss"] for r in history], "o-", label="training")
+        a1.plot(ep, [r.get("val_loss", np.nan) for r in history], "s-", label="validation")
+        a1.legend(fontsize=14)
+    else:  # (the BDT baselines: trained in one go, no loss per epoch)
+        a1.text(0.5, 0.5, "no loss per epoch\n(trained in one go)", ha="center",
+                va="center", transform=a1.transAxes, fontsize=16)  # fmt: skip
     a1.set_xlabel("Epoch")
     a1.set_ylabel("Cross-entropy loss")
-    a1.legend(fontsize=14)
     if all("val_auc" in r for r in history):
         a2.plot(ep, [r["val_auc"] for r in history], "s-", color="C1")
     a2.set_xlabel("Epoch")

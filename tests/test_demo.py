@@ -40,3 +40,17 @@ def test_demo_runs_end_to_end(tmp_path, capsys):
                 "trigger/plots/turnon_HLT_PFHT1050.png"):  # fmt: skip
         assert (out / png).stat().st_size > 10_000
     assert (out / "trigger" / "decisions" / "qcd.root").exists()
+    # a second run into the same folder starts afresh (it failed: the trainers refuse
+    # a folder holding a run); a folder holding anything else, or a file, is refused
+    from hepml.demo import _fresh_folder
+    from hepml.errors import ConfigError
+
+    _fresh_folder(out)
+    assert out.is_dir()
+    assert not list(out.iterdir())
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(ConfigError, match=r"holds notes\.txt, which the demo did not write"):
+        _fresh_folder(out)
+    assert (out / "notes.txt").read_text() == "mine"
+    assert main(["demo", "--output-dir", str(out / "notes.txt"), "-q"]) == 2
+    assert "is a file" in capsys.readouterr().err

@@ -94,6 +94,10 @@ def test_training_history(tmp_path):
     ]
     plotting.training_history(history, tmp_path / "history.png", title="a run")
     check_png(tmp_path / "history.png")
+    # the BDT's one-row history (no loss), to a path without a suffix (PNG, as matplotlib)
+    bdt = [{"epoch": 1, "val_auc": 0.95, "val_rej30": 120.0, "seconds": 0.4}]
+    plotting.training_history(bdt, tmp_path / "bdt_history")
+    assert (tmp_path / "bdt_history").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")

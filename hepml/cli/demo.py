@@ -13,7 +13,9 @@ smear and reconstruct them, train ParticleNet-Lite, PFN and the substructure BDT
 briefly, evaluate them on the same test jets, and run the demo trigger menu
 (rates at L = 2e34 cm^-2 s^-1 from pT-hat-biased QCD, efficiencies on Z' -> ttbar,
 the ParticleNet path at a target rate). Plots, reports, models and events go to
-one folder (./hepml-demo); the same --seed gives the same numbers.
+one folder (./hepml-demo); the same --seed gives the same numbers. Running it
+again into the same folder replaces the earlier run's outputs there (a folder that
+holds anything else is refused).
 
 examples:
   hepml demo
@@ -47,9 +49,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
     return p
 
 
-def _pm(value, err, fmt=".0f") -> str:
+def _pm(value, err) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "inf"
+    fmt = ".0f" if value >= 10 else ".2f"  # (1.5 ± 0.18 is not "2 ± 0")
     return f"{value:{fmt}} ± {err:{fmt}}"
 
 

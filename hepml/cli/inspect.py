@@ -46,6 +46,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
 def run(args, ui) -> int:
     from rich.markup import escape
 
+    if args.fields < 0:
+        raise HepmlError(f"--fields must be 0 or more, got {args.fields}")
     failed = 0
     for path in expand_paths(args.files):
         try:

@@ -34,6 +34,21 @@ def parse_set(items: list[str], example: str) -> list[tuple[str, object]]:
     return out
 
 
+class _Console(Console):
+    """rich's console, except that a closed pipe (``hepml inspect ... | head``) ends the
+    command quietly with status 0, as the command line promises, not rich's status 1."""
+
+    def on_broken_pipe(self) -> None:
+        import os
+        import sys
+
+        self.quiet = True
+        stream = sys.stderr if self.stderr else sys.stdout
+        with contextlib.suppress(OSError, ValueError):  # (no more output to a closed pipe)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+        raise BrokenPipeError
+
+
 class UI:
     """Where the CLI prints; ``quiet`` keeps only results and errors."""
 
@@ -41,8 +56,8 @@ class UI:
         self.quiet = quiet
         # no markup in what is printed: messages hold cut expressions, extras and paths
         # such as jets[jets.pt > 30] or hepml[plot], which rich would take for tags
-        self.out = Console(highlight=False, soft_wrap=True, markup=False)
-        self.err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
+        self.out = _Console(highlight=False, soft_wrap=True, markup=False)
+        self.err = _Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
     def info(self, msg: str) -> None:
         if not self.quiet:

@@ -258,7 +258,10 @@ def _check(cfg: TrainConfig, source: str) -> None:
         options.setdefault("input_dims", 1)  # filled in from the data later
         default_config(cfg.model_name, **options)
     except ConfigError as exc:
-        raise ConfigError(f"{source}: model: {exc}") from None
+        extra = ""
+        if "unknown model" in str(exc):  # (the registry holds the networks only)
+            extra = f", and the baselines {', '.join(BDT_MODELS)}"
+        raise ConfigError(f"{source}: model: {exc}{extra}") from None
 
 
 def config_from_dict(data: dict[str, Any], source: str = "config") -> TrainConfig:

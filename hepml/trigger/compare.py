@@ -30,6 +30,7 @@ import numpy as np
 from hepml.errors import ConfigError
 from hepml.io.reader import expand_paths
 from hepml.trigger.emulate import Sample, count_events, first_pass, second_pass
+from hepml.trigger.expr import axis_label
 from hepml.trigger.menu import Menu
 
 __all__ = ["RecordedComparison", "compare_recorded", "write_comparison"]
@@ -147,7 +148,7 @@ def write_comparison(comps: list[RecordedComparison], out_dir: str | os.PathLike
         fig = turn_on_curves(
             {f"recorded {c.recorded}": (c.x, c.recorded_bits),
              f"emulated {c.path}": (c.x, c.emulated)},
-            png, xlabel=c.variable, title=f"{c.recorded}: recorded vs emulated",
+            png, xlabel=axis_label(c.variable), title=f"{c.recorded}: recorded vs emulated",
         )  # fmt: skip
         plt.close(fig)
         files.append(png)

@@ -51,7 +51,14 @@ from hepml.errors import ConfigError
 from hepml.reco import primitives
 from hepml.reco._buffers import offsets_of
 
-__all__ = ["COLLECTIONS", "FUNCTIONS", "Expression", "ExpressionError", "compile_expression"]
+__all__ = [
+    "COLLECTIONS",
+    "FUNCTIONS",
+    "Expression",
+    "ExpressionError",
+    "axis_label",
+    "compile_expression",
+]
 
 #: names an expression may start from
 COLLECTIONS = ("jets", "fatjets", "muons", "electrons", "photons", "met", "triggers", "event")
@@ -672,3 +679,33 @@ def compile_expression(text: str) -> Expression:
     except RecursionError:
         raise ExpressionError(f"in {text!r}: expression nested too deeply") from None
     return Expression(text.strip(), node, comp.collections, comp.fields)
+
+
+#: object fields and functions whose values are energies (GeV): for plot axes
+_GEV_FIELDS = {"pt", "msd", "mass", "msoftdrop", "e", "energy", "et", "sumet", "px", "py", "pz"}
+_GEV_FUNCTIONS = {"ht", "mht", "mass", "max_pair_mass"}
+
+
+def axis_label(text: str) -> str:
+    """A plot axis label for an expression: the expression, with `` [GeV]`` when its
+    value is an energy (``jets.pt[0]``, ``ht(jets[...])``, ``max(fatjets.msd)``)."""
+    try:
+        node = ast.parse(text.strip(), mode="eval").body
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return text
+    while True:
+        if isinstance(node, ast.Subscript):
+            node = node.value
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+              and node.func.id in ("sum", "max", "min", "abs") and len(node.args) == 1):  # fmt: skip
+            node = node.args[0]
+        else:
+            break
+    if isinstance(node, ast.Attribute):
+        gev = node.attr.lower() in _GEV_FIELDS
+    elif isinstance(node, ast.Name):  # a NanoAOD branch such as Jet_pt, FatJet_msoftdrop
+        gev = "_" in node.id and node.id.lower().rsplit("_", 1)[1] in _GEV_FIELDS
+    else:
+        fn = node.func.id if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) else ""
+        gev = fn in _GEV_FUNCTIONS
+    return f"{text} [GeV]" if gev else text

@@ -30,6 +30,7 @@ import numpy as np
 from hepml._json import strict
 from hepml.io.write import atomic_path, write_root
 from hepml.trigger.emulate import EmulationResult
+from hepml.trigger.expr import axis_label
 from hepml.trigger.rates import rate_curve
 
 __all__ = ["report_dict", "summary_lines", "summary_table", "write_report"]
@@ -221,7 +222,7 @@ def write_plots(result: EmulationResult, folder: Path) -> list[Path]:
         res = result.paths[p.name]
         if p.has_threshold and result.background:
             bg = "+".join(s.sample.name for s in result.background)
-            label = "ML score" if p.is_ml else p.variable.text
+            label = "ML score" if p.is_ml else axis_label(p.variable.text)
             fig = rate_vs_threshold(
                 {f"{p.name} ({bg})": curve(result, p.name)},
                 folder / f"rate_{p.name}.png",
@@ -236,7 +237,7 @@ def write_plots(result: EmulationResult, folder: Path) -> list[Path]:
             curves = {f"{n}": (s.turn_on[p.name], s.decision[p.name], s.weight)
                       for n, s in result.samples.items()}  # fmt: skip
             fig = turn_on_curves(
-                curves, folder / f"turnon_{p.name}.png", xlabel=p.turn_on.text,
+                curves, folder / f"turnon_{p.name}.png", xlabel=axis_label(p.turn_on.text),
                 title=f"{p.name} (L1 seed and HLT)",
             )  # fmt: skip
             plt.close(fig)

@@ -54,6 +54,7 @@ def test_user_error_is_one_line_without_traceback(tmp_path):
         (["generate", "--process", "ttbar", "--events", "0"], "--events must be at least 1"),
         (["generate", "--process", "higgs"], "invalid choice: 'higgs'"),
         (["inspect"], "the following arguments are required: FILE"),
+        (["inspect", "x.root", "--fields", "-2"], "--fields must be 0 or more, got -2"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
         (["demo", "--zprime-mass", "100"], "--zprime-mass 100: give a Z' mass between"),
         # the BDT has no epochs or learning rate: said, not silently ignored
@@ -203,3 +204,18 @@ def test_outputs_never_overwrite_inputs(tmp_path, capsys):
     (tmp_path / "out.parquet").mkdir()
     assert main(["reconstruct", str(src), "-o", str(tmp_path / "out.parquet")]) == 2
     assert "is a folder" in capsys.readouterr().err
+
+
+def test_output_into_a_closed_pipe_ends_quietly(shared_data):
+    """`hepml inspect FILES | head -1`: status 0 and no traceback when head has read
+    its line (rich's console turned a closed pipe into status 1)."""
+    files = [str(shared_data / n) for n in (NANOAOD, RNTUPLE, HZZ)]
+    proc = subprocess.Popen([sys.executable, "-m", "hepml.cli.main", "inspect", *files],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    with proc.stderr:
+        proc.stdout.readline()
+        proc.stdout.close()
+        err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0, err
+    assert "Traceback" not in err
+    assert "Exception ignored" not in err

@@ -227,3 +227,26 @@ def test_hostile_strings_only_raise_expression_errors(text):
         builtins.__import__ = real
     assert "os" not in called
     assert "subprocess" not in called
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("met.pt", "met.pt [GeV]"),
+        ("ht(jets[(jets.pt > 30) & (abs(jets.eta) < 2.5)])",
+         "ht(jets[(jets.pt > 30) & (abs(jets.eta) < 2.5)]) [GeV]"),
+        ("fatjets.pt[0]", "fatjets.pt[0] [GeV]"),
+        ("fatjets[0].msd", "fatjets[0].msd [GeV]"),
+        ("max(fatjets.msd)", "max(fatjets.msd) [GeV]"),
+        ("Jet_pt[0]", "Jet_pt[0] [GeV]"),
+        ("fatjets.tau32[0]", "fatjets.tau32[0]"),
+        ("jets.eta[0]", "jets.eta[0]"),
+        ("count(jets.pt > 30)", "count(jets.pt > 30)"),
+        ("met.pt / ht(jets)", "met.pt / ht(jets)"),
+        ("not python (", "not python ("),
+    ],
+)  # fmt: skip
+def test_plot_axes_carry_units_of_energy(text, label):
+    from hepml.trigger.expr import axis_label
+
+    assert axis_label(text) == label
