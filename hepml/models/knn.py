@@ -26,7 +26,13 @@ Conventions:
   taken, as in :func:`hepml.kernels.knn.knn_edges`; so a jet's neighbour sets (and
   score) do not depend on the other jets of its batch. Exact ties are common:
   smeared calorimeter cells put neutral particles at equal (η, φ). The order among
-  equal distances inside the k is unspecified.
+  equal distances inside the k is unspecified. This holds exactly for up to 4
+  features (the first ParticleNet block's (Δη, Δφ), computed coordinate by
+  coordinate). With more (the learned features of later blocks) distances come
+  from a matrix product, whose rounding can depend on the batch's layout, so two
+  neighbours at equal distance may compare unequal and the set at a tie can differ
+  with the batch; exact ties there need exactly equal learned features (duplicated
+  particles), and scores then differ at the level of float rounding.
 * A graph with fewer than :math:`k + 1` nodes gives every node all the others.
   A single-node graph gives **no** edges (``loop=False``): its node is isolated,
   and a message-passing layer with mean or max aggregation gives it a zero
