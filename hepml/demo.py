@@ -164,31 +164,39 @@ def run_demo(
 
 #: what the demo writes into its folder; a rerun replaces exactly these
 OUTPUTS = ("events", "jets", "models", "evaluation", "trigger", "summary.json")
+#: written first into a demo folder: a later run may replace what it holds
+MARKER = ".hepml-demo"
 
 
 def _fresh_folder(out: Path) -> None:
     """Make ``out`` ready for a new run: created if absent; an earlier demo run's outputs
     removed (the trainers refuse to overwrite a run, and stale files would mix with new
-    ones); a file, or a folder holding anything the demo does not write, refused."""
+    ones). Only a folder the demo made (its marker file, or an older run's
+    ``summary.json``) is cleared; a file, or a folder holding anything else (hidden
+    files aside), is refused."""
     import shutil
 
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--output-dir {out}: is a file; give a folder (it is created)")
     if out.is_dir():
-        foreign = sorted(p.name for p in out.iterdir() if p.name not in OUTPUTS)
-        if foreign:
+        entries = [p.name for p in out.iterdir() if not p.name.startswith(".")]
+        foreign = sorted(n for n in entries if n not in OUTPUTS)
+        ours = (out / MARKER).exists() or (out / "summary.json").is_file()
+        if foreign or (entries and not ours):
+            shown = foreign or sorted(entries)
             raise ConfigError(
-                f"--output-dir {out}: holds {', '.join(foreign[:3])}"
-                f"{' …' if len(foreign) > 3 else ''}, which the demo did not write; give a "
+                f"--output-dir {out}: holds {', '.join(shown[:3])}"
+                f"{' …' if len(shown) > 3 else ''}, which no earlier demo run wrote; give a "
                 "new or empty folder (a demo folder is reused: its outputs are replaced)"
             )
         for name in OUTPUTS:
             path = out / name
-            if path.is_dir():
+            if path.is_symlink() or path.is_file():
+                path.unlink()  # (a link itself, never what it points to)
+            elif path.is_dir():
                 shutil.rmtree(path)
-            elif path.exists():
-                path.unlink()
     out.mkdir(parents=True, exist_ok=True)
+    (out / MARKER).write_text("written by hepml demo: a rerun replaces this folder's outputs\n")
 
 
 def _train(model: str, cfg: DemoConfig, rows: dict, run: Path, info) -> Path:

@@ -45,12 +45,20 @@ def test_demo_runs_end_to_end(tmp_path, capsys):
     from hepml.demo import _fresh_folder
     from hepml.errors import ConfigError
 
+    (out / ".DS_Store").write_text("")  # (hidden files of the desktop do not count)
     _fresh_folder(out)
     assert out.is_dir()
-    assert not list(out.iterdir())
+    assert sorted(p.name for p in out.iterdir()) == [".DS_Store", ".hepml-demo"]
     (out / "notes.txt").write_text("mine")
-    with pytest.raises(ConfigError, match=r"holds notes\.txt, which the demo did not write"):
+    with pytest.raises(ConfigError, match=r"holds notes\.txt, which no earlier demo run wrote"):
         _fresh_folder(out)
     assert (out / "notes.txt").read_text() == "mine"
     assert main(["demo", "--output-dir", str(out / "notes.txt"), "-q"]) == 2
     assert "is a file" in capsys.readouterr().err
+    # a user's own events/ and models/ are never taken for a demo run's
+    mine = tmp_path / "analysis"
+    (mine / "events").mkdir(parents=True)
+    (mine / "events" / "run2018.root").write_text("data")
+    with pytest.raises(ConfigError, match="holds events, which no earlier demo run wrote"):
+        _fresh_folder(mine)
+    assert (mine / "events" / "run2018.root").read_text() == "data"

@@ -154,8 +154,7 @@ def run(args, ui) -> int:
         if base is not None:
             row += [rej(30, key="ratio", fmt=".2f"), rej(50, key="ratio", fmt=".2f")]
         table.add_row(*row)
-    ui.table(table)
-    os.makedirs(args.output, exist_ok=True)
+    os.makedirs(args.output, exist_ok=True)  # (files first: a closed stdout loses nothing)
     report = {r.name: {"n": len(r.y), "signal": int((r.y == 1).sum()), **r.metrics}
               for r in results}  # fmt: skip
     out = {"split": args.split, "added_files": list(args.add), "weighted": args.weighted,
@@ -174,5 +173,6 @@ def run(args, ui) -> int:
         for r in results:
             safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in r.name)
             plotting.score_histograms(r, os.path.join(args.output, f"scores_{safe}.png"))
+    ui.table(table)
     ui.print(f"wrote {args.output}/metrics.json" + ("" if args.no_plots else " and plots"))
     return 0

@@ -12,7 +12,7 @@ returns class probabilities. .pt/.ts (particlenet, particlenet-lite, pfn,
 event-gnn): TorchScript of the variable-size model, forward(x (n,F), pos (n,2),
 batch (n,), num_graphs=-1). .onnx (particlenet, particlenet-lite, pfn): the
 equivalent padded, masked dense forward, inputs x (B,N,F), pos (B,N,2), mask
-(B,N) with dynamic B and N, ONNX opset 11 or newer (see hepml.train.export).
+(B,N) with dynamic B and N, ONNX opset 12 or newer (see hepml.train.export).
 A checkpoint is never overwritten.
 """
 
@@ -32,7 +32,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     )
     p.add_argument("model", help="run folder or .pt checkpoint")
     p.add_argument("-o", "--output", required=True, help="output .onnx, .pt or .ts")
-    p.add_argument("--opset", type=int, default=17, help="ONNX opset, 11 or newer (default 17)")
+    p.add_argument("--opset", type=int, default=17, help="ONNX opset, 12 or newer (default 17)")
     p.set_defaults(run=run)
     return p
 

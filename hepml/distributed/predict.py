@@ -222,7 +222,15 @@ def _run_units(ray, actors, units, summary, progress, delay) -> tuple[dict, list
             actor = idle.pop(0)
             _, path, lo, hi = units[u]
             in_flight[actors[actor].score.remote(path, lo, hi, delay)] = (u, actor)
-        done, _ = ray.wait(list(in_flight), num_returns=1)
+        done, _ = ray.wait(list(in_flight), num_returns=1, timeout=10.0)
+        if not done:  # (nothing back for a while: a restart that never ends is an error)
+            late = [a for a, t in down_since.items() if time.monotonic() - t > RESTART_TIMEOUT]
+            if late:
+                raise HepmlError(
+                    f"a Ray actor died and did not come back within {RESTART_TIMEOUT:.0f} s; "
+                    "is the cluster short of CPUs or memory?"
+                )
+            continue
         ref = done[0]
         u, actor = in_flight.pop(ref)
         try:

@@ -226,8 +226,9 @@ def _wrapped(ckpt: dict, dense: bool) -> nn.Module:
     raise ConfigError(f"ONNX export supports particlenet and pfn, not {ckpt['model_name']!r}")
 
 
-#: the lowest ONNX opset the dense taggers export to (ascending TopK, for the kNN)
-MIN_OPSET = 11
+#: the lowest ONNX opset the dense taggers export to and run from (ascending TopK for
+#: the kNN needs 11, Clip on int64 neighbour counts 12)
+MIN_OPSET = 12
 
 
 def _max_opset() -> int:

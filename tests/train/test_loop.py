@@ -473,8 +473,13 @@ def test_rows_of_the_wrong_kind_and_rows_without_weights(small_config, jet_rows)
     events = ak.Array({"label": [0, 1], "objects": [[{"pt": 1.0}], [{"pt": 2.0}]]})
     with pytest.raises(InputError, match=r"is a jet tagger: it scores jet rows.*event rows"):
         predict_rows(ckpt, events)
+    from hepml.graphs.jets import JetGraphs
+
     rows = load_rows(jet_rows["top"])
     bare = rows[[f for f in rows.fields if f != "weight"]]
     np.testing.assert_array_equal(predict_rows(ckpt, bare), predict_rows(ckpt, rows))
+    graphs = JetGraphs(bare)  # (what training builds; it read rows.weight)
+    assert torch.all(graphs.weight == 1.0)
+    assert len(graphs.weight) == len(bare)
     with pytest.raises(ConfigError, match="device 'gpu': use auto, cpu, cuda"):
         resolve_device("gpu")
