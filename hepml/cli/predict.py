@@ -58,6 +58,15 @@ def run(args, ui) -> int:
         raise ConfigError(f"--batch-size must be at least 1, got {args.batch_size}")
     if args.ray and args.num_actors < 1:
         raise ConfigError(f"--num-actors must be at least 1, got {args.num_actors}")
+    if args.ray and args.device != "auto":
+        gpus = args.num_gpus_per_actor > 0
+        if args.device.startswith("cuda") != gpus:
+            raise ConfigError(
+                f"--device {args.device} with --ray: the actors score on "
+                f"{'GPUs' if gpus else 'CPUs'} as --num-gpus-per-actor says "
+                f"({args.num_gpus_per_actor:g}); give --num-gpus-per-actor 1 for GPUs, or leave "
+                "--device out"
+            )
 
     if args.ray:
         from hepml.distributed import predict

@@ -58,7 +58,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     ray.add_argument("--max-failures", type=int, default=2,
                      help="worker-group restarts from the last checkpoint (default 2)")  # fmt: skip
     ray.add_argument("--run-name", default=None,
-                     help="Ray run name; rerun with the same name to continue (default hepml-MODEL)")  # fmt: skip
+                     help="Ray run name; rerun with the same name to continue (default: "
+                          "hepml-MODEL-OUTPUT-HASH, one per output folder)")  # fmt: skip
     p.set_defaults(run=run)
     return p
 
@@ -113,12 +114,18 @@ def _refuse_network_options(args, model: str) -> None:
 
 
 def run(args, ui) -> int:
+    from hepml.errors import ConfigError
     from hepml.train import fit, load_config
     from hepml.train.config import BDT_MODELS
 
     cfg = load_config(args.config, overrides_from_args(args))
     if cfg.model_name in BDT_MODELS:
         _refuse_network_options(args, cfg.model_name)
+    if args.ray and args.resume:
+        raise ConfigError(
+            "--resume is for runs in one process; a Ray run continues when rerun with "
+            "the same --run-name and --storage-path (an interrupted run resumes itself)"
+        )
     what = (
         ""
         if cfg.model_name in BDT_MODELS

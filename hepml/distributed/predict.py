@@ -9,8 +9,12 @@ atomically, once all of that file's units are back.
 **Exactly once.** A unit is written only from the result of the one task that
 completed it; when an actor dies mid-unit (node lost, process killed), its unit
 is resubmitted to a fresh actor and the lost attempt leaves nothing behind. The
-summary accounts for every row: rows in = scores out + rejected (with reasons,
-e.g. a file that is not jet rows).
+summary accounts for every row: rows in = scores out. A file that is not rows of
+``hepml reconstruct`` is refused before any actor starts; an error inside an actor
+(a bad file part-way) stops the run with that error's one line.
+
+Work goes only to actors that have answered (loaded their model): with more actors
+than the cluster can place, the others wait unused instead of holding units.
 
 Example::
 
@@ -20,7 +24,6 @@ Example::
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import os
 import time
@@ -114,11 +117,17 @@ class _Scorer:
 
 
 def _units(paths: Sequence[str], rows_per_unit: int, summary: PredictSummary) -> list[tuple]:
-    from hepml.graphs.jets import parquet_row_groups, read_columns
+    from hepml.graphs.jets import _branches, parquet_row_groups, read_columns
 
     units = []
     for i, path in enumerate(paths):
         n = len(read_columns(path, ["entry"]))  # a bad file fails here, before any actor
+        names = set(_branches(path))
+        if not ({"part", "objects"} & names or any(c.startswith("part_") for c in names)):
+            raise InputError(
+                f"{path}: not a file of jet (or event) rows: no 'part' or 'objects' column; "
+                "write it with hepml reconstruct"
+            )
         summary.rows_in += n
         # parquet: units inside row groups, so that each reads only its own group
         bounds = [0, n] if path.lower().endswith(".root") else parquet_row_groups(path)
@@ -171,7 +180,7 @@ def predict(
     asked = time.time()
     actors = [Actor.remote(os.fspath(model), device, batch_size) for _ in range(num_actors)]
     try:
-        results, pings, loaded = _run_units(ray, actors, units, summary, progress, _delay)
+        results, loaded = _run_units(ray, actors, units, summary, progress, _delay)
         for i in range(len(paths)):
             mine = [results[u] for u in range(len(units)) if units[u][0] == i]
             cols = {k: np.concatenate([r[k] for r in mine]) for k in mine[0]} if mine else {}
@@ -179,11 +188,6 @@ def predict(
             write_parquet(out, cols)
             summary.outputs.append(out)
             summary.scores_out += len(cols.get("score", ()))
-        deadline = time.monotonic() + 10.0  # (the answers are in by now, unless lost)
-        for i, ping in enumerate(pings):
-            # an answer lost with its actor leaves the load time of the first unit it delivered
-            with contextlib.suppress(ray.exceptions.RayError, TimeoutError):
-                loaded[i] = ray.get(ping, timeout=max(0.0, deadline - time.monotonic()))
         if loaded:
             summary.startup_seconds = max(loaded.values()) - asked
             summary.scoring_seconds = time.time() - min(loaded.values())
@@ -196,26 +200,36 @@ def predict(
     return summary
 
 
-def _run_units(ray, actors, units, summary, progress, delay) -> tuple[dict, list, dict]:
-    """Run every unit once on the actors; returns the results by unit, the actors'
-    ``ready`` answers and the load times seen so far.
+def _run_units(ray, actors, units, summary, progress, delay) -> tuple[dict, dict]:
+    """Run every unit once on the actors; returns the results by unit and each actor's
+    model load time.
 
-    An actor that dies under a unit is probed (``pid``) until its restart answers, and
-    only then given work again: a task sent while Ray still thinks the old process alive
-    fails at once, so counting those would blame the unit for one death several times.
-    A unit that loses :data:`MAX_LOST_ATTEMPTS` attempts, or an actor that does not come
-    back within :data:`RESTART_TIMEOUT`, is an error naming the file and its entries."""
+    An actor gets work once it has answered ``ready`` (its model loaded). One that dies
+    under a unit is probed (``pid``) until its restart answers, and only then given
+    work again: a task sent while Ray still thinks the old process alive fails at
+    once, so counting those would blame the unit for one death several times. A unit
+    that loses :data:`MAX_LOST_ATTEMPTS` attempts, an actor that does not come back
+    within :data:`RESTART_TIMEOUT`, or no actor ready by then, is an error."""
+    from hepml.distributed.train import _user_error
+
     lost_errors = (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError)
-    # actor tasks run in the order sent: each answers once its model is loaded; nothing
-    # waits on these until the end, so start-up is measured without holding anything up
-    pings = [a.ready.remote() for a in actors]
+    # object ref -> (unit id, or None for a ping, actor number); actor tasks run in the
+    # order sent, so each actor's `ready` answers once its model is loaded
+    in_flight: dict = {a.ready.remote(): (None, i) for i, a in enumerate(actors)}
     results: dict[int, dict] = {}
     pending = list(range(len(units)))
-    in_flight: dict = {}  # object ref -> (unit id or None for a probe, actor number)
-    loaded: dict[int, float] = {}  # actor number -> load time of its first delivered unit
-    idle = list(range(len(actors)))
+    loaded: dict[int, float] = {}  # actor number -> when it had loaded its model
+    idle: list[int] = []
     lost: dict[int, int] = {}  # unit -> attempts lost with their actor
     down_since: dict[int, float] = {}  # actor number -> when it was found dead
+    started = time.monotonic()
+
+    def give_up(why: str) -> HepmlError:
+        return HepmlError(
+            f"{why} within {RESTART_TIMEOUT:.0f} s; is the cluster short of CPUs or memory "
+            f"for {len(actors)} actor(s) of 1 CPU (cluster: {ray.cluster_resources()})?"
+        )
+
     while pending or any(u is not None for u, _ in in_flight.values()):
         while pending and idle:
             u = pending.pop(0)
@@ -223,26 +237,21 @@ def _run_units(ray, actors, units, summary, progress, delay) -> tuple[dict, list
             _, path, lo, hi = units[u]
             in_flight[actors[actor].score.remote(path, lo, hi, delay)] = (u, actor)
         done, _ = ray.wait(list(in_flight), num_returns=1, timeout=10.0)
-        if not done:  # (nothing back for a while: a restart that never ends is an error)
-            late = [a for a, t in down_since.items() if time.monotonic() - t > RESTART_TIMEOUT]
-            if late:
-                raise HepmlError(
-                    f"a Ray actor died and did not come back within {RESTART_TIMEOUT:.0f} s; "
-                    "is the cluster short of CPUs or memory?"
-                )
+        now = time.monotonic()
+        if not done:  # (nothing back for a while: check that the pool can still work)
+            if any(now - t > RESTART_TIMEOUT for t in down_since.values()):
+                raise give_up("a Ray actor died and did not come back")
+            if not loaded and now - started > RESTART_TIMEOUT:
+                raise give_up("no Ray actor started")
             continue
         ref = done[0]
         u, actor = in_flight.pop(ref)
         try:
             answer = ray.get(ref)
         except lost_errors:
-            down_since.setdefault(actor, time.monotonic())
-            if time.monotonic() - down_since[actor] > RESTART_TIMEOUT:
-                where = f" while scoring {_unit_name(units[u])}" if u is not None else ""
-                raise HepmlError(
-                    f"a Ray actor died{where} and did not come back within "
-                    f"{RESTART_TIMEOUT:.0f} s; is the cluster short of CPUs or memory?"
-                ) from None
+            down_since.setdefault(actor, now)
+            if now - down_since[actor] > RESTART_TIMEOUT:
+                raise give_up("a Ray actor died and did not come back") from None
             if u is not None:
                 summary.restarts += 1
                 lost[u] = lost.get(u, 0) + 1
@@ -257,16 +266,20 @@ def _run_units(ray, actors, units, summary, progress, delay) -> tuple[dict, list
                 time.sleep(0.05)  # still restarting: ask again shortly
             in_flight[actors[actor].pid.remote()] = (None, actor)  # max_restarts: it comes back
             continue
+        except ray.exceptions.RayTaskError as err:  # a hepml error inside: its one line
+            raise (_user_error(err) or err) from None
         down_since.pop(actor, None)
         idle.append(actor)
-        if u is None:
-            continue  # a probe answered: the actor is back
+        if u is None:  # a ping answered: the actor is (back) up
+            if isinstance(answer, float):  # (`ready`: its model's load time)
+                loaded.setdefault(actor, answer)
+            continue
         res, loaded_at = answer
         results[u] = res
         loaded.setdefault(actor, loaded_at)
         if progress is not None:
             progress(len(res["score"]))
-    return results, pings, loaded
+    return results, loaded
 
 
 def _unit_name(unit: tuple) -> str:

@@ -190,7 +190,11 @@ def _worker_loop(loop_config: dict) -> None:
     if checkpoint is not None:  # a restart after a worker failure, or a rerun of the run
         with checkpoint.as_directory() as d:
             state = load_checkpoint(os.path.join(d, "checkpoint.pt"))
-            trainer._check_resumable(state, f"Ray run {loop_config.get('run_name', '')!r}")
+            trainer._check_resumable(
+                state,
+                f"Ray run {loop_config.get('run_name', '')!r}",
+                "give another --run-name (or --storage-path) for a new run",
+            )
             trainer.load_state(state)
             best_path = os.path.join(d, "best.pt")
             if os.path.exists(best_path):
@@ -198,6 +202,7 @@ def _worker_loop(loop_config: dict) -> None:
                     best_bytes = f.read()
     resumed_from = trainer.epoch  # 0 on a fresh start
     trainer.model = ray.train.torch.prepare_model(trainer.model)
+    trainer.sync_row = _epoch_row_of_all_ranks
     while not trainer.done():
         row = trainer.train_one_epoch()
         row["workers"] = world
@@ -218,6 +223,51 @@ def _worker_loop(loop_config: dict) -> None:
                 )
         else:
             ray.train.report({k: v for k, v in row.items() if isinstance(v, int | float | bool)})
+
+
+def default_run_name(config: TrainConfig) -> str:
+    """``hepml-MODEL-OUTPUT-HASH``: one Ray run per output folder, so two trainings that
+    share a storage path never continue each other's run (they did, by model name)."""
+    import hashlib
+
+    out = os.path.abspath(config.output)
+    digest = hashlib.sha1(out.encode()).hexdigest()[:8]
+    return f"hepml-{config.model_name}-{os.path.basename(out) or 'run'}-{digest}"
+
+
+def _check_output(output: str, storage: str, run_name: str) -> None:
+    """A run folder that holds another training's checkpoint is not overwritten: only
+    a rerun of the same Ray run (found in the storage path) may write it again."""
+    if not os.path.exists(os.path.join(output, "checkpoint.pt")):
+        return
+    if "://" in storage or os.path.isdir(os.path.join(storage, run_name)):
+        return  # (a rerun of this Ray run; remote storage: Ray checks the run itself)
+    raise ConfigError(
+        f"{output}: holds a previous run's checkpoint that is not Ray run {run_name!r} in "
+        f"{storage}; choose another output folder (or the --run-name and --storage-path "
+        "of the run that wrote it, to continue it)"
+    )
+
+
+def _epoch_row_of_all_ranks(row: dict) -> dict:
+    """One history row that every rank holds alike: the training loss and accuracy
+    averaged over all ranks' jets, ``jets_per_s`` the whole group's rate and ``seconds``
+    the slowest rank's (``trained_on`` stays per worker); the validation metrics are rank 0's (its model is the one saved, and
+    the ranks' BatchNorm statistics, recalibrated on their own shards, differ). Early
+    stopping and ``best`` are then decided alike on every rank: on their own rows the
+    ranks disagreed, one stopped and the others waited for it forever."""
+    import torch.distributed as dist
+
+    rows: list = [None] * dist.get_world_size()
+    dist.all_gather_object(rows, row)
+    n = sum(r["trained_on"] for r in rows)
+    out = dict(rows[0])
+    if n > 0:
+        out["loss"] = sum(r["loss"] * r["trained_on"] for r in rows) / n
+        out["accuracy"] = sum(r["accuracy"] * r["trained_on"] for r in rows) / n
+    out["jets_per_s"] = n / max(max(r["seconds"] for r in rows), 1e-9)
+    out["seconds"] = max(r["seconds"] for r in rows)
+    return out
 
 
 def _user_error(err: BaseException) -> HepmlError | None:
@@ -281,7 +331,8 @@ def fit(
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
 
-    run_name = name or f"hepml-{config.model_name}"
+    run_name = name or default_run_name(config)
+    _check_output(config.output, storage, run_name)
     device = "cuda" if use_gpu else "cpu"
     cfg_dict = _absolute_paths({**config.to_dict(), "device": device})
     trainer = TorchTrainer(

@@ -272,6 +272,8 @@ class Trainer:
         self.epoch = 0
         self._data_ready = False
         self.rank, self.world_size = 0, 1  # set by a distributed front end
+        #: a distributed front end's agreement on each epoch's row (see train_one_epoch)
+        self.sync_row: Callable[[dict], dict] | None = None
 
     # ---- data -------------------------------------------------------------------------
     def prepare_data(self) -> None:
@@ -513,16 +515,21 @@ class Trainer:
         self.best_value = state["early_stopping"]["best"]
         self.bad_epochs = int(state["early_stopping"]["bad_epochs"])
 
-    def _check_resumable(self, state: dict[str, Any], path: str) -> None:
+    def _check_resumable(
+        self, state: dict[str, Any], path: str, new_run: str = "use a new output"
+    ) -> None:
         saved, now = state["config"], self.config.to_dict()
         for cfg in (saved, now):  # (files compared as absolute paths)
             if isinstance(cfg.get("data"), dict):
                 cfg["data"] = {**cfg["data"], "files": absolute_paths(cfg["data"]["files"])}
-        for key in ("data", "model", "optimizer", "schedule", "batch_size", "seed"):
-            if saved.get(key) != now.get(key):
+        # (what shapes the training; epochs, device, output and early stopping may change)
+        keys = ("data", "model", "optimizer", "schedule", "batch_size", "seed", "class_weights",
+                "precise_bn_batches", "precision")  # fmt: skip
+        for key in keys:
+            if key in saved and key in now and saved[key] != now[key]:
                 raise ConfigError(
                     f"{path}: cannot resume, the config's {key!r} differs from the checkpoint's "
-                    f"({saved.get(key)!r} vs {now.get(key)!r}); use the same config or a new output"
+                    f"({saved.get(key)!r} vs {now.get(key)!r}); use the same config or {new_run}"
                 )
         name = (now.get("schedule") or {}).get("name", "none")
         if saved.get("epochs") != now.get("epochs") and name in ("cosine", "onecycle"):
@@ -537,7 +544,14 @@ class Trainer:
         """Train one epoch, validate, and return the history row (not yet saved)."""
         epoch = self.epoch + 1
         n_train = self.split_sizes["train"] // self.world_size
-        with self.progress(f"epoch {epoch}/{self.config.epochs}", n_train) as advance:
+        # streaming shards hold unequal numbers of batches: DDP's join lets a rank that
+        # runs out shadow the others' gradient all-reduces instead of leaving them waiting
+        join = getattr(self.model, "join", None)
+        uneven = self.world_size > 1 and self.config.data.streaming and callable(join)
+        with (
+            self.progress(f"epoch {epoch}/{self.config.epochs}", n_train) as advance,
+            join() if uneven else contextlib.nullcontext(),
+        ):
             tr = train_epoch(
                 self.model,
                 self.batches("train", epoch),
@@ -551,7 +565,10 @@ class Trainer:
         n_bn = self.config.precise_bn_batches
         if n_bn > 0:
             batches = itertools.islice(self.batches("train", epoch, stream=1), n_bn)
-            recalibrate_batchnorm(self.model, batches, self.device, self.amp_dtype)
+            # (the bare module: DDP would sync buffers at each forward, a collective that
+            # ranks with unequal numbers of batches would not all reach)
+            bare = getattr(self.model, "module", self.model)
+            recalibrate_batchnorm(bare, batches, self.device, self.amp_dtype)
         val = predict_batches(self.model, self.batches("val"), self.device, self.amp_dtype)
         y = torch.from_numpy(val["y"])
         val_loss = float(
@@ -634,6 +651,8 @@ class Trainer:
         """:meth:`run_epoch` plus the bookkeeping (epoch count, best, early stopping,
         history) that every front end shares; returns the history row."""
         row = self.run_epoch()
+        if self.sync_row is not None:  # (every rank decides on the same row: early stopping)
+            row = self.sync_row(row)
         self.epoch = row["epoch"]
         improved = self._improved(row)
         self.bad_epochs = 0 if improved else self.bad_epochs + 1

@@ -77,6 +77,14 @@ def test_user_error_is_one_line_without_traceback(tmp_path):
             ["train", "--data", "a.parquet", "--model", "event-bdt", "--ray"],
             "--ray: not an option of event-bdt",
         ),
+        (
+            ["train", "--data", "a.parquet", "--model", "pfn", "--ray", "--resume"],
+            "--resume is for runs in one process",
+        ),
+        (
+            ["predict", "m.pt", "a.parquet", "-o", "out", "--ray", "--device", "cuda"],
+            "--device cuda with --ray: the actors score on CPUs",
+        ),
     ],
 )
 def test_bad_arguments_exit_nonzero_with_one_line(argv, message, capsys):

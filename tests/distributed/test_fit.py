@@ -98,6 +98,38 @@ def test_bad_cluster_address_is_one_line_and_quick(jet_rows, tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.timeout(300)
+def test_streaming_shards_of_unequal_size_and_early_stopping(local_ray, jet_rows, tmp_path):
+    """Streaming deals row groups to the workers, so their shards hold different numbers
+    of batches (DDP waited forever for the missing all-reduces); early stopping and
+    ``best`` are decided on one row that every worker shares (each decided on its own
+    validation, so one stopped and the other waited forever)."""
+    import pyarrow.parquet as pq
+
+    from hepml.distributed import fit
+
+    files = []
+    for name, group in (("top", 7), ("qcd", 50)):  # many small groups / a few large ones
+        path = tmp_path / f"{name}.parquet"
+        pq.write_table(pq.read_table(jet_rows[name]), path, row_group_size=group)
+        files.append(str(path))
+    cfg = load_config(overrides={
+        "data": {"files": files, "streaming": True, "shuffle_buffer": 64, "stats_jets": 100},
+        "model": {"name": "particlenet-lite", "k": 4, "conv_params": [[8, 8], [8, 8]],
+                  "fc_params": [[8, 0.1]]},
+        "epochs": 3, "batch_size": 8, "device": "cpu", "output": str(tmp_path / "run"),
+        "optimizer": {"lr": 0.05}, "early_stopping": {"patience": 1}})  # fmt: skip
+    history = fit(cfg, num_workers=2, storage_path=str(tmp_path / "ray"), max_failures=0)
+    assert 1 <= len(history) <= 3
+    assert history[0]["best"]
+    best = [r["val_loss"] for r in history]
+    for i, r in enumerate(history):  # (the early-stopping monitor: val_loss)
+        assert r["best"] == (best[i] < min(best[:i], default=float("inf")))
+    if len(history) < 3:  # stopped early: the last epoch did not improve
+        assert not history[-1]["best"]
+    assert (tmp_path / "run" / "best.pt").exists()
+
+
 def test_predict_on_actors_survives_a_killed_actor_exactly_once(local_ray, jet_rows, tmp_path):
     """An actor process is SIGKILLed while it scores: its unit runs again elsewhere and
     every row comes out once, with the scores of the in-process prediction."""
@@ -173,6 +205,52 @@ def test_predict_stops_when_a_unit_kills_every_actor(local_ray, jet_rows, tmp_pa
     assert time.monotonic() - t0 < 240
     assert not list((tmp_path / "out").glob("*.parquet"))
     assert MAX_LOST_ATTEMPTS == 3
+
+
+def test_predict_with_more_actors_than_cpus_and_a_file_that_is_not_rows(
+    local_ray, jet_rows, tmp_path
+):
+    """Three actors on two CPUs: the two that start do the work (a unit handed to the
+    third waited forever); a file that is not jet rows is refused before any actor."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from hepml.distributed import predict
+    from hepml.errors import InputError
+    from hepml.train import fit as fit_local
+
+    fit_local(_cfg(jet_rows, tmp_path / "model", epochs=1))
+    summary = predict(tmp_path / "model", [jet_rows["top"]], tmp_path / "out", num_actors=3,
+                      rows_per_unit=20)  # fmt: skip
+    assert summary.balanced
+    assert summary.scores_out == summary.rows_in > 0
+    other = tmp_path / "notjets.parquet"
+    pq.write_table(pa.table({"entry": [0, 1], "x": [1.0, 2.0]}), other)
+    with pytest.raises(InputError, match=r"notjets\.parquet: not a file of jet \(or event\) rows"):
+        predict(tmp_path / "model", [jet_rows["top"], other], tmp_path / "out2", num_actors=1)
+    assert not (tmp_path / "out2" / "top.scores.parquet").exists()
+
+
+def test_default_run_names_and_foreign_checkpoints(tmp_path):
+    """The default Ray run name is one per output folder (two trainings sharing a
+    storage path continued each other's run); an output folder holding another run's
+    checkpoint is refused before Ray starts."""
+    from hepml.distributed.train import _check_output, default_run_name
+
+    a = load_config(overrides={"model": {"name": "pfn"}, "output": str(tmp_path / "A")})
+    b = load_config(overrides={"model": {"name": "pfn"}, "output": str(tmp_path / "B")})
+    assert default_run_name(a) != default_run_name(b)
+    assert default_run_name(a) == default_run_name(a)
+    assert default_run_name(a).startswith("hepml-pfn-A-")
+    storage = tmp_path / "store"
+    storage.mkdir()
+    _check_output(a.output, str(storage), default_run_name(a))  # nothing there: fine
+    (tmp_path / "A").mkdir()
+    (tmp_path / "A" / "checkpoint.pt").write_bytes(b"a single-process run")
+    with pytest.raises(ConfigError, match="holds a previous run's checkpoint that is not Ray run"):
+        _check_output(a.output, str(storage), default_run_name(a))
+    (storage / default_run_name(a)).mkdir()  # the same Ray run, rerun: fine
+    _check_output(a.output, str(storage), default_run_name(a))
 
 
 def test_relative_paths_work_from_the_driver_folder(local_ray, jet_rows, tmp_path, monkeypatch):
