@@ -3,10 +3,13 @@
 Every worker builds the same :class:`hepml.train.Trainer` from the config, with its
 ``rank`` and ``world_size`` set, so it trains on its own shard of the training
 split (in memory: every ``world_size``-th jet of the epoch's permutation, the same
-number of batches on every worker; streaming: its own files / row groups); the
-model is wrapped in ``DistributedDataParallel`` by ``ray.train.torch.prepare_model``,
-so gradients are all-reduced (gloo on CPU, NCCL on GPU). After each epoch rank 0
-reports the metrics and a ``ray.train.Checkpoint`` holding ``checkpoint.pt`` in
+number of batches on every worker; streaming: its own files / row groups, under
+DDP's ``join`` since their sizes differ); the model is wrapped in
+``DistributedDataParallel`` by ``ray.train.torch.prepare_model``, so gradients are
+all-reduced (gloo on CPU, NCCL on GPU). After each epoch the workers agree on one
+history row (:func:`_epoch_row_of_all_ranks`: training loss over all workers, rank
+0's validation), so that ``best`` and early stopping are decided alike, and rank 0
+reports it and a ``ray.train.Checkpoint`` holding ``checkpoint.pt`` in
 exactly the single-process format; on a worker failure (a process, or a whole node,
 lost) Ray restarts the group (``max_failures``) and every worker resumes from the
 last checkpoint Ray Train registered. Every history row records ``resumed_from``, the
@@ -34,7 +37,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from hepml.errors import ConfigError, HepmlError
+from hepml.errors import ConfigError, HepmlError, InputError
 from hepml.extras import require
 from hepml.train.config import BDT_MODELS, TrainConfig
 
@@ -320,6 +323,9 @@ def fit(
         raise ConfigError(f"--num-workers must be >= 1, got {num_workers}")
     if max_failures < 0:
         raise ConfigError(f"--max-failures must be >= 0, got {max_failures}")
+    missing = [f for f in config.data.files if "://" not in f and not os.path.exists(f)]
+    if missing and address in (None, "local"):  # (a remote cluster may see other files)
+        raise InputError(f"{missing[0]}: no such file (data.files); check the path")
     if address is not None:
         _probe(address)  # before anything is written
     storage = _check_storage(storage_path or os.path.join(config.output, "ray"))

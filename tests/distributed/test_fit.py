@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from hepml.errors import ConfigError
+from hepml.errors import ConfigError, InputError
 from hepml.train import evaluate_checkpoint, load_checkpoint, load_config
 from hepml.train.data import load_jet_rows, split_indices
 
@@ -75,6 +75,10 @@ def test_errors_before_training(local_ray, jet_rows, tmp_path):
     bdt = _cfg(jet_rows, tmp_path / "bdt", model={"name": "substructure-bdt"})
     with pytest.raises(ConfigError, match="one process"):
         fit(bdt, num_workers=1)
+    gone = _cfg(jet_rows, tmp_path / "run")
+    gone.data.files = [str(tmp_path / "gone.parquet"), *gone.data.files[1:]]
+    with pytest.raises(InputError, match=r"gone\.parquet: no such file"):  # (not after Ray's start)
+        fit(gone, num_workers=1, storage_path=str(tmp_path / "ray"))
     assert not (tmp_path / "run").exists()
 
 
