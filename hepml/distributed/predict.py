@@ -38,7 +38,7 @@ from hepml.errors import ConfigError, HepmlError, InputError
 
 #: a unit whose actor dies under it this many times is an error, not retried forever
 MAX_LOST_ATTEMPTS = 3
-#: how long an actor may stay unreachable after it died before the run gives up [s]
+#: how long the pool may go without any working actor before the run gives up [s]
 RESTART_TIMEOUT = 300.0
 
 __all__ = ["PredictSummary", "predict"]
@@ -208,8 +208,10 @@ def _run_units(ray, actors, units, summary, progress, delay) -> tuple[dict, dict
     under a unit is probed (``pid``) until its restart answers, and only then given
     work again: a task sent while Ray still thinks the old process alive fails at
     once, so counting those would blame the unit for one death several times. A unit
-    that loses :data:`MAX_LOST_ATTEMPTS` attempts, an actor that does not come back
-    within :data:`RESTART_TIMEOUT`, or no actor ready by then, is an error."""
+    that loses :data:`MAX_LOST_ATTEMPTS` attempts, an actor whose model fails to load,
+    or a pool where no actor has worked for :data:`RESTART_TIMEOUT` (none started, or
+    the dead never came back) is an error; one actor staying down while the others
+    work is not."""
     from hepml.distributed.train import _user_error
 
     lost_errors = (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError)
@@ -221,13 +223,14 @@ def _run_units(ray, actors, units, summary, progress, delay) -> tuple[dict, dict
     loaded: dict[int, float] = {}  # actor number -> when it had loaded its model
     idle: list[int] = []
     lost: dict[int, int] = {}  # unit -> attempts lost with their actor
-    down_since: dict[int, float] = {}  # actor number -> when it was found dead
-    started = time.monotonic()
 
-    def give_up(why: str) -> HepmlError:
+    progressed = time.monotonic()  # the last answer from a live actor
+
+    def stalled() -> HepmlError:
         return HepmlError(
-            f"{why} within {RESTART_TIMEOUT:.0f} s; is the cluster short of CPUs or memory "
-            f"for {len(actors)} actor(s) of 1 CPU (cluster: {ray.cluster_resources()})?"
+            f"no Ray actor could take work for {RESTART_TIMEOUT:.0f} s (none started, or "
+            f"the dead ones never came back); is the cluster short of CPUs or memory for "
+            f"{len(actors)} actor(s) of 1 CPU (cluster: {ray.cluster_resources()})?"
         )
 
     while pending or any(u is not None for u, _ in in_flight.values()):
@@ -238,20 +241,22 @@ def _run_units(ray, actors, units, summary, progress, delay) -> tuple[dict, dict
             in_flight[actors[actor].score.remote(path, lo, hi, delay)] = (u, actor)
         done, _ = ray.wait(list(in_flight), num_returns=1, timeout=10.0)
         now = time.monotonic()
-        if not done:  # (nothing back for a while: check that the pool can still work)
-            if any(now - t > RESTART_TIMEOUT for t in down_since.values()):
-                raise give_up("a Ray actor died and did not come back")
-            if not loaded and now - started > RESTART_TIMEOUT:
-                raise give_up("no Ray actor started")
+        if not done:  # (nothing back for a while: is any actor working or able to?)
+            busy = any(u is not None for u, _ in in_flight.values())
+            if not busy and now - progressed > RESTART_TIMEOUT:
+                raise stalled()
             continue
         ref = done[0]
         u, actor = in_flight.pop(ref)
         try:
             answer = ray.get(ref)
-        except lost_errors:
-            down_since.setdefault(actor, now)
-            if now - down_since[actor] > RESTART_TIMEOUT:
-                raise give_up("a Ray actor died and did not come back") from None
+        except lost_errors as err:
+            if getattr(err, "actor_init_failed", False):  # its model did not load: final
+                cause = _user_error(err)
+                first = str(err).strip().splitlines()[-1] if str(err).strip() else repr(err)
+                raise cause or HepmlError(
+                    f"a Ray actor failed to load the model: {first}"
+                ) from None
             if u is not None:
                 summary.restarts += 1
                 lost[u] = lost.get(u, 0) + 1
@@ -268,7 +273,7 @@ def _run_units(ray, actors, units, summary, progress, delay) -> tuple[dict, dict
             continue
         except ray.exceptions.RayTaskError as err:  # a hepml error inside: its one line
             raise (_user_error(err) or err) from None
-        down_since.pop(actor, None)
+        progressed = now
         idle.append(actor)
         if u is None:  # a ping answered: the actor is (back) up
             if isinstance(answer, float):  # (`ready`: its model's load time)

@@ -3,8 +3,8 @@
 Every worker builds the same :class:`hepml.train.Trainer` from the config, with its
 ``rank`` and ``world_size`` set, so it trains on its own shard of the training
 split (in memory: every ``world_size``-th jet of the epoch's permutation, the same
-number of batches on every worker; streaming: its own files / row groups, under
-DDP's ``join`` since their sizes differ); the model is wrapped in
+number of batches on every worker; streaming: its own files / row groups, in
+lockstep since their sizes differ, see :func:`hepml.train.loop.lockstep`); the model is wrapped in
 ``DistributedDataParallel`` by ``ray.train.torch.prepare_model``, so gradients are
 all-reduced (gloo on CPU, NCCL on GPU). After each epoch the workers agree on one
 history row (:func:`_epoch_row_of_all_ranks`: training loss over all workers, rank
@@ -329,6 +329,12 @@ def fit(
     if address is not None:
         _probe(address)  # before anything is written
     storage = _check_storage(storage_path or os.path.join(config.output, "ray"))
+    run_name = name or default_run_name(config)
+    _check_output(config.output, storage, run_name)  # (before Ray's start-up)
+    legacy = f"hepml-{config.model_name}"  # (the default name before 2026-12-01)
+    if name is None and "://" not in storage and os.path.isdir(os.path.join(storage, legacy)):
+        log(f"note: {storage} holds Ray run {legacy!r} (an earlier hepml's default name); "
+            f"this run is {run_name!r}; give --run-name {legacy} to continue that one")  # fmt: skip
     ray = connect(address)
     per_worker = dict(resources_per_worker or {"CPU": 1})
     if use_gpu:
@@ -337,8 +343,6 @@ def fit(
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
 
-    run_name = name or default_run_name(config)
-    _check_output(config.output, storage, run_name)
     device = "cuda" if use_gpu else "cpu"
     cfg_dict = _absolute_paths({**config.to_dict(), "device": device})
     trainer = TorchTrainer(

@@ -146,6 +146,26 @@ def _forward_args(model: nn.Module, batch) -> tuple:
 
 
 @torch.no_grad()
+def lockstep(batches: Iterable, device: torch.device) -> Iterator:
+    """``batches`` while every rank of the process group still has one: before each
+    batch the ranks agree (an all-reduce of one flag) whether all can go on. So every
+    rank takes the same number of optimiser and schedule steps (the learning rates
+    stay equal; a schedule laid out for the even share is never overrun) and the
+    gradient all-reduces always pair up; the longer shards' last batches of the epoch
+    are left out (the order of units changes each epoch)."""
+    import torch.distributed as dist
+
+    it = iter(batches)
+    flag = torch.ones(1, dtype=torch.int32, device=device)
+    while True:
+        batch = next(it, None)
+        flag.fill_(0 if batch is None else 1)
+        dist.all_reduce(flag, op=dist.ReduceOp.MIN)
+        if int(flag.item()) == 0:
+            return
+        yield batch
+
+
 def recalibrate_batchnorm(
     model: nn.Module, batches: Iterable, device: torch.device, amp_dtype=None
 ) -> int:
@@ -522,9 +542,10 @@ class Trainer:
         for cfg in (saved, now):  # (files compared as absolute paths)
             if isinstance(cfg.get("data"), dict):
                 cfg["data"] = {**cfg["data"], "files": absolute_paths(cfg["data"]["files"])}
-        # (what shapes the training; epochs, device, output and early stopping may change)
+        # (what shapes the training; epochs, device, precision, output and early stopping
+        # may change)
         keys = ("data", "model", "optimizer", "schedule", "batch_size", "seed", "class_weights",
-                "precise_bn_batches", "precision")  # fmt: skip
+                "precise_bn_batches")  # fmt: skip
         for key in keys:
             if key in saved and key in now and saved[key] != now[key]:
                 raise ConfigError(
@@ -544,17 +565,15 @@ class Trainer:
         """Train one epoch, validate, and return the history row (not yet saved)."""
         epoch = self.epoch + 1
         n_train = self.split_sizes["train"] // self.world_size
-        # streaming shards hold unequal numbers of batches: DDP's join lets a rank that
-        # runs out shadow the others' gradient all-reduces instead of leaving them waiting
-        join = getattr(self.model, "join", None)
-        uneven = self.world_size > 1 and self.config.data.streaming and callable(join)
-        with (
-            self.progress(f"epoch {epoch}/{self.config.epochs}", n_train) as advance,
-            join() if uneven else contextlib.nullcontext(),
-        ):
+        batches = self.batches("train", epoch)
+        if self.world_size > 1 and self.config.data.streaming:
+            # streaming shards hold unequal numbers of batches: the ranks go in lockstep
+            # and stop when one runs out (DDP would wait forever for its all-reduces)
+            batches = lockstep(batches, self.device)
+        with self.progress(f"epoch {epoch}/{self.config.epochs}", n_train) as advance:
             tr = train_epoch(
                 self.model,
-                self.batches("train", epoch),
+                batches,
                 self.optimizer,
                 self.loss_fn,
                 self.device,

@@ -105,7 +105,8 @@ def test_bad_cluster_address_is_one_line_and_quick(jet_rows, tmp_path):
 @pytest.mark.timeout(300)
 def test_streaming_shards_of_unequal_size_and_early_stopping(local_ray, jet_rows, tmp_path):
     """Streaming deals row groups to the workers, so their shards hold different numbers
-    of batches (DDP waited forever for the missing all-reduces); early stopping and
+    of batches (DDP waited forever for the missing all-reduces; under DDP's join the
+    longer shard stepped onecycle past its end): they go in lockstep; early stopping and
     ``best`` are decided on one row that every worker shares (each decided on its own
     validation, so one stopped and the other waited forever)."""
     import pyarrow.parquet as pq
@@ -122,7 +123,8 @@ def test_streaming_shards_of_unequal_size_and_early_stopping(local_ray, jet_rows
         "model": {"name": "particlenet-lite", "k": 4, "conv_params": [[8, 8], [8, 8]],
                   "fc_params": [[8, 0.1]]},
         "epochs": 3, "batch_size": 8, "device": "cpu", "output": str(tmp_path / "run"),
-        "optimizer": {"lr": 0.05}, "early_stopping": {"patience": 1}})  # fmt: skip
+        "optimizer": {"lr": 0.05}, "schedule": {"name": "onecycle"},
+        "early_stopping": {"patience": 1}})  # fmt: skip
     history = fit(cfg, num_workers=2, storage_path=str(tmp_path / "ray"), max_failures=0)
     assert 1 <= len(history) <= 3
     assert history[0]["best"]
@@ -233,6 +235,20 @@ def test_predict_with_more_actors_than_cpus_and_a_file_that_is_not_rows(
     with pytest.raises(InputError, match=r"notjets\.parquet: not a file of jet \(or event\) rows"):
         predict(tmp_path / "model", [jet_rows["top"], other], tmp_path / "out2", num_actors=1)
     assert not (tmp_path / "out2" / "top.scores.parquet").exists()
+    # a checkpoint the driver reads but the actors cannot build: said at once (it was
+    # probed for minutes, then blamed on the cluster's size)
+    import time
+
+    from hepml.errors import HepmlError
+    from hepml.train.checkpoint import save_checkpoint
+
+    ckpt = load_checkpoint(tmp_path / "model")
+    ckpt["model_state"] = dict(list(ckpt["model_state"].items())[1:])  # a tensor missing
+    save_checkpoint(ckpt, tmp_path / "broken.pt")
+    t0 = time.monotonic()
+    with pytest.raises(HepmlError, match="failed to load the model"):
+        predict(tmp_path / "broken.pt", [jet_rows["top"]], tmp_path / "out3", num_actors=1)
+    assert time.monotonic() - t0 < 120
 
 
 def test_default_run_names_and_foreign_checkpoints(tmp_path):
