@@ -145,7 +145,6 @@ def _forward_args(model: nn.Module, batch) -> tuple:
     raise TypeError(f"no forward adapter for {type(model).__name__}")
 
 
-@torch.no_grad()
 def lockstep(batches: Iterable, device: torch.device) -> Iterator:
     """``batches`` while every rank of the process group still has one: before each
     batch the ranks agree (an all-reduce of one flag) whether all can go on. So every
@@ -166,6 +165,7 @@ def lockstep(batches: Iterable, device: torch.device) -> Iterator:
         yield batch
 
 
+@torch.no_grad()
 def recalibrate_batchnorm(
     model: nn.Module, batches: Iterable, device: torch.device, amp_dtype=None
 ) -> int:
