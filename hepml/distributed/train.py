@@ -4,13 +4,13 @@ Every worker builds the same :class:`hepml.train.Trainer` from the config, with 
 ``rank`` and ``world_size`` set, so it trains on its own shard of the training
 split (in memory: every ``world_size``-th jet of the epoch's permutation, the same
 number of batches on every worker; streaming: its own files / row groups, in
-lockstep since their sizes differ, see :func:`hepml.train.loop.lockstep`); the model is wrapped in
-``DistributedDataParallel`` by ``ray.train.torch.prepare_model``, so gradients are
-all-reduced (gloo on CPU, NCCL on GPU). After each epoch the workers agree on one
-history row (:func:`_epoch_row_of_all_ranks`: training loss over all workers, rank
-0's validation), so that ``best`` and early stopping are decided alike, and rank 0
-reports it and a ``ray.train.Checkpoint`` holding ``checkpoint.pt`` in
-exactly the single-process format; on a worker failure (a process, or a whole node,
+lockstep since their sizes differ, see :func:`hepml.train.loop.lockstep`); the
+model is wrapped in ``DistributedDataParallel`` by ``ray.train.torch.prepare_model``,
+so gradients are all-reduced (gloo on CPU, NCCL on GPU). After each epoch the
+workers agree on one history row (:func:`_epoch_row_of_all_ranks`: training loss
+over all workers, rank 0's validation), so that ``best`` and early stopping are
+decided alike, and rank 0 reports it and a ``ray.train.Checkpoint`` holding
+``checkpoint.pt`` in exactly the single-process format; on a worker failure (a process, or a whole node,
 lost) Ray restarts the group (``max_failures``) and every worker resumes from the
 last checkpoint Ray Train registered. Every history row records ``resumed_from``, the
 epoch of the checkpoint its attempt started from (0: a fresh start), and ``fit`` logs
@@ -255,8 +255,9 @@ def _check_output(output: str, storage: str, run_name: str) -> None:
 def _epoch_row_of_all_ranks(row: dict) -> dict:
     """One history row that every rank holds alike: the training loss and accuracy
     averaged over all ranks' jets, ``jets_per_s`` the whole group's rate and ``seconds``
-    the slowest rank's (``trained_on`` stays per worker); the validation metrics are rank 0's (its model is the one saved, and
-    the ranks' BatchNorm statistics, recalibrated on their own shards, differ). Early
+    the slowest rank's (``trained_on`` stays per worker); the validation metrics are
+    rank 0's (its model is the one saved, and the ranks' BatchNorm statistics,
+    recalibrated on their own shards, differ). Early
     stopping and ``best`` are then decided alike on every rank: on their own rows the
     ranks disagreed, one stopped and the others waited for it forever."""
     import torch.distributed as dist

@@ -75,8 +75,8 @@ class EventGNNConfig:
 
     ``input_dims``: object feature width (default 10, the builder's
     :data:`~hepml.reco.objects.EVENT_NODE_FEATURES`: a 5-way type one-hot — jet,
-    electron, muon, photon, MET — and log pT, η, sin φ, cos φ, log mass). ``conv_params``: each EdgeConv block's MLP widths;
-    ``aggr``: ``"mean"``, ``"max"`` or ``"sum"`` over neighbours; ``graph``:
+    electron, muon, photon, MET — and log pT, η, sin φ, cos φ, log mass).
+    ``conv_params``: each EdgeConv block's MLP widths; ``aggr``: ``"mean"``, ``"max"`` or ``"sum"`` over neighbours; ``graph``:
     ``"full"`` or ``"knn"`` (with ``k``) when no ``edge_index`` is passed;
     ``fc_params``: ``(units, dropout)`` hidden layers of the head.
     """
