@@ -117,17 +117,12 @@ class _Scorer:
 
 
 def _units(paths: Sequence[str], rows_per_unit: int, summary: PredictSummary) -> list[tuple]:
-    from hepml.graphs.jets import _branches, parquet_row_groups, read_columns
+    from hepml.graphs.jets import parquet_row_groups, read_columns, row_kind
 
     units = []
     for i, path in enumerate(paths):
         n = len(read_columns(path, ["entry"]))  # a bad file fails here, before any actor
-        names = set(_branches(path))
-        if not ({"part", "objects"} & names or any(c.startswith("part_") for c in names)):
-            raise InputError(
-                f"{path}: not a file of jet (or event) rows: no 'part' or 'objects' column; "
-                "write it with hepml reconstruct"
-            )
+        row_kind(path)  # (not rows of hepml reconstruct: one line, before any actor)
         summary.rows_in += n
         # parquet: units inside row groups, so that each reads only its own group
         bounds = [0, n] if path.lower().endswith(".root") else parquet_row_groups(path)

@@ -120,7 +120,10 @@ def row_kind(path: str | os.PathLike) -> str:
         return "events"
     if any(n == "part" or n.startswith("part_") for n in names):
         return "jets"
-    raise InputError(f"{path}: not a file of jet or event rows; use hepml reconstruct")
+    raise InputError(
+        f"{path}: not a file of jet (or event) rows: no 'part' or 'objects' column; "
+        "write it with hepml reconstruct"
+    )
 
 
 def read_columns(path: str | os.PathLike, columns: Sequence[str]) -> ak.Array:
