@@ -30,6 +30,7 @@ Example::
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import tempfile
@@ -243,13 +244,26 @@ def _check_output(output: str, storage: str, run_name: str) -> None:
     a rerun of the same Ray run (found in the storage path) may write it again."""
     if not os.path.exists(os.path.join(output, "checkpoint.pt")):
         return
-    if "://" in storage or os.path.isdir(os.path.join(storage, run_name)):
+    if "://" in storage or _run_exists(storage, run_name):
         return  # (a rerun of this Ray run; remote storage: Ray checks the run itself)
     raise ConfigError(
         f"{output}: holds a previous run's checkpoint that is not Ray run {run_name!r} in "
         f"{storage}; choose another output folder (or the --run-name and --storage-path "
         "of the run that wrote it, to continue it)"
     )
+
+
+def _run_exists(storage: str, run_name: str) -> bool:
+    return "://" not in storage and os.path.isdir(os.path.join(storage, run_name))
+
+
+def _rows_in_output(output: str) -> int | None:
+    """Epochs in the history that an earlier call left in ``output`` (None: none)."""
+    try:
+        with open(os.path.join(output, "history.json")) as f:
+            return len(json.load(f))
+    except (OSError, ValueError, TypeError):
+        return None
 
 
 def _epoch_row_of_all_ranks(row: dict) -> dict:
@@ -332,6 +346,7 @@ def fit(
     storage = _check_storage(storage_path or os.path.join(config.output, "ray"))
     run_name = name or default_run_name(config)
     _check_output(config.output, storage, run_name)  # (before Ray's start-up)
+    rows_before = _rows_in_output(config.output) if _run_exists(storage, run_name) else None
     legacy = f"hepml-{config.model_name}"  # (the default name before 2026-12-01)
     if name is None and "://" not in storage and os.path.isdir(os.path.join(storage, legacy)):
         log(f"note: {storage} holds Ray run {legacy!r} (an earlier hepml's default name); "
@@ -382,6 +397,10 @@ def fit(
         best_state = load_checkpoint(best_path) if os.path.exists(best_path) else state
     save_checkpoint(best_state, os.path.join(config.output, "best.pt"))
     history = list(state["history"])
+    if rows_before is not None and len(history) == rows_before:
+        log(f"Ray run {run_name!r} had already finished ({rows_before} epoch(s)); nothing was "
+            "trained, its model is returned as it was; give another --run-name (or output "
+            "folder) to train anew")  # fmt: skip
     for epoch in sorted({r.get("resumed_from", 0) for r in history} - {0}):
         log(f"Ray Train: resumed from the checkpoint of epoch {epoch} (a worker failed, or "
             f"the run was restarted); epochs {epoch + 1}+ ran after it")  # fmt: skip

@@ -307,6 +307,10 @@ def test_best_checkpoint_is_the_best_epoch_and_reruns_must_match(local_ray, jet_
     losses = [r["val_loss"] for r in history]
     best = load_checkpoint(tmp_path / "run" / "best.pt")
     assert best["epoch"] == int(np.argmin(losses)) + 1
+    said = []  # the same command again: the finished run's model, and it says so
+    again = fit(cfg, num_workers=1, storage_path=storage, max_failures=0, name="r", log=said.append)
+    assert again == history
+    assert any("had already finished (4 epoch(s)); nothing was trained" in m for m in said)
     other = _cfg(jet_rows, tmp_path / "run2", **{**wild, "seed": 11})
     with pytest.raises(ConfigError, match=r"cannot resume, the config.s .seed. differs"):
         fit(other, num_workers=1, storage_path=storage, max_failures=0, name="r")
