@@ -150,6 +150,12 @@ def run(args, ui) -> int:
         raise ConfigError(f"--signal {unknown[0]}: no --sample of that name")
     if args.max_events is not None and args.max_events < 1:
         raise ConfigError("--max-events must be at least 1")
+    from hepml.io.reader import expand_paths
+    from hepml.io.write import prepare_folder
+    from hepml.trigger.report import report_files
+
+    inputs = [f for s in samples for f in expand_paths(s.files)]
+    prepare_folder(args.out, report_files([s.name for s in samples]), inputs)  # (before the work)
     res = emulate(
         menu, samples, seed=args.seed, max_events=args.max_events, progress=ui.progress,
         skip_bad_files=args.skip_bad_files,
@@ -188,6 +194,9 @@ def run_compare(args, ui) -> int:
     menu = load_menu(args.menu)
     if args.max_events is not None and args.max_events < 1:
         raise ConfigError("--max-events must be at least 1")
+    from hepml.io.write import prepare_folder
+
+    prepare_folder(args.out)  # (before the work)
     comps = compare_recorded(menu, args.files, max_events=args.max_events,
                              skip_bad_files=args.skip_bad_files, progress=ui.progress)  # fmt: skip
     write_comparison(comps, args.out)

@@ -30,7 +30,15 @@ def parse_set(items: list[str], example: str) -> list[tuple[str, object]]:
         if "=" not in item:
             raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. {example}")
         key, value = item.split("=", 1)
-        out.append((key.strip(), yaml.safe_load(value)))
+        try:
+            parsed = yaml.safe_load(value)
+        except yaml.YAMLError as err:
+            problem = getattr(err, "problem", None) or "not valid YAML"
+            raise ConfigError(
+                f"--set {item!r}: the value is not valid YAML ({problem}); quote it, "
+                f"e.g. --set 'KEY=\"{value}\"'"
+            ) from None
+        out.append((key.strip(), parsed))
     return out
 
 

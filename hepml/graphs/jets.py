@@ -14,6 +14,7 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from hepml.reco import FEATURE_NAMES
 __all__ = [
     "JetGraphs",
     "Standardizer",
+    "jets_tree",
     "load_rows",
     "read_columns",
     "read_rows",
@@ -48,12 +50,8 @@ def read_rows(
     if not os.path.exists(path):
         raise InputError(f"{path}: no such file; write it with 'hepml reconstruct ... -o {path}'")
     if path.lower().endswith(".root"):
-        import uproot
-
-        with uproot.open(path) as f:
-            if "jets" not in f:
-                raise InputError(f"{path}: no 'jets' tree; write it with hepml reconstruct")
-            arr = f["jets"].arrays(entry_start=entry_start, entry_stop=entry_stop)
+        with jets_tree(path) as tree:
+            arr = tree.arrays(entry_start=entry_start, entry_stop=entry_stop)
         fields = {n: arr[n] for n in arr.fields if not n.startswith("part_") and n != "npart"}
         part = {n[5:]: arr[n] for n in arr.fields if n.startswith("part_")}
         if part:
@@ -94,14 +92,22 @@ def parquet_row_groups(path: str | os.PathLike) -> list[int]:
     return bounds
 
 
+@contextlib.contextmanager
+def jets_tree(path: str | os.PathLike):
+    """The ``jets`` tree of a ROOT file of rows, open for the ``with`` block."""
+    import uproot
+
+    path = os.fspath(path)
+    with uproot.open(path) as f:
+        if "jets" not in f:
+            raise InputError(f"{path}: no 'jets' tree; write it with hepml reconstruct")
+        yield f["jets"]
+
+
 def _branches(path: str) -> list[str]:
     if path.lower().endswith(".root"):
-        import uproot
-
-        with uproot.open(path) as f:
-            if "jets" not in f:
-                raise InputError(f"{path}: no 'jets' tree; write it with hepml reconstruct")
-            return list(f["jets"].keys())
+        with jets_tree(path) as tree:
+            return list(tree.keys())
     import pyarrow.parquet as pq
 
     try:
@@ -133,10 +139,8 @@ def read_columns(path: str | os.PathLike, columns: Sequence[str]) -> ak.Array:
     if missing:
         raise InputError(f"{path}: no column(s) {missing}; write it with hepml reconstruct")
     if path.lower().endswith(".root"):
-        import uproot
-
-        with uproot.open(path) as f:
-            return f["jets"].arrays(list(columns))
+        with jets_tree(path) as tree:
+            return tree.arrays(list(columns))
     return ak.from_parquet(path, columns=list(columns))
 
 

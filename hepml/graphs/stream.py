@@ -39,7 +39,7 @@ import torch
 
 from hepml.errors import InputError
 from hepml.graphs.events import graphs_of
-from hepml.graphs.jets import Standardizer, parquet_row_groups, read_rows
+from hepml.graphs.jets import Standardizer, jets_tree, parquet_row_groups, read_rows
 from hepml.graphs.split import SPLITS, split_indices
 
 __all__ = ["StreamingJetGraphs", "work_units"]
@@ -54,12 +54,8 @@ def work_units(paths: Sequence[str | os.PathLike], step: int = 8192) -> list[tup
         if not os.path.exists(path):
             raise InputError(f"{path}: no such file; write it with 'hepml reconstruct'")
         if path.lower().endswith(".root"):
-            import uproot
-
-            with uproot.open(path) as f:
-                if "jets" not in f:
-                    raise InputError(f"{path}: no 'jets' tree; write it with hepml reconstruct")
-                n = f["jets"].num_entries
+            with jets_tree(path) as tree:
+                n = tree.num_entries
             units += [(i, path, "root", lo, min(lo + step, n)) for lo in range(0, n, step)]
         else:
             groups = len(parquet_row_groups(path)) - 1

@@ -14,16 +14,23 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import awkward as ak
 import numpy as np
 import uproot
 
-from hepml.errors import InputError
+from hepml.errors import ConfigError, InputError
 
-__all__ = ["atomic_path", "write", "write_parquet", "write_root"]
+__all__ = [
+    "atomic_path",
+    "prepare_folder",
+    "refuse_overwrite",
+    "write",
+    "write_parquet",
+    "write_root",
+]
 
 
 @contextlib.contextmanager
@@ -45,6 +52,38 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def refuse_overwrite(output: str | os.PathLike, inputs: Sequence) -> None:
+    """A one-line error when ``output`` is one of the ``inputs`` (the same file)."""
+    if not os.path.exists(output):
+        return
+    for path in inputs:
+        if os.path.exists(path) and os.path.samefile(output, path):
+            raise ConfigError(
+                f"{output} is also an input ({path}): writing it would destroy the input; "
+                "choose another output name"
+            )
+
+
+def prepare_folder(
+    folder: str | os.PathLike, files: Sequence[str] = (), inputs: Sequence = (), flag: str = "-o"
+) -> Path:
+    """An output folder, made now (before any long work), with a one-line error when it
+    cannot be, is a file, or when one of ``files`` (relative to it) would overwrite one
+    of ``inputs``."""
+    out = Path(folder)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{flag} {out}: is a file; give a folder for the outputs")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigError(
+            f"{flag} {out}: cannot make this folder ({err.strerror or err}); choose another"
+        ) from None
+    for name in files:
+        refuse_overwrite(out / name, inputs)
+    return out
 
 
 def _branch_dict(arrays: Mapping[str, object] | ak.Array) -> dict[str, object]:

@@ -34,7 +34,7 @@ from hepml._version import __version__
 from hepml.errors import ConfigError, HepmlError, InputError
 from hepml.io import open_events
 from hepml.io.reader import expand_paths, find_tree, open_root, skip_reason
-from hepml.io.write import atomic_path
+from hepml.io.write import atomic_path, refuse_overwrite
 from hepml.kernels.cluster import first_nonfinite
 from hepml.reco._buffers import flat, offsets_of
 from hepml.reco.cluster import ALGORITHMS, cluster
@@ -154,18 +154,6 @@ def check_output(output: str | os.PathLike, inputs: Sequence = ()) -> Path:
         raise ConfigError(f"{output}: is a folder; give a file name to write")
     refuse_overwrite(output, inputs)
     return output
-
-
-def refuse_overwrite(output: str | os.PathLike, inputs: Sequence) -> None:
-    """A one-line error when ``output`` is one of the ``inputs`` (the same file)."""
-    if not os.path.exists(output):
-        return
-    for path in inputs:
-        if os.path.exists(path) and os.path.samefile(output, path):
-            raise ConfigError(
-                f"{output} is also an input ({path}): writing it would destroy the input; "
-                "choose another output name"
-            )
 
 
 def _label_mode(cfg: ReconstructConfig, path: str, events: ak.Array) -> str:

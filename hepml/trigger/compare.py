@@ -133,13 +133,15 @@ def write_comparison(comps: list[RecordedComparison], out_dir: str | os.PathLike
 
     import matplotlib.pyplot as plt
 
-    from hepml.io.write import atomic_path
+    from hepml._json import strict
+    from hepml.io.write import atomic_path, prepare_folder
     from hepml.plotting import turn_on_curves
 
-    out = Path(out_dir)
+    out = prepare_folder(out_dir)
     (out / "plots").mkdir(parents=True, exist_ok=True)
     with atomic_path(out / "comparison.json") as tmp:
-        Path(tmp).write_text(json.dumps([c.to_dict() for c in comps], indent=2) + "\n")
+        data = strict([c.to_dict() for c in comps])
+        Path(tmp).write_text(json.dumps(data, indent=2, allow_nan=False) + "\n")
     files = [out / "comparison.json"]
     for c in comps:
         if c.x is None:

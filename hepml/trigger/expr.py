@@ -173,18 +173,32 @@ def _counts_in_lists(truth: np.ndarray, off: np.ndarray) -> np.ndarray:
     return running[off[1:]] - running[off[:-1]]
 
 
-def _select(x, m):
+def _checked_select(x, m, where: str):
+    """``x[m]`` after checking that ``m`` has one value per object of ``x`` (awkward
+    would read a mask of other lengths as positions: jets at the muons' places)."""
+    xn, mn = (ak.to_numpy(ak.fill_none(ak.num(a, axis=1), -1)) for a in (x, m))
+    if not np.array_equal(xn, mn):
+        event = int(np.flatnonzero(xn != mn)[0])
+        raise ExpressionError(
+            f"{where}: in x[cond], cond must belong to x's collection (one value per object), "
+            f"e.g. jets.pt[jets.eta < 2.4]; in event {event} of the chunk x has {xn[event]} "
+            f"objects and cond {mn[event]}"
+        )
+    return x[m]
+
+
+def _select(x, m, where: str = ""):
     """``x[m]`` for per-object ``x`` (numbers or a collection) and booleans ``m``."""
     jm = _jagged(m)
     layout = x.layout
     if jm is None or jm[1].dtype != np.bool_ or not isinstance(layout, ak.contents.ListOffsetArray):
-        return x[m]
+        return _checked_select(x, m, where)
     moff, mask = jm
     xoff = layout.offsets.data
     if not isinstance(xoff, np.ndarray) or not _same_offsets(
         xoff - xoff[0] if xoff[0] else xoff, moff
     ):
-        return x[m]
+        return _checked_select(x, m, where)
     keep = np.flatnonzero(mask) + xoff[0]
     content = layout.content
     columns = [content] if isinstance(content, ak.contents.NumpyArray) else None
@@ -614,7 +628,7 @@ class _Compiler:
                     f"{where}: a selection x[cond] needs per-object x and cond, "
                     "e.g. jets[jets.pt > 30]"
                 )
-            return _select(x, m)
+            return _select(x, m, where)
 
         return select
 

@@ -236,6 +236,12 @@ def _entry(name: str, spec, level: str, where: str, base: Path) -> TriggerPath:
         raise ConfigError(f"{where}.object: only ML paths (with model:) score an object")
     if p.has_threshold and (p.threshold is None) == (p.target_rate_hz is None):
         raise ConfigError(f"{where}: give exactly one of threshold and target_rate_hz")
+    if p.target_rate_hz is not None and p.prescale > 1:
+        raise ConfigError(
+            f"{where}: target_rate_hz with prescale {p.prescale}: the threshold is solved "
+            "for the rate before the prescale, so the path would run at about 1/"
+            f"{p.prescale} of the target; drop the prescale, or set threshold instead"
+        )
     if not p.has_threshold and (p.threshold is not None or p.target_rate_hz is not None):
         raise ConfigError(
             f"{where}: threshold/target_rate_hz need a variable (or a model) to act on"
@@ -286,7 +292,15 @@ def _check_graph(paths: dict[str, TriggerPath], where: str) -> None:
                     f"{where}: {p.name}.seed: no seed or path named {s!r}; "
                     f"defined: {', '.join(paths)}"
                 )
+            if p.level == "L1" and paths[s].level != "L1":
+                raise ConfigError(
+                    f"{where}: {p.name}.seed: {s} is an HLT path; a Level-1 seed can only "
+                    "be seeded by other Level-1 seeds (the HLT runs after Level-1)"
+                )
         for c in p.compare_with:
+            if c == p.name:
+                raise ConfigError(f"{where}: {p.name}.compare_with: a path cannot compare "
+                                  "with itself; name other paths")  # fmt: skip
             if c not in paths:
                 raise ConfigError(f"{where}: {p.name}.compare_with: no path named {c!r}")
             if not paths[c].has_threshold:

@@ -24,6 +24,7 @@ Example::
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, fields
 
 import awkward as ak
@@ -57,6 +58,10 @@ class ObjectsConfig:
 
     @classmethod
     def from_dict(cls, d: dict | None, where: str = "objects") -> ObjectsConfig:
+        if d is not None and not isinstance(d, dict):
+            raise ConfigError(
+                f"{where}: must be a mapping of settings (e.g. fatjet_pt_min: 200), got {d!r}"
+            )
         d = dict(d or {})
         own = {f.name for f in fields(cls)} - {"objects"}
         shared = {f.name for f in fields(ObjectConfig)}
@@ -65,8 +70,8 @@ class ObjectsConfig:
             raise ConfigError(f"{where}: unknown key(s) {unknown}; known: {sorted(own | shared)}")
         for k in set(d) - {"smear", "smear_config"}:
             v = d[k]
-            if isinstance(v, bool) or not isinstance(v, int | float) or v < 0:
-                raise ConfigError(f"{where}.{k}: must be a non-negative number, got {v!r}")
+            if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v < math.inf:
+                raise ConfigError(f"{where}.{k}: must be a finite non-negative number, got {v!r}")
         if not isinstance(d.get("smear", True), bool):
             raise ConfigError(f"{where}.smear: must be true or false")
         cfg = cls(

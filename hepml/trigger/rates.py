@@ -137,7 +137,8 @@ def solve_threshold(values: np.ndarray, r_hz: np.ndarray, target_hz: float) -> T
                          "no background event passes the seed and preselection")  # fmt: skip
     all_rate = float(np.sum(r_hz[can_pass(values)]))
     if all_rate <= target_hz:
-        lo = float(thr[-1]) - 1e-9 * max(1.0, abs(float(thr[-1])))
+        lowest = float(thr[-1])
+        lo = lowest - 1e-9 * max(1.0, abs(lowest)) if np.isfinite(lowest) else np.finfo(float).max
         return Threshold(
             lo, lo, lo, all_rate, float(np.sqrt(np.sum(r_hz[can_pass(values)] ** 2))),
             target_hz, all_rate == target_hz,
@@ -151,10 +152,19 @@ def solve_threshold(values: np.ndarray, r_hz: np.ndarray, target_hz: float) -> T
     r, dr = float(rates[i]), float(errs[i])
     note = ""
     if r == 0.0:
-        note = (
-            f"target {target_hz:g} Hz is below one background event's rate "
-            f"({float(r_hz[can_pass(values)].max()):.3g} Hz): more background events needed"
-        )
+        n_top = int(np.sum(thr == thr[0]))
+        if n_top > 1:  # (a variable of few values, such as a count)
+            note = (
+                f"target {target_hz:g} Hz not reachable: the highest value, {thr[0]:g}, is "
+                f"shared by {n_top} background events "
+                f"({float(np.sum(r_hz[values == thr[0]])):.4g} Hz together); no threshold "
+                "separates them"
+            )
+        else:
+            note = (
+                f"target {target_hz:g} Hz is below one background event's rate "
+                f"({float(r_hz[can_pass(values)].max()):.3g} Hz): more background events needed"
+            )
     # ±1σ: thresholds whose rate lies in [r - dr, r + dr]
     within = np.flatnonzero((rates >= r - dr) & (rates <= r + dr))
     high = float(thr[within[0]]) if len(within) else t

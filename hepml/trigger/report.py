@@ -5,7 +5,10 @@
 * ``report.json`` — menu, samples, per path: threshold (solved ones with their
   ±1σ range), rate ± error, unique rate, efficiencies with 68% intervals;
   totals per level, the overlap matrix, same-rate comparisons and rate-vs-threshold
-  curves. It holds nothing that changes between runs with the same seed.
+  curves. It holds nothing that changes between runs with the same seed and the
+  same ML backend (``backend``, per ML path: the faster of TorchScript and ONNX
+  Runtime on this machine; their scores agree to ~1e-7, so a solved score threshold
+  may differ in its last digits when the other one wins).
 * ``latency.json`` — the timings (measurements, so they vary from run to run).
 * ``decisions/SAMPLE.root`` — tree ``decisions``: event ids, one boolean branch per
   seed and path, and ``score_PATH`` for ML paths; written atomically.
@@ -28,7 +31,8 @@ from pathlib import Path
 import numpy as np
 
 from hepml._json import strict
-from hepml.io.write import atomic_path, write_root
+from hepml.io.reader import expand_paths
+from hepml.io.write import atomic_path, prepare_folder, write_root
 from hepml.trigger.emulate import EmulationResult
 from hepml.trigger.expr import axis_label
 from hepml.trigger.rates import rate_curve
@@ -103,6 +107,9 @@ def report_dict(result: EmulationResult) -> dict:
         if p.is_ml:
             d["model"] = os.path.basename(p.model)
             d["object"] = p.object
+            scorer = result.scorers.get(p.name)
+            if scorer is not None:  # (the faster one here: scores agree to ~1e-7)
+                d["backend"] = scorer.backend
         if res.solved is not None:
             d["solved"] = {k: _f(v) if isinstance(v, float) else v
                            for k, v in res.solved.to_dict().items()}  # fmt: skip
@@ -112,7 +119,7 @@ def report_dict(result: EmulationResult) -> dict:
                                "error_hz": [_f(x) for x in e]}  # fmt: skip
         out["paths"][p.name] = d
     for c in result.comparisons:
-        out["comparisons"].append(json.loads(json.dumps(c, default=_f)))
+        out["comparisons"].append(json.loads(json.dumps(strict(c), default=_f)))
     return out
 
 
@@ -190,7 +197,8 @@ def summary_table(result: EmulationResult, latency: dict | None = None):
 
 def _write_json(path: Path, data: dict) -> None:
     with atomic_path(path) as tmp:
-        Path(tmp).write_text(json.dumps(data, indent=2, default=_f) + "\n")
+        # (strict JSON: no NaN/Infinity, which jq and JavaScript refuse)
+        Path(tmp).write_text(json.dumps(strict(data), indent=2, default=_f, allow_nan=False) + "\n")
 
 
 def write_decisions(result: EmulationResult, folder: Path) -> list[Path]:
@@ -258,6 +266,11 @@ def write_plots(result: EmulationResult, folder: Path) -> list[Path]:
     return written
 
 
+def report_files(samples) -> list[str]:
+    """The files of a report folder that could clash with inputs, for the sample names."""
+    return ["report.json", "latency.json", *(f"decisions/{name}.root" for name in samples)]
+
+
 def write_report(
     result: EmulationResult,
     out_dir: str | os.PathLike,
@@ -265,9 +278,11 @@ def write_report(
     plots: bool = True,
     decisions: bool = True,
 ) -> list[Path]:
-    """Write the report folder (see the module docstring); returns the files written."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    """Write the report folder (see the module docstring); returns the files written.
+    A file that would overwrite one of the samples' files is refused."""
+    inputs = [f for s in result.samples.values() for f in s.files_read]
+    inputs = expand_paths(inputs) if inputs else []  # (sample files may be globs)
+    out = prepare_folder(out_dir, report_files(result.samples), inputs)
     files = [out / "report.json"]
     _write_json(out / "report.json", report_dict(result))
     if latency:

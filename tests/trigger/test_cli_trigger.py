@@ -63,6 +63,8 @@ def test_trigger_run_writes_the_report(menu_file, objects_file, signal_file, tmp
         (["--set", "paths.HLT_Mu20.cut=muons.__class__"], "no names starting with _"),
         (["--set", "paths.HLT_Nope.cut=1"], "no 'HLT_Nope' in the menu"),
         (["--model", "pn.pt"], "has no ML path that scores fat jets"),
+        (["--set", "paths.HLT_Mu20.cut=@muons"], "the value is not valid YAML"),
+        (["-o", "/proc/no-such-report"], "cannot make this folder"),
     ],
 )
 def test_bad_arguments_are_one_line(menu_file, objects_file, extra, message, capsys):
@@ -162,3 +164,24 @@ def test_compare_skips_bad_files_when_asked(shared_data, tmp_path, capsys):
                  "--skip-bad-files", "-o", str(tmp_path / "c")])  # fmt: skip
     assert code == 2
     assert "none of its 1 file(s) could be read (cut.root" in capsys.readouterr().err
+
+
+def test_output_folder_is_checked_before_the_work(menu_file, objects_file, tmp_path, capsys):
+    """-o naming a file, or a report whose decisions file would overwrite an input: one
+    line before any event is read, and the input is untouched."""
+    bg = tmp_path / "out" / "decisions" / "bg.root"
+    bg.parent.mkdir(parents=True)
+    bg.write_bytes(objects_file[0].read_bytes())
+    before = bg.read_bytes()
+    argv = ["trigger", "run", "--menu", str(menu_file), "--latency-events", "0", "--no-plots"]
+    for extra, message in (
+        (["--sample", f"bg={bg}", "-o", str(tmp_path / "out")], "would destroy the input"),
+        (["--sample", f"bg={objects_file[0]}", "-o", str(bg)], "is a file; give a folder"),
+    ):
+        assert main(argv + extra) == 2
+        err = capsys.readouterr().err
+        assert message in err
+        assert "Traceback" not in err
+    assert bg.read_bytes() == before
+    assert main(["trigger", "compare", str(bg), "--menu", "nanoaod_2015", "-o", str(bg)]) == 2
+    assert "is a file; give a folder" in capsys.readouterr().err

@@ -126,6 +126,14 @@ def test_solve_threshold_on_ties_and_nans():
     assert th.value == 3.0
     assert th.rate_hz == 2.0
     assert solve_threshold(np.full(3, np.nan), np.ones(3), 1.0).note
+    # a variable of few values (a count): the tie is named, not the sample size
+    tied = solve_threshold(np.array([1.0, 1.0, 1.0]), np.ones(3), 2.0)
+    assert not tied.reached
+    assert "the highest value, 1, is shared by 3 background events (3 Hz" in tied.note
+    # every candidate at +inf and a target above them all: a threshold that takes them
+    every = solve_threshold(np.array([np.inf, np.inf, np.nan]), np.ones(3), 5.0)
+    assert np.isfinite(every.value)
+    assert every.rate_hz == 2.0
 
 
 def test_solved_threshold_counts_infinite_values_as_the_decision_does():
@@ -150,6 +158,22 @@ def test_bad_inputs_have_clear_errors(objects_file, shared_data, tmp_path):
     with pytest.raises(ConfigError, match=r"cycle of seeds: HLT_A -> HLT_B -> HLT_A"):
         menu_from_dict({"paths": {"HLT_A": {"seed": "HLT_B", "cut": "met.pt > 1"},
                                   "HLT_B": {"seed": "HLT_A", "cut": "met.pt > 1"}}})  # fmt: skip
+    with pytest.raises(ConfigError, match=r"L1_A\.seed: HLT_B is an HLT path; a Level-1"):
+        menu_from_dict({"seeds": {"L1_A": {"seed": "HLT_B", "cut": "met.pt > 1"}},
+                        "paths": {"HLT_B": "met.pt > 2"}})  # fmt: skip
+    with pytest.raises(ConfigError, match=r"HLT_A\.compare_with: a path cannot compare with"):
+        menu_from_dict({"paths": {"HLT_A": {"variable": "met.pt", "threshold": 1,
+                                            "compare_with": ["HLT_A"]}}})  # fmt: skip
+    with pytest.raises(ConfigError, match=r"HLT_A: target_rate_hz with prescale 4: .* 1/4"):
+        menu_from_dict({"paths": {"HLT_A": {"variable": "met.pt", "target_rate_hz": 5,
+                                            "prescale": 4}}})  # fmt: skip
+    for objects in (5, [1], "smear"):
+        with pytest.raises(ConfigError, match=r"objects: must be a mapping of settings"):
+            menu_from_dict({"objects": objects, "paths": {"HLT_A": "met.pt > 1"}})
+    with pytest.raises(ConfigError, match=r"fatjet_pt_min: must be a finite non-negative"):
+        menu_from_dict(
+            {"objects": {"fatjet_pt_min": float("inf")}, "paths": {"HLT_A": "met.pt > 1"}}
+        )
     with pytest.raises(ConfigError, match=r"paths.HLT_A.cut: in 'met.pt >> 1'"):
         menu_from_dict({"paths": {"HLT_A": "met.pt >> 1"}})
     with pytest.raises(ConfigError, match=r"HLT_A: unknown key\(s\) \['cutt'\]"):
@@ -217,8 +241,12 @@ def test_same_rate_comparison_at_several_rates_and_efficiency_vs_rate(
     sig_path, sig_events = signal_file
     menu = menu_from_dict({"luminosity": LUMI, "paths": {
         "HLT_HT": {"variable": "ht(jets[jets.pt > 30])", "target_rate_hz": 2.0e4,
-                   "compare_with": ["HLT_Jet"], "compare_rates_hz": [5.0e3, 2.0e4, 1.0e9]},
-        "HLT_Jet": {"variable": "jets.pt[0]", "threshold": 100.0}}})  # fmt: skip
+                   "compare_with": ["HLT_Jet", "HLT_Never"],
+                   "compare_rates_hz": [5.0e3, 2.0e4, 1.0e9]},
+        "HLT_Jet": {"variable": "jets.pt[0]", "threshold": 100.0},
+        # (keeps nothing: infinite thresholds and ratios, which report.json must hold
+        # as strict JSON)
+        "HLT_Never": {"cut": "met.pt > 1e9", "variable": "jets.pt[0]", "threshold": 1.0}}})  # fmt: skip
     res = emulate(menu, [Sample("bg", [str(path)]), Sample("sig", [str(sig_path)], "signal")])
     w = events["weight"]
     r_e = LUMI * PB_TO_CM2 * SIGMA_PB * w / w.sum()
@@ -263,8 +291,10 @@ def test_same_rate_comparison_at_several_rates_and_efficiency_vs_rate(
     png = tmp_path / "rep" / "plots" / "efficiency_vs_rate_HLT_HT_sig.png"
     assert png in files
     assert png.stat().st_size > 10_000
-    rep = json.loads((tmp_path / "rep" / "report.json").read_text())
+    text = (tmp_path / "rep" / "report.json").read_text()
+    rep = json.loads(text, parse_constant=lambda c: pytest.fail(f"report.json holds {c}"))
     assert len(rep["comparisons"][0]["scan"]) == 3
+    assert rep["comparisons"][0]["scan"][0]["against"]["HLT_Never"]["threshold"] == "inf"
 
 
 @pytest.mark.parametrize(
