@@ -39,7 +39,12 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "-n", "--events", type=int, default=1000, help="events to generate (default 1000)"
     )
     p.add_argument("-o", "--output", default=None, help="output ROOT file (default PROCESS.root)")
-    p.add_argument("--seed", type=int, default=1, help="random seed; job j uses seed+j (default 1)")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=1,
+        help="random seed; job j uses Pythia seed 1+seed+j (default 1)",
+    )
     p.add_argument("-j", "--jobs", type=int, default=1, help="worker processes (default 1)")
     p.add_argument("--no-merge", action="store_true", help="keep one output file per job")
     p.add_argument("--pthat-min", type=float, default=None, help="minimum pT-hat in GeV")

@@ -33,15 +33,13 @@ def add_parser(sub) -> argparse.ArgumentParser:
     )
     p.add_argument("inputs", nargs="+", metavar="IN", help="input ROOT files or globs")
     p.add_argument("-o", "--output", required=True, help="output .root or .parquet")
-    p.add_argument("--algorithm", default="antikt", help="antikt (default), kt or cambridge")
-    p.add_argument("--radius", type=float, default=0.8, help="jet radius (default 0.8)")
-    p.add_argument(
-        "--pt-min", type=float, default=550.0, help="jet pT minimum in GeV (default 550)"
-    )
-    p.add_argument(
-        "--pt-max", type=float, default=650.0, help="jet pT maximum in GeV (default 650)"
-    )
-    p.add_argument("--eta-max", type=float, default=2.0, help="jet |eta| maximum (default 2)")
+    # (the jet options default to None here, so that --level events, which does not use
+    # them, can tell that one was given; JET_DEFAULTS fills them in for --level jets)
+    p.add_argument("--algorithm", help="antikt (default), kt or cambridge")
+    p.add_argument("--radius", type=float, help="jet radius (default 0.8)")
+    p.add_argument("--pt-min", type=float, help="jet pT minimum in GeV (default 550)")
+    p.add_argument("--pt-max", type=float, help="jet pT maximum in GeV (default 650)")
+    p.add_argument("--eta-max", type=float, help="jet |eta| maximum (default 2)")
     p.add_argument(
         "--label", choices=LABELS, default="auto", help="truth labels (default: from the sample)"
     )
@@ -70,18 +68,25 @@ def add_parser(sub) -> argparse.ArgumentParser:
     return p
 
 
+JET_DEFAULTS = {k: getattr(ReconstructConfig(), k)
+                for k in ("algorithm", "radius", "pt_min", "pt_max", "eta_max", "max_particles")}  # fmt: skip
+
+
 def run(args, ui) -> int:
+    given = [k for k in JET_DEFAULTS if getattr(args, k) is not None]
+    if args.level == "events" and given:
+        flags = ", ".join("--" + k.replace("_", "-") for k in given)
+        raise ConfigError(
+            f"{flags}: options of the jet rows; --level events builds its objects (R=0.4 "
+            "jets, leptons, photons, MET) with fixed definitions: drop them"
+        )
+    jet = {k: v if getattr(args, k) is None else getattr(args, k) for k, v in JET_DEFAULTS.items()}
     cfg = ReconstructConfig(
-        algorithm=args.algorithm,
-        radius=args.radius,
-        pt_min=args.pt_min,
-        pt_max=args.pt_max,
-        eta_max=args.eta_max,
+        **jet,
         label=args.label,
         smear=args.smear or args.smear_config is not None,
         smear_config=SmearConfig.from_yaml(args.smear_config) if args.smear_config else None,
         seed=args.seed,
-        max_particles=args.max_particles,
         drop_nonfinite=args.drop_nonfinite,
         skip_bad_files=args.skip_bad_files,
         level=args.level,

@@ -104,11 +104,15 @@ RESERVED_SETTINGS = {
     "phasespace:bias2selection": "pthat_bias (--pthat-bias)",
     "phasespace:bias2selectionpow": "pthat_bias (--pthat-bias)",
     "phasespace:bias2selectionref": "pthat_bias_ref (--pthat-bias-ref)",
-    "random:seed": "seed (--seed; job j uses seed + j)",
-    "random:setseed": "seed (--seed; job j uses seed + j)",
+    "random:seed": "seed (--seed; job j uses Pythia seed 1 + seed + j)",
+    "random:setseed": "seed (--seed; job j uses Pythia seed 1 + seed + j)",
     "beams:ecm": "ecm (--ecm)",
     "beams:ea": "ecm (--ecm)",
     "beams:eb": "ecm (--ecm)",
+    # (the Z' mass is recorded in runinfo: samples of different masses must not combine)
+    "32:m0": "mass (--mass, for zprime_ttbar)",
+    "32:mmin": "mass (--mass, for zprime_ttbar)",
+    "32:mmax": "mass (--mass, for zprime_ttbar)",
 }
 
 
@@ -509,6 +513,8 @@ def check_output(output: str | os.PathLike) -> Path:
         raise ConfigError(f"{output}: output folder {output.parent} does not exist")
     if output.suffix != ".root":
         raise ConfigError(f"{output}: hepml generate writes ROOT files; use a .root name")
+    if output.is_dir():
+        raise ConfigError(f"{output}: is a folder; give a file name to write")
     return output
 
 

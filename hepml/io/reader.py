@@ -18,6 +18,7 @@ Example::
 from __future__ import annotations
 
 import glob
+import numbers
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from hepml.errors import ConfigError, HepmlError, InputError
 from hepml.io.events import build_events
 from hepml.io.schemas import (
     COLLECTIONS,
+    OBJECT_COLLECTIONS,
     SCHEMAS,
     EventMapping,
     detect_schema,
@@ -106,8 +108,12 @@ class ReadSummary:
             f"{len(self.files)} file(s), {self.events} event(s) read, {len(self.skipped)} skipped"
         ]
         for f in self.files:
-            what = f"{f.events} events" if f.status != "skipped" else f"SKIPPED: {f.reason}"
-            lines.append(f"  {f.path}: {f.status}, {what}")
+            if f.status == "skipped":  # (the reason starts with the file, and says why)
+                why = skip_reason(f.reason)
+                lines.append(f"  SKIPPED {why}" if why.startswith(f.path) else
+                             f"  SKIPPED {f.path}: {why}")  # fmt: skip
+            else:
+                lines.append(f"  {f.path}: {f.status}, {f.events} events")
         return "\n".join(lines)
 
 
@@ -130,7 +136,24 @@ def expand_paths(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> list
             out.append(s)
     if not out:
         raise InputError("no input files given")
+    _refuse_repeats(out)
     return out
+
+
+def _refuse_repeats(paths: list[str]) -> None:
+    """A file named twice (``a.root 'a*.root'``, or by two spellings) would be read
+    twice: its events counted double against runinfo's once."""
+    seen: dict[tuple, str] = {}
+    for p in paths:
+        try:
+            st = os.stat(p)
+        except OSError:
+            continue  # (missing files get their own error where they are opened)
+        key = (st.st_dev, st.st_ino)
+        if key in seen:
+            same = "is given twice" if seen[key] == p else f"and {seen[key]} are the same file"
+            raise InputError(f"{p} {same}; each input file may be named once")
+        seen[key] = p
 
 
 def open_root(path: str) -> uproot.ReadOnlyDirectory:
@@ -157,6 +180,28 @@ SKIP_ADVICE = (
     "copy it again, or go on without it (skip_bad_files=True; --skip-bad-files for hepml "
     "reconstruct, hepml trigger run and hepml trigger compare)"
 )
+
+
+def _check_step_size(step_size) -> None:
+    """A positive number of entries, or a memory size uproot reads ("100 MB"): checked
+    here, so that a typo is not blamed on (or, with skip_bad_files, skips) every file."""
+    if isinstance(step_size, bool) or not isinstance(step_size, numbers.Integral | str):
+        raise ConfigError(
+            f"step_size must be a number of entries or a size such as '100 MB', got {step_size!r}"
+        )
+    if isinstance(step_size, numbers.Integral):
+        if step_size <= 0:
+            raise ConfigError(f"step_size must be positive, got {step_size}")
+        return
+    try:
+        size = uproot._util.memory_size(step_size)
+    except Exception:
+        size = None
+    if not size or size <= 0:
+        raise ConfigError(
+            f"step_size {step_size!r}: not a memory size; write e.g. '100 MB' or '1 GB' "
+            "(or give a number of entries)"
+        )
 
 
 def skip_reason(err: BaseException | str) -> str:
@@ -272,8 +317,7 @@ class EventStream:
                 raise ConfigError(
                     f"unknown collection(s) {unknown}; hepml's collections are {list(COLLECTIONS)}"
                 )
-        if isinstance(step_size, int) and step_size <= 0:
-            raise ConfigError(f"step_size must be positive, got {step_size}")
+        _check_step_size(step_size)
         if entry_start is not None and entry_start < 0:
             raise ConfigError(f"entry_start must be >= 0, got {entry_start}")
         if entry_stop is not None and entry_stop < 0:
@@ -412,8 +456,13 @@ class EventStream:
 
     def _check_required(self, mapping: EventMapping, where: str) -> None:
         for coll in REQUIRED.get(mapping.schema, ()):
-            ok = coll in mapping.collections or (
-                coll == "ids" and {"run", "event"} <= mapping.scalars.keys()
+            ok = (
+                coll in mapping.collections
+                or (coll == "ids" and {"run", "event"} <= mapping.scalars.keys())
+                or (  # (hepml files of objects only, as hepml.io.write writes them back)
+                    coll == "particles"
+                    and any(c in mapping.collections for c in OBJECT_COLLECTIONS)
+                )
             )
             if not ok:
                 miss = ", ".join(mapping.missing[:6]) or "its collections"
@@ -427,9 +476,18 @@ class EventStream:
             return None
         absent = [c for c in self.collections if c not in mapping.available()]
         if absent:
+            hint = ""
+            if "particles" in absent:  # (what reconstruction, labels and the trigger need)
+                hint = (
+                    "; particle-level inputs are needed here: PF candidates (NanoAOD "
+                    "PFCands_*), Delphes EFlow/Particle, a flat tree with particle_* "
+                    "branches, or events from hepml generate"
+                )
             raise InputError(
                 f"{where}: schema {mapping.schema!r} found no branches for collection(s) {absent} "
-                f"(it has {mapping.available()}; expected but missing: {mapping.missing[:6]})"
+                f"(it has {mapping.available()}"
+                + (f"; expected but missing: {mapping.missing[:6]}" if mapping.missing else "")
+                + f"){hint}"
             )
         return self.collections
 

@@ -422,7 +422,8 @@ SCHEMAS: dict[str, tuple[Callable[[set[str], str], EventMapping], tuple[str, ...
 def detect_schema(branches: Iterable[str]) -> str | None:
     """The schema whose signature branches a tree has, or None.
 
-    hepml: ``particle_px`` with ``parton_pid`` or ``particle_pid``; NanoAOD:
+    hepml: ``particle_px`` with ``parton_pid`` or ``particle_pid``, or objects as
+    :func:`hepml.io.write` writes them (``njet`` with ``jet_pt/eta/phi/mass``); NanoAOD:
     ``run``, ``luminosityBlock`` and some ``nX``/``X_pt`` pair; Delphes: any
     ``Name.Field`` branch of its classes; flat: a ``Prefix_Px``/``Py``/``Pz``/``E``
     quartet.
@@ -434,6 +435,11 @@ def detect_schema(branches: Iterable[str]) -> str | None:
         return "nanoaod"
     if any(x.startswith(("Event.", "Particle.", "EFlowTrack.", "Jet.", "Track.")) for x in b):
         return "delphes"
+    if any(  # (objects that hepml.io.write put in hepml's layout: njet, jet_pt, ...)
+        {f"n{c[:-1]}", *(f"{c[:-1]}_{k}" for k in ("pt", "eta", "phi", "mass"))} <= b
+        for c in OBJECT_COLLECTIONS
+    ):
+        return "hepml"
     if _flat(b, "").collections:
         return "flat"
     return None
@@ -471,15 +477,10 @@ def mapping_for(schema: str | os.PathLike, branches: Iterable[str], tree: str) -
 
 def load_mapping(path: str | Path) -> EventMapping:
     """Read a user mapping from YAML (``safe_load``; see the module docstring)."""
-    import yaml
+    from hepml._yaml import load_yaml
 
     path = Path(path)
-    try:
-        doc = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: schema mapping file does not exist") from None
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML ({err})") from None
+    doc = load_yaml(path, "schema mapping file")
     if not isinstance(doc, dict) or "tree" not in doc:
         raise ConfigError(f"{path}: a schema mapping needs a top-level 'tree' key")
     m = EventMapping(schema=f"yaml:{path.name}", tree=str(doc["tree"]))

@@ -139,10 +139,23 @@ def write_parquet(path: str | os.PathLike, array: ak.Array | Mapping[str, object
     return Path(path)
 
 
+#: hepml's event collections and the branch prefixes of its own ROOT layout (the
+#: ``hepml`` schema reads ``particle_px`` with counter ``nparticle``, ``met_pt``, ...).
+_ROOT_PREFIX = {"particles": "particle", "partons": "parton", "jets": "jet", "fatjets": "fatjet",
+                "muons": "muon", "electrons": "electron", "photons": "photon",
+                "triggers": "trigger"}  # fmt: skip
+
+
 def write(path: str | os.PathLike, array: ak.Array, *, tree: str = "events") -> Path:
-    """Write by extension: ``.root`` (one tree) or ``.parquet``."""
+    """Write by extension: ``.root`` (one tree) or ``.parquet``. Events as
+    :func:`hepml.io.read_events` gives them go to ROOT in hepml's own layout
+    (``particle_*``, ``jet_*``, ``met_*``, ``trigger_*``), which reads back with the
+    ``hepml`` schema; the reader's ``entry`` column is not written (it is the position)."""
     suffix = Path(path).suffix.lower()
     if suffix == ".root":
+        if isinstance(array, ak.Array) and any(f in array.fields for f in _ROOT_PREFIX):
+            array = {_ROOT_PREFIX.get(f, f): ak.without_parameters(array[f])
+                     for f in array.fields if f != "entry"}  # fmt: skip
         return write_root(path, {tree: array})
     if suffix in (".parquet", ".pq"):
         return write_parquet(path, array)

@@ -33,7 +33,7 @@ import uproot
 from hepml._version import __version__
 from hepml.errors import ConfigError, HepmlError, InputError
 from hepml.io import open_events
-from hepml.io.reader import expand_paths, find_tree, open_root, skip_reason
+from hepml.io.reader import expand_paths, find_tree, open_root, skip_reason, unreadable
 from hepml.io.write import atomic_path, refuse_overwrite
 from hepml.kernels.cluster import first_nonfinite
 from hepml.reco._buffers import flat, offsets_of
@@ -133,7 +133,8 @@ class ReconstructSummary:
                 f"events in: {self.events_in}, with selected jets: {self.events_with_jets}, "
                 f"jets out: {self.jets_out}"
             ]
-            for reason, n in sorted(self.rejected.items()):
+        for reason, n in sorted(self.rejected.items()):
+            if n or self.level != "events":  # (every event accounted for)
                 lines.append(f"  rejected ({reason}): {n}")
         if self.skipped:
             lines.append(f"files skipped: {len(self.skipped)} of {len(self.files)}")
@@ -161,7 +162,10 @@ def _label_mode(cfg: ReconstructConfig, path: str, events: ak.Array) -> str:
         return cfg.label
     f = open_root(path)
     if "runinfo" in [k.split(";")[0] for k in f.keys(recursive=False)]:
-        procs = set(f["runinfo"]["process"].array(library="np").tolist())
+        try:
+            procs = set(f["runinfo"]["process"].array(library="np").tolist())
+        except Exception as err:  # (uproot raises many kinds on damaged bytes)
+            raise unreadable(f"{path}:runinfo (the labels come from its process)", err) from None
         return "top" if procs & set(TOP_PROCESSES) else "qcd"
     if "partons" in events.fields:
         return "top" if ak.any(abs(events.partons.pid) == 6) else "qcd"
@@ -266,7 +270,8 @@ def reconstruct_events(
             "which these events do not have; use --label qcd or --label none"
         )
     if cfg.smear:
-        # per (seed, file, entry): the same jets whatever the chunks or --jobs pieces
+        # per (seed, file position, entry): the same jets whatever the chunks or --jobs
+        # pieces (the position, not the name: the README says so)
         first = int(ak.to_numpy(events.entry)[0]) if len(events) else 0
         seed = cfg.seed * 1_000_003 + file_index
         particles = smear(particles, cfg.smear_config, seed=seed, first_event=first)
@@ -382,9 +387,16 @@ def _run_unit(
             else ["particles", "ids", "weight"],
             skip_bad_files=cfg.skip_bad_files,
         )
+        bad_runinfo = None
         for events in stream:
             if mode is None:
-                mode = _label_mode(cfg, path, events)
+                try:
+                    mode = _label_mode(cfg, path, events)
+                except InputError as err:
+                    if not cfg.skip_bad_files:
+                        raise
+                    bad_runinfo = skip_reason(err)
+                    break
             try:
                 rows, s = reconstruct_events(events, cfg, mode, index)
             except HepmlError as err:  # (name the file; keep the error's class)
@@ -397,6 +409,8 @@ def _run_unit(
                 progress(s.events_in)
         writer.close()
     skipped = {r.path: skip_reason(r.reason) for r in stream.summary.skipped}
+    if bad_runinfo is not None:
+        skipped[path] = bad_runinfo
     return {
         "events_in": summary.events_in,
         "events_with_jets": summary.events_with_jets,
@@ -591,6 +605,9 @@ def _merge(parts: list[Path], output: Path, root: bool, meta: dict | None = None
                         started = True
                     else:
                         f["jets"].extend(data)
+        if not started:  # no row in any part: the tree with its columns and no entries
+            with uproot.open(parts[0]) as src:
+                f.mktree("jets", _regroup(src["jets"].arrays(entry_stop=0)))
 
 
 def _regroup(arr: ak.Array) -> dict:

@@ -58,9 +58,9 @@ class SmearConfig:
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> SmearConfig:
-        import yaml
+        from hepml._yaml import load_yaml
 
-        doc = yaml.safe_load(Path(path).read_text()) or {}
+        doc = load_yaml(path, "smearing config (YAML)") or {}
         if not isinstance(doc, dict):
             raise ConfigError(f"{path}: expected a mapping of smearing parameters")
         unknown = set(doc) - {f.name for f in fields(cls)}

@@ -48,8 +48,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
+from hepml._yaml import load_yaml
 from hepml.errors import ConfigError
 
 __all__ = [
@@ -290,13 +289,7 @@ def load_config(
     source = "command line"
     if path is not None:
         source = str(path)
-        if not os.path.exists(path):
-            raise ConfigError(f"{path}: no such config file")
-        try:
-            with open(path) as f:
-                data = yaml.safe_load(f) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+        data = load_yaml(path, "config file") or {}
         if not isinstance(data, dict):
             raise ConfigError(f"{path}: a training config must be a mapping of keys")
     return config_from_dict(_merge(data, overrides or {}), source)

@@ -50,8 +50,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
+from hepml._yaml import load_yaml
 from hepml.errors import ConfigError
 from hepml.reco.objects import OBJECT_TYPES
 from hepml.trigger.expr import Expression, compile_expression
@@ -386,10 +385,7 @@ def load_menu(path: str | os.PathLike, overrides: dict | None = None) -> Menu:
         base = Path.cwd()  # a built-in menu's model paths are the user's, not the package's
     if not path.is_file():
         raise ConfigError(f"{path}: no such menu file (built-in menus: {', '.join(BUILTIN_MENUS)})")
-    try:
-        d = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+    d = load_yaml(path, "menu file")
     if overrides and not isinstance(d, dict):
         raise ConfigError(
             f"{path}: a menu is a mapping (name, luminosity, seeds, paths, ...), "

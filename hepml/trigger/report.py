@@ -280,8 +280,8 @@ def write_report(
 ) -> list[Path]:
     """Write the report folder (see the module docstring); returns the files written.
     A file that would overwrite one of the samples' files is refused."""
-    inputs = [f for s in result.samples.values() for f in s.files_read]
-    inputs = expand_paths(inputs) if inputs else []  # (sample files may be globs)
+    inputs = [f for s in result.samples.values() if s.files_read
+              for f in expand_paths(s.files_read)]  # (sample files may be globs)  # fmt: skip
     out = prepare_folder(out_dir, report_files(result.samples), inputs)
     files = [out / "report.json"]
     _write_json(out / "report.json", report_dict(result))

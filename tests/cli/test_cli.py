@@ -53,7 +53,31 @@ def test_user_error_is_one_line_without_traceback(tmp_path):
     [
         (["generate", "--process", "ttbar", "--events", "0"], "--events must be at least 1"),
         (["generate", "--process", "higgs"], "invalid choice: 'higgs'"),
+        # (a folder named like the output: refused before generating, not after)
+        (
+            ["generate", "--process", "qcd", "-n", "5", "-o", "tests"],
+            "hepml generate writes ROOT files",
+        ),
+        (
+            ["generate", "--process", "qcd", "-n", "5", "-o", "folder.root"],
+            "folder.root: is a folder",
+        ),
         (["inspect"], "the following arguments are required: FILE"),
+        (
+            [
+                "reconstruct",
+                "x.root",
+                "-o",
+                "y.parquet",
+                "--level",
+                "events",
+                "--radius",
+                "1.5",
+                "--pt-max",
+                "200",
+            ],
+            "--radius, --pt-max: options of the jet rows; --level events",
+        ),
         (["inspect", "x.root", "--fields", "-2"], "--fields must be 0 or more, got -2"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
         (["demo", "--zprime-mass", "100"], "--zprime-mass 100: give a Z' mass between"),
@@ -87,7 +111,9 @@ def test_user_error_is_one_line_without_traceback(tmp_path):
         ),
     ],
 )
-def test_bad_arguments_exit_nonzero_with_one_line(argv, message, capsys):
+def test_bad_arguments_exit_nonzero_with_one_line(argv, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "folder.root").mkdir()
     try:
         code = main(argv)
     except SystemExit as exit_:

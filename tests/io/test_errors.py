@@ -62,7 +62,10 @@ def test_required_branch_missing(tmp_path):
 
 
 def test_collection_asked_for_but_absent(shared_data):
-    with pytest.raises(InputError, match=r"found no branches for collection\(s\) \['particles'\]"):
+    with pytest.raises(
+        InputError,
+        match=r"found no branches for collection\(s\) \['particles'\].*particle-level inputs are needed here",
+    ):
         read_events(shared_data / NANOAOD, collections=["particles"])
 
 
@@ -144,8 +147,9 @@ def test_skip_bad_files_goes_on_and_reports(tmp_path, shared_data):
     assert "not a ROOT file" in s.files[1].reason
     assert "no such file" in s.files[3].reason
     text = str(s)
-    assert "b.root: skipped" in text
+    assert f"SKIPPED {bad}: not a ROOT file" in text
     assert "2 skipped" in text
+    assert "skip_bad_files=True" not in text  # (no advice to skip what was skipped)
 
 
 def test_without_skip_a_bad_file_stops_the_read(tmp_path, shared_data):
@@ -162,3 +166,22 @@ def test_unknown_schema_and_collection_names(shared_data):
         open_events(shared_data / HZZ, schema="cms")
     with pytest.raises(ConfigError, match=r"unknown collection\(s\) \['jetz'\]"):
         read_events(shared_data / HZZ, collections=["jetz"])
+
+
+def test_a_file_named_twice_is_refused(shared_data, tmp_path):
+    """Read twice, its events would count double against runinfo's cross-section."""
+    hzz = shared_data / HZZ
+    with pytest.raises(InputError, match=r"is given twice; each input file may be named once"):
+        read_events([hzz, hzz])
+    link = tmp_path / "same.root"
+    link.symlink_to(hzz)
+    with pytest.raises(InputError, match=r"are the same file"):
+        read_events([hzz, link])
+
+
+@pytest.mark.parametrize("step", ["100MBs", "5", 0.5, 0, "0 MB"])
+def test_a_bad_step_size_is_the_call_s_error_not_the_file_s(shared_data, step):
+    from hepml.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="step_size"):
+        open_events(shared_data / HZZ, step_size=step, skip_bad_files=True)

@@ -149,6 +149,9 @@ def test_a_failed_run_keeps_an_earlier_runs_files(tmp_path, monkeypatch):
         ({"settings": ["HardQCD:all on"]}, "not of the form 'Key = value'"),
         ({"settings": ["Random:seed = 42"]}, r"set it with seed \(--seed"),
         ({"settings": ["Beams:eCM = 8000"]}, r"set it with ecm \(--ecm\)"),
+        # (runinfo records the Z' mass: a mass set behind its back would mix masses)
+        ({"process": "zprime_ttbar", "settings": ["32:m0 = 3000"]}, r"set it with mass \(--mass"),
+        ({"process": "zprime_ttbar", "settings": ["32:mMax = 3000"]}, r"set it with mass"),
         ({"process": "ttbar", "mass": 3000}, "--mass .* is the Z' mass of zprime_ttbar"),
         ({"process": "zprime_ttbar", "mass": -5}, "--mass must be a positive mass"),
     ],

@@ -58,3 +58,27 @@ def test_unknown_output_type_and_missing_folder(tmp_path):
         write(tmp_path / "a.csv", arr)
     with pytest.raises(InputError, match="does not exist"):
         write(tmp_path / "no" / "a.parquet", arr)
+
+
+@pytest.mark.parametrize("source", ["generated", "nanoaod"])
+def test_events_written_to_root_read_back_equal(source, samples, shared_data, tmp_path):
+    """read -> write -> read: hepml's layout (particle_*, jet_*, met_*, trigger_*), found by
+    the hepml schema, every collection and field equal (partons, objects, triggers)."""
+    from tests.conftest import NANOAOD
+
+    path = samples["ttbar"] if source == "generated" else shared_data / NANOAOD
+    before = read_events(path, entry_stop=40)
+    out = write(tmp_path / "again.root", before)
+    after = read_events(out, schema="auto")
+    import uproot
+
+    from hepml.io.schemas import detect_schema
+
+    with uproot.open(out) as f:
+        assert detect_schema(f["events"].keys()) == "hepml"
+    assert after.fields == before.fields
+    for name in before.fields:
+        x, y = before[name], after[name]
+        for field in x.fields or [None]:
+            a, b = (x, y) if field is None else (x[field], y[field])
+            assert ak.to_list(a) == ak.to_list(b), (name, field)

@@ -151,6 +151,12 @@ def test_smear_config_from_yaml(tmp_path, samples, capsys):
         SmearConfig.from_yaml(bad)
     with pytest.raises(ConfigError, match="track_eff is an efficiency"):
         SmearConfig(track_eff=1.5)
+    with pytest.raises(ConfigError, match=r"nofile\.yaml: no such smearing config"):
+        SmearConfig.from_yaml(tmp_path / "nofile.yaml")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("a: [1\n")
+    with pytest.raises(ConfigError, match=r"broken\.yaml: not valid YAML"):
+        SmearConfig.from_yaml(broken)
     code = main(
         [
             "reconstruct",
@@ -309,6 +315,7 @@ def test_nonfinite_momenta_name_the_entry_or_are_dropped_and_counted(samples, tm
     assert summary.events_in == 20
     assert summary.rejected["non-finite momenta"] == 1
     assert summary.balanced
+    assert "rejected (non-finite momenta): 1" in str(summary)
     rows = ak.from_parquet(out)
     assert 13 not in set(ak.to_numpy(rows.entry).tolist())
 
@@ -336,3 +343,26 @@ def test_the_output_records_its_config_seed_and_inputs(samples, tmp_path, suffix
     else:
         rows = ak.from_parquet(out)
     assert len(rows) > 0  # (the rows themselves read as before)
+
+
+def test_a_damaged_runinfo_names_the_file_and_can_be_skipped(samples, tmp_path):
+    """The labels come from runinfo's process: damaged bytes there are the file's
+    error (one line), and --skip-bad-files goes on past it."""
+    src = samples["ttbar"]
+    data = bytearray(src.read_bytes())
+    with uproot.open(src) as f:
+        branch = f["runinfo"]["process"]
+        pos = int(branch.member("fBasketSeek")[0]) + 40  # (inside the basket's data)
+    data[pos : pos + 60] = b"\xff" * 60
+    bad = tmp_path / "bad_runinfo.root"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(InputError, match=r"bad_runinfo\.root:runinfo .*truncated or corrupt"):
+        reconstruct([bad], tmp_path / "x.parquet", ReconstructConfig(**LOOSE))
+    summary = reconstruct(
+        [samples["qcd"], bad],
+        tmp_path / "y.parquet",
+        ReconstructConfig(**LOOSE, skip_bad_files=True),
+    )
+    assert list(summary.skipped) == [str(bad)]
+    assert "runinfo" in summary.skipped[str(bad)]
+    assert summary.balanced
