@@ -22,7 +22,16 @@ def load_yaml(path: str | os.PathLike, what: str = "YAML file") -> Any:
         with open(path) as f:
             return yaml.safe_load(f)
     except yaml.YAMLError as err:
-        first = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise ConfigError(f"{path}: not valid YAML ({first})") from None
+        raise ConfigError(f"{path}: not valid YAML ({yaml_problem(err)})") from None
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(f"{path}: cannot be read as a {what} ({err})") from None
+
+
+def yaml_problem(err: Exception) -> str:
+    """PyYAML's error on one line: what is wrong and where (``line 2, column 9``)."""
+    problem = getattr(err, "problem", None) or getattr(err, "context", None)
+    if not problem:
+        lines = str(err).splitlines()
+        return lines[0] if lines else type(err).__name__
+    mark = getattr(err, "problem_mark", None)
+    return problem + (f" at line {mark.line + 1}, column {mark.column + 1}" if mark else "")

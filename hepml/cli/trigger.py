@@ -155,7 +155,7 @@ def run(args, ui) -> int:
     from hepml.trigger.report import report_files
 
     inputs = [f for s in samples for f in expand_paths(s.files)]
-    prepare_folder(args.out, report_files([s.name for s in samples]), inputs)  # (before the work)
+    prepare_folder(args.out, report_files([s.name for s in samples]), inputs, "-o")  # (first)
     res = emulate(
         menu, samples, seed=args.seed, max_events=args.max_events, progress=ui.progress,
         skip_bad_files=args.skip_bad_files,
@@ -196,7 +196,7 @@ def run_compare(args, ui) -> int:
         raise ConfigError("--max-events must be at least 1")
     from hepml.io.write import prepare_folder
 
-    prepare_folder(args.out)  # (before the work)
+    prepare_folder(args.out, flag="-o")  # (before the work)
     comps = compare_recorded(menu, args.files, max_events=args.max_events,
                              skip_bad_files=args.skip_bad_files, progress=ui.progress)  # fmt: skip
     write_comparison(comps, args.out)

@@ -33,7 +33,9 @@ def parse_set(items: list[str], example: str) -> list[tuple[str, object]]:
         try:
             parsed = yaml.safe_load(value)
         except yaml.YAMLError as err:
-            problem = getattr(err, "problem", None) or "not valid YAML"
+            from hepml._yaml import yaml_problem
+
+            problem = yaml_problem(err)
             raise ConfigError(
                 f"--set {item!r}: the value is not valid YAML ({problem}); quote it, "
                 f"e.g. --set 'KEY=\"{value}\"'"

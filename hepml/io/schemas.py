@@ -435,14 +435,31 @@ def detect_schema(branches: Iterable[str]) -> str | None:
         return "nanoaod"
     if any(x.startswith(("Event.", "Particle.", "EFlowTrack.", "Jet.", "Track.")) for x in b):
         return "delphes"
-    if any(  # (objects that hepml.io.write put in hepml's layout: njet, jet_pt, ...)
-        {f"n{c[:-1]}", *(f"{c[:-1]}_{k}" for k in ("pt", "eta", "phi", "mass"))} <= b
-        for c in OBJECT_COLLECTIONS
-    ):
-        return "hepml"
     if _flat(b, "").collections:
         return "flat"
+    if _hepml_objects_only(b):
+        return "hepml"
     return None
+
+
+_HEPML_PREFIXES = (*tuple(f"{c[:-1]}_" for c in (*OBJECT_COLLECTIONS, "triggers")), "met_")
+
+
+def _hepml_objects_only(b: set[str]) -> bool:
+    """Objects as :func:`hepml.io.write` writes them (``njet``, ``jet_pt/eta/phi/mass``,
+    ``met_pt``, ``trigger_*``, run/lumi/event/weight) and nothing else."""
+    objs = [c[:-1] for c in OBJECT_COLLECTIONS if f"n{c[:-1]}" in b]
+    kin = ("pt", "eta", "phi", "mass")
+    return (
+        bool(objs)
+        and all({f"{o}_{k}" for k in kin} <= b for o in objs)
+        and all(
+            x in ("run", "lumi", "event", "weight")
+            or x.startswith(_HEPML_PREFIXES)
+            or (x.startswith("n") and x[1:] in objs)
+            for x in b
+        )
+    )
 
 
 def is_mapping_file(schema: object) -> bool:

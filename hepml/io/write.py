@@ -67,19 +67,20 @@ def refuse_overwrite(output: str | os.PathLike, inputs: Sequence) -> None:
 
 
 def prepare_folder(
-    folder: str | os.PathLike, files: Sequence[str] = (), inputs: Sequence = (), flag: str = "-o"
+    folder: str | os.PathLike, files: Sequence[str] = (), inputs: Sequence = (), flag: str = ""
 ) -> Path:
     """An output folder, made now (before any long work), with a one-line error when it
     cannot be, is a file, or when one of ``files`` (relative to it) would overwrite one
     of ``inputs``."""
     out = Path(folder)
+    name = f"{flag} {out}" if flag else str(out)  # (flag: the command-line option, if any)
     if out.exists() and not out.is_dir():
-        raise ConfigError(f"{flag} {out}: is a file; give a folder for the outputs")
+        raise ConfigError(f"{name}: is a file; give a folder for the outputs")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise ConfigError(
-            f"{flag} {out}: cannot make this folder ({err.strerror or err}); choose another"
+            f"{name}: cannot make this folder ({err.strerror or err}); choose another"
         ) from None
     for name in files:
         refuse_overwrite(out / name, inputs)
@@ -150,7 +151,8 @@ def write(path: str | os.PathLike, array: ak.Array, *, tree: str = "events") -> 
     """Write by extension: ``.root`` (one tree) or ``.parquet``. Events as
     :func:`hepml.io.read_events` gives them go to ROOT in hepml's own layout
     (``particle_*``, ``jet_*``, ``met_*``, ``trigger_*``), which reads back with the
-    ``hepml`` schema; the reader's ``entry`` column is not written (it is the position)."""
+    ``hepml`` schema. The reader's ``entry`` column (the entry in the file read) is not
+    written: the new file numbers its entries anew; join back on ``run``/``event``."""
     suffix = Path(path).suffix.lower()
     if suffix == ".root":
         if isinstance(array, ak.Array) and any(f in array.fields for f in _ROOT_PREFIX):

@@ -163,6 +163,15 @@ def _label_mode(cfg: ReconstructConfig, path: str, events: ak.Array) -> str:
     f = open_root(path)
     if "runinfo" in [k.split(";")[0] for k in f.keys(recursive=False)]:
         try:
+            names = f["runinfo"].keys()
+        except Exception as err:  # (uproot raises many kinds on damaged bytes)
+            raise unreadable(f"{path}:runinfo (the labels come from its process)", err) from None
+        if "process" not in names:
+            raise ConfigError(
+                f"{path}: its runinfo has no 'process' branch to take the labels from; give "
+                "--label top, qcd or none"
+            )
+        try:
             procs = set(f["runinfo"]["process"].array(library="np").tolist())
         except Exception as err:  # (uproot raises many kinds on damaged bytes)
             raise unreadable(f"{path}:runinfo (the labels come from its process)", err) from None

@@ -48,6 +48,7 @@ import awkward as ak
 import numpy as np
 
 from hepml.errors import ConfigError
+from hepml.io.schemas import OBJECT_COLLECTIONS
 from hepml.reco import primitives
 from hepml.reco._buffers import offsets_of
 
@@ -385,6 +386,29 @@ FUNCTIONS: dict[str, tuple[int, Callable]] = {
 }
 
 
+#: Collections of objects (lists per event): what ``x[cond]`` may select from.
+_LIST_COLLECTIONS = frozenset({*OBJECT_COLLECTIONS, "particles", "partons"})
+#: Functions that turn a collection into one value per event.
+_PER_EVENT_FUNCTIONS = frozenset(FUNCTIONS) - {"abs", "dphi"}
+
+
+def _bases(node: ast.AST) -> set[str]:
+    """The collections whose objects ``node``'s value runs over (one value per object
+    of them): ``jets.pt > met.pt`` -> {jets}; ``jets.pt[0]``, ``count(muons)`` -> {}."""
+    if isinstance(node, ast.Name):
+        return {node.id} & _LIST_COLLECTIONS
+    if isinstance(node, ast.Attribute):
+        return _bases(node.value)
+    if isinstance(node, ast.Subscript):
+        sl = node.slice
+        return set() if isinstance(sl, ast.Constant) else _bases(node.value)
+    if isinstance(node, ast.Call):
+        if isinstance(node.func, ast.Name) and node.func.id in _PER_EVENT_FUNCTIONS:
+            return set()
+        return set().union(*(_bases(a) for a in node.args))
+    return set().union(*(_bases(c) for c in ast.iter_child_nodes(node)))
+
+
 def _not_equal(a, b):
     """``a != b``, false where either side is missing (NaN): a missing object fails
     every comparison, ``!=`` included."""
@@ -619,6 +643,13 @@ class _Compiler:
             raise self.fail(sl, "negative indices are not allowed; 0 is the leading object")
         if isinstance(sl, ast.Slice | ast.Tuple):
             raise self.fail(sl, "only x[INDEX] or x[CONDITION] subscripts are allowed")
+        xb, cb = _bases(node.value), _bases(sl)
+        if len(xb) == 1 and cb - xb:
+            raise self.fail(
+                sl,
+                f"x[cond] selects {next(iter(xb))} but cond is on {', '.join(sorted(cb - xb))}; "
+                "cond must be on x's own collection, e.g. jets.pt[jets.eta < 2.4]",
+            )
         mask = self.compile(sl, d)
 
         def select(o):

@@ -82,3 +82,13 @@ def test_events_written_to_root_read_back_equal(source, samples, shared_data, tm
         for field in x.fields or [None]:
             a, b = (x, y) if field is None else (x[field], y[field])
             assert ak.to_list(a) == ak.to_list(b), (name, field)
+
+
+def test_a_flat_ntuple_with_lowercase_objects_stays_flat(tmp_path):
+    """Only files that are all hepml's object layout are taken for it: a flat ntuple with
+    jet_pt/eta/phi/mass beside muon_px/py/pz/e keeps its muons."""
+    j = ak.Array([[1.0, 2.0], [3.0]])
+    path = write_root(tmp_path / "flat.root", {"ntuple": {
+        "jet": ak.zip({"pt": j, "eta": j, "phi": j, "mass": j}),
+        "muon": ak.zip({"px": j, "py": j, "pz": j, "e": j})}})  # fmt: skip
+    assert "muons" in read_events(path).fields

@@ -366,3 +366,25 @@ def test_a_damaged_runinfo_names_the_file_and_can_be_skipped(samples, tmp_path):
     assert list(summary.skipped) == [str(bad)]
     assert "runinfo" in summary.skipped[str(bad)]
     assert summary.balanced
+
+
+def test_merged_root_output_without_rows_keeps_its_jets_tree(samples, tmp_path):
+    """Two inputs (pieces merged) and no jet in the window: an empty jets tree with the
+    usual branches, not a file without it."""
+    out = tmp_path / "none.root"
+    cfg = ReconstructConfig(**{**LOOSE, "pt_min": 5000.0, "pt_max": 6000.0})
+    summary = reconstruct([samples["qcd"], samples["ttbar"]], out, cfg)
+    assert summary.jets_out == 0
+    with uproot.open(out) as f:
+        assert f["jets"].num_entries == 0
+        assert {"jet_pt", "label", "part_deta", "npart"} <= set(f["jets"].keys())
+
+
+def test_runinfo_without_process_asks_for_a_label(samples, tmp_path):
+    src = _copy_events(samples["qcd"], tmp_path / "np.root", 10)
+    with uproot.update(src) as f:
+        f["runinfo"] = {"sigma_pb": np.array([1.0])}
+    with pytest.raises(
+        ConfigError, match=r"np\.root: its runinfo has no 'process' branch.*--label"
+    ):
+        reconstruct([src], tmp_path / "o.parquet", ReconstructConfig(**LOOSE))

@@ -187,8 +187,8 @@ def test_outside_the_grammar_is_refused_with_the_column(text, message):
         ("fatjets.pt[0] > 1", "no 'fatjets'"),
         # a condition of another collection (awkward would read it as positions: jets at
         # the muons' places, or an error in some chunks only)
-        ("any(jets.pt[muons.pt > 10] > 45)", "cond must belong to x's collection"),
-        ("count(jets[muons.iso < 0.2]) > 0", "cond must belong to x's collection"),
+        ("any(jets.pt[muons.pt > 10] > 45)", "x[cond] selects jets but cond is on muons"),
+        ("count(jets[muons.iso < 0.2]) > 0", "cond must be on x's own collection"),
     ],
 )
 def test_evaluation_errors_name_the_problem(text, message):
