@@ -82,8 +82,8 @@ def prepare_folder(
         raise ConfigError(
             f"{name}: cannot make this folder ({err.strerror or err}); choose another"
         ) from None
-    for name in files:
-        refuse_overwrite(out / name, inputs)
+    for rel in files:
+        refuse_overwrite(out / rel, inputs)
     return out
 
 
