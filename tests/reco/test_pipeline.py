@@ -373,7 +373,8 @@ def test_merged_root_output_without_rows_keeps_its_jets_tree(samples, tmp_path):
     usual branches, not a file without it."""
     out = tmp_path / "none.root"
     cfg = ReconstructConfig(**{**LOOSE, "pt_min": 5000.0, "pt_max": 6000.0})
-    summary = reconstruct([samples["qcd"], samples["ttbar"]], out, cfg)
+    parts = [_copy_events(samples[s], tmp_path / f"{s}.root", 15) for s in ("qcd", "ttbar")]
+    summary = reconstruct(parts, out, cfg)
     assert summary.jets_out == 0
     with uproot.open(out) as f:
         assert f["jets"].num_entries == 0
