@@ -62,7 +62,14 @@ import numpy as np
 from hepml.errors import InputError
 from hepml.io.reader import expand_paths, open_root, unreadable
 
-__all__ = ["PtHatBin", "RunInfo", "combine_runinfo", "event_weights_pb", "read_runinfo"]
+__all__ = [
+    "PtHatBin",
+    "RunInfo",
+    "combine_runinfo",
+    "event_weights_pb",
+    "read_runinfo",
+    "require_runinfo",
+]
 
 #: Columns every runinfo tree has.
 REQUIRED_COLUMNS = (
@@ -306,6 +313,14 @@ def _has_tree(f, name: str) -> bool:
     return name in [k.split(";")[0] for k in f.keys(recursive=False)]
 
 
+def require_runinfo(f, path: str) -> None:
+    """Raise InputError if the open ROOT file ``f`` (at ``path``) has no ``runinfo`` tree."""
+    if not _has_tree(f, "runinfo"):
+        raise InputError(
+            f"{path}: no 'runinfo' tree; cross-sections come with files written by 'hepml generate'"
+        )
+
+
 def read_runinfo(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> RunInfo:
     """Read and combine the ``runinfo`` trees of hepml files of one process.
 
@@ -317,10 +332,7 @@ def read_runinfo(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> RunI
     row_files: list[str] = []
     for p in files:
         f = open_root(p)
-        if not _has_tree(f, "runinfo"):
-            raise InputError(
-                f"{p}: no 'runinfo' tree; cross-sections come with files written by 'hepml generate'"
-            )
+        require_runinfo(f, p)
         try:
             arr = f["runinfo"].arrays()
         except Exception as err:

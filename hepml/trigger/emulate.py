@@ -624,6 +624,7 @@ def emulate(
             f"{menu.source}: input_rate_hz describes one data stream; give one background "
             "sample (mark the others --signal) or use luminosity with cross-sections"
         )
+    _check_cross_sections(menu, samples, skip_bad_files)
     scorers = _scorers(menu)
     data = {}
     for s in samples:
@@ -654,6 +655,30 @@ def emulate(
         scorers=scorers,
         seconds=time.perf_counter() - t0,
     )
+
+
+def _check_cross_sections(menu: Menu, samples: Sequence[Sample], skip_bad_files: bool) -> None:
+    """Refuse a background sample whose files hold no cross-section before any event is
+    read (rates from luminosity); a file that cannot be opened is left to the first pass,
+    which names it (or skips it with ``skip_bad_files``)."""
+    if menu.input_rate_hz is not None or skip_bad_files:
+        return
+    from hepml.io.reader import open_root
+    from hepml.io.runinfo import require_runinfo
+
+    for s in samples:
+        if s.role != "background":
+            continue
+        _check_rate_menu(menu)
+        for path in expand_paths(s.files):
+            try:
+                f = open_root(path)
+            except InputError:
+                continue
+            try:
+                require_runinfo(f, path)
+            except InputError as err:
+                raise _no_cross_section(s.name, err) from None
 
 
 def count_events(sample: Sample, max_events: int | None) -> int | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 
 import awkward as ak
 import numpy as np
@@ -380,8 +381,15 @@ def test_skip_bad_files(tmp_path, capsys):
     # a file without run information cannot make rates: skipped, its events left out
     norun = tmp_path / "norun.root"
     make_objects_file(norun, n=100, seed=15, runinfo=False)
-    with pytest.raises(InputError, match=r"sample bg: no cross-section"):
-        emulate(menu, [Sample("bg", [str(a), str(norun)])])
+    bars = []  # refused before any event is read: no progress bar was opened
+
+    def progress(desc, total):
+        bars.append(desc)
+        return nullcontext(lambda n=1: None)
+
+    with pytest.raises(InputError, match=r"sample bg: no cross-section.*norun\.root: no 'run"):
+        emulate(menu, [Sample("bg", [str(a), str(norun)])], progress=progress)
+    assert bars == []
     res = emulate(menu, [Sample("bg", [str(a), str(norun)])], skip_bad_files=True)
     assert res.samples["bg"].n == 400
     why = res.samples["bg"].skipped[str(norun)]
