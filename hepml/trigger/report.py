@@ -16,6 +16,10 @@
   path with ``compare_with`` ``plots/efficiency_vs_rate_PATH_SIGNAL.png`` (signal
   efficiency vs background rate of it and the paths it is compared with).
 
+Writing a report into a folder that holds an earlier one replaces it: files of the
+earlier report that this one does not write (a sample or path no longer given) are
+removed; the folder's ``.hepml-report-files`` lists what its report wrote.
+
 Example::
 
     res = emulate(menu, samples)
@@ -292,4 +296,31 @@ def write_report(
         files += write_decisions(result, out / "decisions")
     if plots:
         files += write_plots(result, out / "plots")
+    _forget_stale(out, files, inputs)
     return files
+
+
+#: the files a report folder's last ``write_report`` wrote (relative paths, one a line)
+MANIFEST = ".hepml-report-files"
+
+
+def _forget_stale(out: Path, files: list[Path], inputs: list[str]) -> None:
+    """Remove what an earlier report into ``out`` wrote and this one did not (decisions
+    of a sample no longer given, plots of a path no longer in the menu, timings of a run
+    with latency), so the folder holds one run's report; only files listed in the
+    folder's manifest are touched, never an input; then record this run's files."""
+    written = {p.relative_to(out).as_posix() for p in files}
+    manifest = out / MANIFEST
+    try:
+        earlier = manifest.read_text().splitlines()
+    except OSError:
+        earlier = []
+    for rel in earlier:
+        path = out / rel
+        if rel in written or ".." in Path(rel).parts or not path.is_file():
+            continue
+        if any(os.path.exists(i) and os.path.samefile(path, i) for i in inputs):
+            continue
+        path.unlink()
+    with atomic_path(manifest) as tmp, open(tmp, "w") as f:
+        f.write("".join(f"{rel}\n" for rel in sorted(written)))

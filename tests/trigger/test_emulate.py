@@ -229,6 +229,40 @@ def test_report_is_reproducible_and_decisions_are_written(objects_file, tmp_path
     assert (tmp_path / "r0" / "plots").exists()
 
 
+def test_a_reused_report_folder_holds_only_the_new_report(objects_file, signal_file, tmp_path):
+    """Files an earlier report wrote and this one does not (a sample, a path or the
+    timings no longer there) are removed; the user's own files and inputs stay."""
+    from hepml.trigger.latency import measure_latency
+    from hepml.trigger.report import MANIFEST, write_report
+
+    path, _ = objects_file
+    sig_path, _ = signal_file
+    out = tmp_path / "report"
+    jet = {"variable": "jets.pt[0]", "threshold": 100.0, "turn_on": "jets.pt[0]"}
+    menu = menu_from_dict(dict(MENU, paths={**MENU["paths"], "HLT_Jet": jet}))
+    samples = [Sample("bg", [str(path)]), Sample("sig", [str(sig_path)], "signal")]
+    res = emulate(menu, samples)
+    write_report(res, out, latency=measure_latency(menu, samples[0], events=3, batch_events=50))
+    first = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    assert {"latency.json", "decisions/sig.root", "plots/rate_HLT_Jet.png"} <= set(first)
+    (out / "plots" / "mine.png").write_bytes(b"the user's own")
+    # the input itself inside the folder, listed by the earlier report: kept
+    (out / "decisions" / "old.root").write_bytes(path.read_bytes())
+    with open(out / MANIFEST, "a") as f:
+        f.write("decisions/old.root\n../outside.txt\n")
+    (tmp_path / "outside.txt").write_text("not the report's")
+    res = emulate(menu_from_dict(MENU), [Sample("bg", [str(out / "decisions" / "old.root")])])
+    files = write_report(res, out)
+    now = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    wrote = sorted(p.relative_to(out).as_posix() for p in files)
+    assert now == sorted([*wrote, MANIFEST, "plots/mine.png", "decisions/old.root"])
+    assert "latency.json" not in now
+    assert "decisions/sig.root" not in now
+    assert not any("HLT_Jet" in n for n in now)
+    assert (tmp_path / "outside.txt").exists()
+    assert (out / MANIFEST).read_text().splitlines() == wrote
+
+
 def test_same_rate_comparison_at_several_rates_and_efficiency_vs_rate(
     objects_file, signal_file, tmp_path
 ):
