@@ -162,7 +162,9 @@ def _collection(raw: _Raw, name: str, src: Source, where: str, entry0: int) -> a
     particle_like = name in _PARTICLE_LIKE
     out = _convert(src, cols, n, particle_like)
     if particle_like:
-        for k in ("pid", "charge"):
+        # (partons carry no charge column: a quark's charge is not an integer, and
+        # none is made up when the file has none)
+        for k in ("pid", "charge") if name == "particles" else ("pid",):
             v = cols.get(k, np.full(n, src.constants.get(k, 0)))
             out[k] = v.astype(np.int32)
     for k, v in cols.items():

@@ -105,6 +105,9 @@ def test_jobs_without_merge_write_one_file_per_job(tmp_path):
     # the Z' decays to a top pair
     assert ak.all(_decaying_tops(ev.partons) == 2)
     assert ak.any(ev.partons.pid == 32)
+    # the partons' fields are the file's: no made-up integer charge for quarks
+    assert "charge" not in ev.partons.fields
+    assert "charge" in ev.particles.fields
     assert not list(tmp_path.glob(".*.part"))
     # runinfo records the mass and the extra settings (and mixing masses is refused)
     with uproot.open(result.outputs[0]) as f:
