@@ -32,6 +32,7 @@ from hepml.errors import InputError
 
 __all__ = [
     "FORMAT",
+    "checkpoint_file",
     "load_checkpoint",
     "model_from_checkpoint",
     "remove_stale_temporaries",
@@ -83,20 +84,25 @@ def remove_stale_temporaries(folder: str | os.PathLike) -> list[str]:
     return removed
 
 
-def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
-    """Read a hepml checkpoint (``weights_only=True``); a clear error for anything else.
-
-    ``path`` may be a run folder, meaning its ``best.pt`` (else ``checkpoint.pt``)."""
+def checkpoint_file(path: str | os.PathLike) -> str:
+    """The checkpoint file that ``path`` names: itself, or for a run folder its
+    ``best.pt`` (else ``checkpoint.pt``)."""
     path = os.fspath(path)
     if os.path.isdir(path):
         for name in ("best.pt", "checkpoint.pt"):
             if os.path.exists(os.path.join(path, name)):
-                path = os.path.join(path, name)
-                break
-        else:
-            raise InputError(
-                f"{path}: a folder without best.pt or checkpoint.pt; train with hepml train"
-            )
+                return os.path.join(path, name)
+        raise InputError(
+            f"{path}: a folder without best.pt or checkpoint.pt; train with hepml train"
+        )
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
+    """Read a hepml checkpoint (``weights_only=True``); a clear error for anything else.
+
+    ``path`` may be a run folder, meaning its ``best.pt`` (else ``checkpoint.pt``)."""
+    path = checkpoint_file(path)
     if not os.path.exists(path):
         raise InputError(f"{path}: no such model file")
     try:
@@ -105,7 +111,8 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
             warnings.filterwarnings("ignore", message="Detected pickle protocol")
             state = torch.load(path, map_location=map_location, weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, zipfile.BadZipFile, EOFError, ValueError,
-            KeyError, TypeError, AttributeError) as exc:  # fmt: skip
+            KeyError, TypeError, AttributeError, IndexError, OSError) as exc:  # fmt: skip
+        # (a ROOT or text file gives IndexError from the unpickler, a truncated .pt OSError)
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(
             f"{path}: not a hepml checkpoint (it does not load with weights_only=True: "

@@ -38,7 +38,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from hepml._json import strict
 from hepml.errors import ConfigError, InputError
+from hepml.io.write import prepare_folder
 from hepml.train.checkpoint import load_checkpoint, remove_stale_temporaries, save_checkpoint
 from hepml.train.config import BDT_MODELS, TrainConfig
 from hepml.train.data import absolute_paths
@@ -230,8 +232,9 @@ def predict_batches(
 
 
 def write_history(history: list[dict], out: str) -> None:
-    """``history.json`` and ``history.csv`` in ``out`` (atomically)."""
-    text = json.dumps(history, indent=1)
+    """``history.json`` (strict JSON: an infinite rejection is ``"inf"``, a missing
+    value ``null``) and ``history.csv`` in ``out``, atomically."""
+    text = json.dumps(strict(history), indent=1, allow_nan=False)
     _atomic_text(os.path.join(out, "history.json"), text)
     buf = io.StringIO()
     if history:
@@ -624,6 +627,7 @@ class Trainer:
     def fit(self, resume: bool = False) -> list[dict]:
         """Train for ``config.epochs`` (or until early stopping); returns the history."""
         ckpt_path = os.path.join(self.out, "checkpoint.pt")
+        prepare_folder(self.out)  # (a file there, or no permission: said before any work)
         state = None
         if resume:
             if not os.path.exists(ckpt_path):

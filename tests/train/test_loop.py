@@ -190,6 +190,17 @@ def test_foreign_and_corrupt_model_files(tmp_path):
         load_checkpoint(tmp_path / "text.pt")
     with pytest.raises(InputError, match="no such model file"):
         load_checkpoint(tmp_path / "missing.pt")
+    # a ROOT file given for a model, and a checkpoint cut short by a full disk
+    import uproot
+
+    with uproot.recreate(tmp_path / "jets.root") as f:
+        f["jets"] = {"pt": np.arange(3.0)}
+    save_checkpoint({"kind": "torch", "x": torch.zeros(1000)}, tmp_path / "whole.pt")
+    whole = (tmp_path / "whole.pt").read_bytes()
+    (tmp_path / "cut.pt").write_bytes(whole[:-30])
+    for name in ("jets.root", "cut.pt"):
+        with pytest.raises(InputError, match=f"{name}: not a hepml checkpoint"):
+            load_checkpoint(tmp_path / name)
     (tmp_path / "empty_run").mkdir()
     with pytest.raises(InputError, match=r"without best\.pt"):
         load_checkpoint(tmp_path / "empty_run")
@@ -273,7 +284,7 @@ def test_precise_batchnorm_is_the_plain_average_and_draws_no_random_numbers():
     torch.testing.assert_close(model.bn.running_var, want_var)
 
 
-def test_event_level_rows_train_the_event_gnn_and_the_event_bdt(samples, tmp_path):
+def test_event_level_rows_train_the_event_gnn_and_the_event_bdt(samples, jet_rows, tmp_path):
     """ttbar events vs QCD events, from their reconstructed objects only."""
     from hepml.graphs import EVENT_NODE_FEATURES, EventGraphs, load_rows
     from hepml.reco.pipeline import EVENT_FEATURES, ReconstructConfig, reconstruct
@@ -297,6 +308,14 @@ def test_event_level_rows_train_the_event_gnn_and_the_event_bdt(samples, tmp_pat
                                       "model": {"name": "event-gnn"}, "device": "cpu"})  # fmt: skip
     with pytest.raises(ConfigError, match=r"data.augment: reflect .* lack \['deta', 'dphi'\]"):
         Trainer(mirrored).prepare_data()  # event graphs have no Δη, Δφ to mirror
+    mixed = [files[0], str(jet_rows["qcd"])]  # event rows of one class, jet rows of the other
+    for model in ("event-gnn", "event-bdt", "particlenet-lite", "substructure-bdt"):
+        c = load_config(overrides={"data": {"files": mixed}, "model": {"name": model},
+                                   "output": str(tmp_path / "mixed")})  # fmt: skip
+        with pytest.raises(
+            InputError, match=r"ttbar.parquet holds event rows and .*qcd.parquet jet"
+        ):
+            fit(c)
     for model, extra in (("event-gnn", {"epochs": 2, "batch_size": 16}), ("event-bdt", {})):
         c = load_config(overrides={"data": {"files": files}, "model": {"name": model},
                                    "device": "cpu", "output": str(tmp_path / model), **extra})  # fmt: skip
@@ -483,3 +502,18 @@ def test_rows_of_the_wrong_kind_and_rows_without_weights(small_config, jet_rows)
     assert len(graphs.weight) == len(bare)
     with pytest.raises(ConfigError, match="device 'gpu': use auto, cpu, cuda"):
         resolve_device("gpu")
+
+
+def test_history_json_is_strict_json(tmp_path):
+    """A validation set with no background passing the working point gives an infinite
+    rejection: history.json must still be JSON that strict readers accept."""
+    from hepml.train.loop import write_history
+
+    history = [{"epoch": 1, "loss": 0.5, "val_rej30": float("inf"), "val_auc": float("nan")}]
+    write_history(history, str(tmp_path))
+    text = (tmp_path / "history.json").read_text()
+    assert "Infinity" not in text
+    assert "NaN" not in text
+    back = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-JSON token {c}"))
+    assert back == [{"epoch": 1, "loss": 0.5, "val_rej30": "inf", "val_auc": None}]
+    assert (tmp_path / "history.csv").read_text().splitlines()[1] == "1,0.5,inf,nan"
