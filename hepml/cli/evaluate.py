@@ -75,12 +75,63 @@ def add_parser(sub) -> argparse.ArgumentParser:
     return p
 
 
-def _name(path: str, ckpt: dict, taken: set) -> str:
-    name = ckpt["model_name"]
-    if name in taken:
-        name = f"{name} ({os.path.basename(os.path.normpath(path))})"
-    taken.add(name)
-    return name
+def _names(paths: list[str], ckpts: list[dict]) -> list[str]:
+    """One name per model, all different: the model's name, and where several models
+    share it, each with the shortest end of its path that tells them apart
+    (``pn (s0/pn)``, ``pn (s1/pn)``)."""
+    names = [c["model_name"] for c in ckpts]
+    out = list(names)
+    for name in set(names):
+        group = [i for i, n in enumerate(names) if n == name]
+        if len(group) < 2:
+            continue
+        parts = {i: os.path.abspath(paths[i]).split(os.sep) for i in group}
+        for k in range(1, max(map(len, parts.values())) + 1):
+            tags = {i: "/".join(parts[i][-k:]) for i in group}
+            if len(set(tags.values())) == len(group):
+                break
+        for i in group:
+            out[i] = f"{name} ({tags[i]})"
+    return out
+
+
+def _file_names(names: list[str]) -> list[str]:
+    """``names`` made safe as parts of file names, and still all different."""
+    out: list[str] = []
+    for name in names:
+        safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
+        out.append(safe if safe not in out else f"{safe}_{len(out)}")
+    return out
+
+
+def _check_distinct(paths: list[str]) -> None:
+    from hepml.train.checkpoint import checkpoint_file
+
+    seen: dict[str, str] = {}
+    for p in paths:
+        real = os.path.realpath(checkpoint_file(p))
+        if real in seen:
+            raise InputError(f"{p} is the same model as {seen[real]}: give each model once")
+        seen[real] = p
+
+
+def _same_rows_note(results: list, ckpts: list[dict]) -> str | None:
+    """A warning when the models scored different jets (other training files, split
+    seeds, fractions or --max-jets): their metrics then differ by sample, not only by
+    model."""
+    if len({r.rows_id for r in results}) < 2:
+        return None
+
+    def what(r, c):
+        d = c["config"]["data"]
+        return (f"{r.name}: {len(r.y)} rows of {', '.join(map(os.path.basename, d['files']))} "
+                f"(split {d['split']}, split_seed {d['split_seed']}, max_jets {d.get('max_jets')})")  # fmt: skip
+
+    return (
+        "the models were scored on different jets, so their metrics also differ by "
+        "sample; give the same files to all with --data (and --split all to score every "
+        "jet): " + "; ".join(what(r, c) for r, c in zip(results, ckpts, strict=True))
+    )
 
 
 def _baseline_index(baseline: str, models: list[str]) -> int:
@@ -107,20 +158,29 @@ def _ratios(m: dict, b: dict) -> dict:
 def run(args, ui) -> int:
     from rich.table import Table
 
+    from hepml.io.write import prepare_folder
     from hepml.train import evaluate_checkpoint, load_checkpoint
+    from hepml.train.checkpoint import checkpoint_file
 
     base = _baseline_index(args.baseline, args.models) if args.baseline else None
+    _check_distinct(args.models)
     ckpts = [(m, load_checkpoint(m)) for m in args.models]  # all checked before any work
-    taken: set = set()
+    names = _names(args.models, [c for _, c in ckpts])
+    files = ["metrics.json"] + ([] if args.no_plots else
+             ["roc.png", "rejection.png", *(f"scores_{s}.png" for s in _file_names(names))])  # fmt: skip
+    inputs = [*map(checkpoint_file, args.models), *(args.data or ()), *args.add]
+    prepare_folder(args.output, files, inputs, "-o")  # (a file there: said before any work)
     results = []
     where = f"the {args.split} split" + (f" + {len(args.add)} added file(s)" if args.add else "")
-    for path, ckpt in ckpts:
+    for (path, ckpt), name in zip(ckpts, names, strict=True):
         ui.info(f"evaluating {path} on {where}")
-        name = _name(path, ckpt, taken)
         result = evaluate_checkpoint(
             ckpt, args.split, args.data, name, args.device, args.add, weighted=args.weighted
         )
         results.append(result)
+    mixed = _same_rows_note(results, [c for _, c in ckpts])
+    if mixed:
+        ui.warn(mixed)
     if base is not None and not results[base].metrics:
         raise InputError(f"--baseline {args.baseline}: its jets hold one class, no rejection")
     title = f"{args.split} split" + (f" + {', '.join(args.add)}" if args.add else "")
@@ -154,11 +214,11 @@ def run(args, ui) -> int:
         if base is not None:
             row += [rej(30, key="ratio", fmt=".2f"), rej(50, key="ratio", fmt=".2f")]
         table.add_row(*row)
-    os.makedirs(args.output, exist_ok=True)  # (files first: a closed stdout loses nothing)
+    # (files first: a closed stdout loses nothing)
     report = {r.name: {"n": len(r.y), "signal": int((r.y == 1).sum()), **r.metrics}
               for r in results}  # fmt: skip
     out = {"split": args.split, "added_files": list(args.add), "weighted": args.weighted,
-           "models": report}  # fmt: skip
+           "same_rows": mixed is None, "models": report}  # fmt: skip
     if base is not None:
         out["baseline"] = results[base].name
     with open(os.path.join(args.output, "metrics.json"), "w") as f:
@@ -167,11 +227,19 @@ def run(args, ui) -> int:
         from hepml import plotting
 
         unit = "events" if all(c["model_name"].startswith("event") for _, c in ckpts) else "jets"
-        title = f"{args.split} split, {len(results[0].y)} {unit}{weighted}"
-        plotting.roc_curves(results, os.path.join(args.output, "roc.png"), title)
-        plotting.rejection_curves(results, os.path.join(args.output, "rejection.png"), title)
-        for r in results:
-            safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in r.name)
+        sizes = sorted({len(r.y) for r in results})
+        title = f"{args.split} split, {'/'.join(map(str, sizes))} {unit}{weighted}"
+        two_class = [r for r in results if r.metrics]
+        for plot, png in ((plotting.roc_curves, "roc.png"),
+                          (plotting.rejection_curves, "rejection.png")):  # fmt: skip
+            if two_class:
+                plot(two_class, os.path.join(args.output, png), title)
+            elif os.path.exists(os.path.join(args.output, png)):  # (an earlier run's)
+                os.remove(os.path.join(args.output, png))
+        if len(two_class) < len(results):
+            ui.warn("no ROC or rejection curve for a model whose rows hold one class only "
+                    f"({', '.join(r.name for r in results if not r.metrics)})")  # fmt: skip
+        for r, safe in zip(results, _file_names(names), strict=True):
             plotting.score_histograms(r, os.path.join(args.output, f"scores_{safe}.png"))
     ui.table(table)
     ui.print(f"wrote {args.output}/metrics.json" + ("" if args.no_plots else " and plots"))

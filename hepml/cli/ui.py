@@ -86,6 +86,10 @@ class UI:
         finally:
             self.out.width = old
 
+    def warn(self, msg: str) -> None:
+        """A warning on stderr, printed even when quiet (it may change what results mean)."""
+        self.err.print(f"[bold yellow]warning:[/] {escape(msg)}", markup=True, highlight=False)
+
     def error(self, msg: str) -> None:
         self.err.print(f"[bold red]error:[/] {escape(msg)}", markup=True, highlight=False)
 

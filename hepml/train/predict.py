@@ -68,6 +68,9 @@ class EvalResult:
     metrics: dict[str, float] = field(default_factory=dict)
     #: metrics (and plots) use the rows' event weights, see :func:`class_normalised`
     weighted: bool = False
+    #: which rows were scored (files, entries, jet indices; not their order): models
+    #: compared on different rows have results of different samples
+    rows_id: str = ""
 
     @property
     def metric_weight(self) -> np.ndarray | None:
@@ -191,10 +194,29 @@ def evaluate_checkpoint(
     if weighted:  # (before any scoring)
         _check_weights(y, weight, rows, [*map(str, files), *map(str, add or ())], origin)
     score = predict_rows(ckpt, rows, device)
-    result = EvalResult(name or ckpt["model_name"], y, score, weight, weighted=weighted)
+    result = EvalResult(name or ckpt["model_name"], y, score, weight, weighted=weighted,
+                        rows_id=rows_fingerprint(rows, origin, [*files, *(add or ())]))  # fmt: skip
     if len(np.unique(y)) == 2:
         result.metrics = binary_metrics(y, score, result.metric_weight)
     return result
+
+
+def rows_fingerprint(rows: ak.Array, origin: np.ndarray, files: Sequence) -> str:
+    """A digest of the set of rows: each row's file (by real path), entry and jet index,
+    sorted, so the same rows given in another order or file order digest the same."""
+    import hashlib
+
+    paths = [os.path.realpath(f) for f in files]
+    rank = np.argsort(np.argsort(paths, kind="stable"), kind="stable")
+    keys = [rank[origin].astype(np.int64)]
+    for f in ("entry", "jet_index"):
+        if f in rows.fields:
+            keys.append(ak.to_numpy(rows[f]).astype(np.int64))
+    table = np.stack(keys, axis=1)
+    table = table[np.lexsort(table.T[::-1])]
+    digest = hashlib.sha1("\n".join(sorted(set(paths))).encode())
+    digest.update(np.ascontiguousarray(table).tobytes())
+    return digest.hexdigest()[:16]
 
 
 def _check_weights(y, weight, rows: ak.Array, names: list[str], origin: np.ndarray) -> None:

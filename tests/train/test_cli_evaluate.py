@@ -1,0 +1,100 @@
+"""``hepml evaluate`` on several models at once: names, mismatched test jets, one-class
+sets and output folders (in process, on substructure BDTs, which fit in seconds)."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from hepml.cli.main import main
+from hepml.train import fit, load_config
+
+
+@pytest.fixture(scope="module")
+def bdts(jet_rows, tmp_path_factory):
+    """Three BDT runs named alike (s0/bdt, s1/bdt, s2/bdt); s2 split with another seed."""
+    root = tmp_path_factory.mktemp("bdts")
+    for i, split_seed in enumerate((0, 0, 7)):
+        data = {"files": [str(jet_rows["top"]), str(jet_rows["qcd"])], "split_seed": split_seed}
+        cfg = load_config(overrides={"data": data, "model": {"name": "substructure-bdt",
+                          "max_iter": 20}, "output": str(root / f"s{i}" / "bdt")})  # fmt: skip
+        fit(cfg)
+    return root
+
+
+def _evaluate(capsys, *args):
+    code = main(["evaluate", *map(str, args)])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_models_of_the_same_name_keep_their_own_results(bdts, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(bdts)
+    code, _out, err = _evaluate(capsys, "s0/bdt", "s1/bdt/best.pt", "s2/bdt", "-o", tmp_path / "e")
+    assert code == 0, err
+    with open(tmp_path / "e" / "metrics.json") as f:
+        metrics = json.load(f)
+    names = ["substructure-bdt (s0/bdt)", "substructure-bdt (bdt/best.pt)",
+             "substructure-bdt (s2/bdt)"]  # fmt: skip
+    assert sorted(metrics["models"]) == sorted(names)  # none lost to a clash
+    pngs = sorted(f for f in os.listdir(tmp_path / "e") if f.startswith("scores_"))
+    assert len(pngs) == 3  # none overwritten
+    # s2 was split with another seed: its test jets are others, which is said and recorded
+    assert "scored on different jets" in err
+    assert "split_seed 7" in err
+    assert metrics["same_rows"] is False
+    s0, s1 = metrics["models"][names[0]], metrics["models"][names[1]]
+    assert s0["n"] == s1["n"]
+
+    # the same jets for all (every row of the same files): no warning
+    code, _out, err = _evaluate(capsys, "s0/bdt", "s2/bdt", "--data", *_files(bdts),
+                               "--split", "all", "--no-plots", "-o", tmp_path / "all")  # fmt: skip
+    assert code == 0, err
+    assert "different jets" not in err
+    with open(tmp_path / "all" / "metrics.json") as f:
+        assert json.load(f)["same_rows"] is True
+
+    code, _out, err = _evaluate(capsys, "s0/bdt", "s0/bdt/best.pt", "-o", tmp_path / "twice")
+    assert code == 2
+    assert "is the same model as s0/bdt" in err
+
+
+def _files(bdts):
+    from hepml.train import load_checkpoint
+
+    return load_checkpoint(bdts / "s0" / "bdt")["config"]["data"]["files"]
+
+
+def test_rows_of_one_class_give_metrics_without_curves(bdts, tmp_path, capsys):
+    top = _files(bdts)[0]
+    out_dir = tmp_path / "top_only"
+    out_dir.mkdir()
+    (out_dir / "roc.png").write_bytes(b"an earlier run's curve")
+    code, _out, err = _evaluate(capsys, bdts / "s0" / "bdt", "--data", top, "--split", "all",
+                               "-o", out_dir)  # fmt: skip
+    assert code == 0, err
+    assert "no ROC or rejection curve" in err
+    assert not (out_dir / "roc.png").exists()  # not the earlier run's, as if it were this one's
+    assert not (out_dir / "rejection.png").exists()
+    assert (out_dir / "scores_substructure-bdt.png").stat().st_size > 1000
+    with open(out_dir / "metrics.json") as f:
+        m = json.load(f)["models"]["substructure-bdt"]
+    assert m["n"] == m["signal"] > 0
+
+
+def test_an_output_that_is_a_file_is_refused_before_any_work(bdts, jet_rows, tmp_path, capsys):
+    taken = tmp_path / "taken"
+    taken.write_text("not a folder")
+    code, _out, err = _evaluate(capsys, bdts / "s0" / "bdt", "-o", taken)
+    assert code == 2
+    assert "is a file" in err
+    assert "evaluating" not in err  # refused before the first model was scored
+    for model in ("substructure-bdt", "pfn"):
+        code = main(["train", "--data", str(jet_rows["top"]), str(jet_rows["qcd"]),
+                     "--model", model, "-o", str(taken)])  # fmt: skip
+        _out, err = capsys.readouterr()
+        assert code == 2
+        assert "is a file" in err
+    assert taken.read_text() == "not a folder"
