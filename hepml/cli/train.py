@@ -65,10 +65,18 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def _dotted(overrides: dict, key: str, value) -> None:
+    from hepml.errors import ConfigError
+
     parts = key.split(".")
     node = overrides
-    for part in parts[:-1]:
+    for i, part in enumerate(parts[:-1]):
         node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            section = ".".join(parts[: i + 1])
+            raise ConfigError(
+                f"--set {section}={node!r}: {section} is a section of the config, not a value; "
+                f"set its keys one by one (--set {section}.KEY=VALUE)"
+            )
     node[parts[-1]] = value
 
 
@@ -103,7 +111,13 @@ def _refuse_network_options(args, model: str) -> None:
 
     options = {"--epochs": args.epochs, "--batch-size": args.batch_size, "--lr": args.lr,
                "--ray": args.ray or None, "--use-gpu": args.use_gpu or None}  # fmt: skip
+    from hepml.cli.ui import parse_set
+    from hepml.train.config import NETWORK_ONLY_KEYS
+
     given = [flag for flag, value in options.items() if value is not None]
+    for key, _ in parse_set(args.set, "model.max_iter=400"):
+        if any(key == k or key.startswith(k) or f"{key}." == k for k in NETWORK_ONLY_KEYS):
+            given.append(f"--set {key}")
     if given:
         raise ConfigError(
             f"{', '.join(given)}: not an option of {model} (gradient-boosted "

@@ -63,6 +63,13 @@ __all__ = [
 
 BDT_MODELS = ("substructure-bdt", "event-bdt")
 
+#: keys that only the networks read (the BDT baselines fit in one go on their own
+#: per-jet features): a key, or a whole section when it ends with a dot
+NETWORK_ONLY_KEYS = ("epochs", "batch_size", "precision", "class_weights", "precise_bn_batches",
+                     "optimizer.", "schedule.", "early_stopping.", "data.features",
+                     "data.augment", "data.streaming", "data.shuffle_buffer", "data.stats_jets",
+                     "data.workers")  # fmt: skip
+
 
 @dataclass
 class DataConfig:
@@ -225,6 +232,17 @@ def _check(cfg: TrainConfig, source: str) -> None:
             raise bad(key, f"must be >= 1, got {getattr(cfg, key)}")
     if cfg.optimizer.lr <= 0:
         raise bad("optimizer.lr", f"must be > 0, got {cfg.optimizer.lr}")
+    for key, value in (("seed", cfg.seed), ("data.split_seed", cfg.data.split_seed),
+                       ("optimizer.weight_decay", cfg.optimizer.weight_decay),
+                       ("optimizer.momentum", cfg.optimizer.momentum)):  # fmt: skip
+        if value < 0:
+            raise bad(key, f"must be >= 0, got {value}")
+    if cfg.schedule.step_size < 1:
+        raise bad("schedule.step_size", f"must be >= 1 (epochs), got {cfg.schedule.step_size}")
+    if cfg.schedule.gamma <= 0:
+        raise bad("schedule.gamma", f"must be > 0, got {cfg.schedule.gamma}")
+    if cfg.data.features is not None and not cfg.data.features:
+        raise bad("data.features", "is empty: name the inputs, or leave it out for all")
     split = cfg.data.split
     if len(split) != 3 or min(split) < 0 or split[0] <= 0 or abs(sum(split) - 1) > 1e-6:
         raise bad("data.split", f"must be 3 fractions (train, val, test) summing to 1, got {split}")
@@ -264,8 +282,13 @@ def _check(cfg: TrainConfig, source: str) -> None:
 
 
 def config_from_dict(data: dict[str, Any], source: str = "config") -> TrainConfig:
-    """A validated :class:`TrainConfig` from a plain mapping (as read from YAML)."""
-    cfg = _build(TrainConfig, data or {}, "", source)
+    """A validated :class:`TrainConfig` from a plain mapping (as read from YAML).
+
+    A ``model`` mapping without ``name`` sets options of the default model."""
+    data = dict(data or {})
+    if isinstance(data.get("model"), dict) and "name" not in data["model"]:
+        data["model"] = {"name": TrainConfig().model_name, **data["model"]}
+    cfg = _build(TrainConfig, data, "", source)
     _check(cfg, source)
     return cfg
 

@@ -84,5 +84,12 @@ def load_jet_rows(
             rows = rows[:max_jets]
         arrays.append(rows)
         sample.append(np.full(len(rows), i if keys is None else keys[i], dtype=np.int64))
+    level = ["events" if "objects" in a.fields else "jets" for a in arrays]
+    for i in range(1, len(files)):
+        if level[i] != level[0]:
+            raise InputError(
+                f"{files[0]} holds {level[0][:-1]} rows and {files[i]} {level[i][:-1]} rows "
+                f"(hepml reconstruct --level {level[0]} / {level[i]}); train on rows of one level"
+            )
     rows = ak.concatenate(arrays) if len(arrays) > 1 else arrays[0]
     return rows, np.concatenate(sample)

@@ -50,11 +50,46 @@ def test_defaults_and_overrides(tmp_path):
             r"'data.augment' reflect needs deta and dphi",
         ),
         ({"optimizer": 3}, r"optimizer must be a mapping"),
+        ({"seed": -1}, r"'seed' must be >= 0, got -1"),
+        ({"data": {"split_seed": -1}}, r"'data.split_seed' must be >= 0"),
+        ({"optimizer": {"weight_decay": -1}}, r"'optimizer.weight_decay' must be >= 0"),
+        ({"schedule": {"step_size": 0}}, r"'schedule.step_size' must be >= 1"),
+        ({"schedule": {"gamma": 0}}, r"'schedule.gamma' must be > 0"),
+        ({"data": {"features": []}}, r"'data.features' is empty"),
     ],
 )
 def test_bad_config_names_the_key(overrides, match):
     with pytest.raises(ConfigError, match=match):
         load_config(overrides=overrides)
+
+
+def test_model_options_without_a_name_are_the_default_models():
+    cfg = load_config(overrides={"model": {"k": 8}})
+    assert cfg.model_name == "particlenet-lite"
+    assert cfg.model_options == {"k": 8}
+
+
+def test_cli_set_errors_are_one_line(tmp_path, capsys):
+    """--set on a section, and network-only keys for the BDT (which would be ignored)."""
+    from hepml.cli.main import main
+
+    def train(*args):
+        code = main(["train", "--data", "a.parquet", "b.parquet", "-o", str(tmp_path / "r"),
+                     *args])  # fmt: skip
+        return code, capsys.readouterr().err
+
+    code, err = train("--set", "data=foo")
+    assert code == 2
+    assert "data is a section of the config" in err
+    for key in ("epochs=3", "optimizer.lr=0.1", "data.augment=reflect", "class_weights=balanced",
+                "schedule.name=step", "data.features=[mass]"):  # fmt: skip
+        code, err = train("--model", "substructure-bdt", "--set", key)
+        assert code == 2
+        assert f"--set {key.split('=')[0]}: not an option of substructure-bdt" in err
+    code, err = train("--model", "substructure-bdt", "--set", "model.max_iter=3")
+    assert "not an option" not in err  # (the BDT's own option passes; the data is missing)
+    assert "a.parquet: no such file" in err
+    assert not (tmp_path / "r" / "checkpoint.pt").exists()
 
 
 def test_config_file_errors(tmp_path):
