@@ -37,8 +37,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="pT-hat-biased QCD events for trigger rates (default 6000)")  # fmt: skip
     p.add_argument("--signal-events", type=int, default=2000,
                    help="Z' -> ttbar events for trigger efficiencies (default 2000)")  # fmt: skip
-    p.add_argument("--zprime-mass", type=float, default=1500.0,
-                   help="Z' mass in GeV for the trigger's signal (default 1500)")  # fmt: skip
+    p.add_argument("--zprime-mass", type=float, default=1000.0,
+                   help="Z' mass in GeV for the trigger's signal (default 1000)")  # fmt: skip
     p.add_argument("--epochs", type=int, default=6, help="training epochs (default 6)")
     p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     p.add_argument("-j", "--jobs", type=int, default=2, help="worker processes (default 2)")
