@@ -77,15 +77,21 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 def _names(paths: list[str], ckpts: list[dict]) -> list[str]:
     """One name per model, all different: the model's name, and where several models
-    share it, each with the shortest end of its path that tells them apart
-    (``pn (s0/pn)``, ``pn (s1/pn)``)."""
+    share it, each with the shortest end of its run folder's path that tells them
+    apart (``pn (s0/pn)``, ``pn (s1/pn)``; the file too for two of one folder)."""
+    from hepml.train.checkpoint import checkpoint_file
+
     names = [c["model_name"] for c in ckpts]
     out = list(names)
     for name in set(names):
         group = [i for i, n in enumerate(names) if n == name]
         if len(group) < 2:
             continue
-        parts = {i: os.path.abspath(paths[i]).split(os.sep) for i in group}
+        files = {i: os.path.abspath(checkpoint_file(paths[i])) for i in group}
+        folders = [os.path.dirname(f) for f in files.values()]
+        one_folder = len(set(folders)) < len(folders)  # (best.pt and checkpoint.pt of a run)
+        parts = {i: (f if one_folder else os.path.dirname(f)).split(os.sep)
+                 for i, f in files.items()}  # fmt: skip
         for k in range(1, max(map(len, parts.values())) + 1):
             tags = {i: "/".join(parts[i][-k:]) for i in group}
             if len(set(tags.values())) == len(group):
@@ -115,7 +121,7 @@ def _check_distinct(paths: list[str]) -> None:
         seen[real] = p
 
 
-def _same_rows_note(results: list, ckpts: list[dict]) -> str | None:
+def _same_rows_note(results: list, ckpts: list[dict], args) -> str | None:
     """A warning when the models scored different jets (other training files, split
     seeds, fractions or --max-jets): their metrics then differ by sample, not only by
     model."""
@@ -124,13 +130,16 @@ def _same_rows_note(results: list, ckpts: list[dict]) -> str | None:
 
     def what(r, c):
         d = c["config"]["data"]
-        return (f"{r.name}: {len(r.y)} rows of {', '.join(map(os.path.basename, d['files']))} "
-                f"(split {d['split']}, split_seed {d['split_seed']}, max_jets {d.get('max_jets')})")  # fmt: skip
+        files = args.data or d["files"]
+        cap = "" if args.data else f", max_jets {d.get('max_jets')}"  # (--data: every row)
+        return (f"{r.name}: {len(r.y)} rows of {', '.join(map(os.path.basename, files))} "
+                f"(split {d['split']}, split_seed {d['split_seed']}{cap})")  # fmt: skip
 
+    advice = ("--split all scores every row of the --data files for all" if args.data else
+              "give the same files to all with --data, and --split all to score every row")  # fmt: skip
     return (
-        "the models were scored on different jets, so their metrics also differ by "
-        "sample; give the same files to all with --data (and --split all to score every "
-        "jet): " + "; ".join(what(r, c) for r, c in zip(results, ckpts, strict=True))
+        f"the models were scored on different jets, so their metrics also differ by "
+        f"sample ({advice}): " + "; ".join(what(r, c) for r, c in zip(results, ckpts, strict=True))
     )
 
 
@@ -178,7 +187,7 @@ def run(args, ui) -> int:
             ckpt, args.split, args.data, name, args.device, args.add, weighted=args.weighted
         )
         results.append(result)
-    mixed = _same_rows_note(results, [c for _, c in ckpts])
+    mixed = _same_rows_note(results, [c for _, c in ckpts], args)
     if mixed:
         ui.warn(mixed)
     if base is not None and not results[base].metrics:

@@ -64,6 +64,16 @@ def add_parser(sub) -> argparse.ArgumentParser:
     return p
 
 
+_SECTIONS = ("data", "model", "optimizer", "schedule", "early_stopping")
+
+
+def _flat(key: str, value) -> list[str]:
+    """The dotted keys that ``--set key=value`` sets (a mapping sets each of its keys)."""
+    if isinstance(value, dict):
+        return [k for sub, v in value.items() for k in _flat(f"{key}.{sub}", v)]
+    return [key]
+
+
 def _dotted(overrides: dict, key: str, value) -> None:
     from hepml.errors import ConfigError
 
@@ -72,11 +82,13 @@ def _dotted(overrides: dict, key: str, value) -> None:
     for i, part in enumerate(parts[:-1]):
         node = node.setdefault(part, {})
         if not isinstance(node, dict):
-            section = ".".join(parts[: i + 1])
-            raise ConfigError(
-                f"--set {section}={node!r}: {section} is a section of the config, not a value; "
-                f"set its keys one by one (--set {section}.KEY=VALUE)"
-            )
+            head = ".".join(parts[: i + 1])
+            if head in _SECTIONS:
+                raise ConfigError(
+                    f"--set {head}={node!r}: {head} is a section of the config, not a value; "
+                    f"set its keys one by one (--set {head}.KEY=VALUE)"
+                )
+            raise ConfigError(f"--set {key}: {head} is a value ({node!r}); it has no keys")
     node[parts[-1]] = value
 
 
@@ -115,15 +127,16 @@ def _refuse_network_options(args, model: str) -> None:
     from hepml.train.config import NETWORK_ONLY_KEYS
 
     given = [flag for flag, value in options.items() if value is not None]
-    for key, _ in parse_set(args.set, "model.max_iter=400"):
-        if any(key == k or key.startswith(k) or f"{key}." == k for k in NETWORK_ONLY_KEYS):
-            given.append(f"--set {key}")
+    for item, value in parse_set(args.set, "model.max_iter=400"):
+        for key in _flat(item, value):
+            if any(key == k or key.startswith(k) or f"{key}." == k for k in NETWORK_ONLY_KEYS):
+                given.append(f"--set {key}")
     if given:
         raise ConfigError(
             f"{', '.join(given)}: not an option of {model} (gradient-boosted "
             "trees, trained in one go); set its own with --set, e.g. --set model.max_iter=400 "
             "--set model.learning_rate=0.05 (also max_leaf_nodes, min_samples_leaf, "
-            "l2_regularization)"
+            "l2_regularization, and model.features: its per-jet inputs)"
         )
 
 

@@ -40,7 +40,7 @@ from typing import Any
 
 from hepml.errors import ConfigError, HepmlError, InputError
 from hepml.extras import require
-from hepml.io.write import prepare_folder
+from hepml.io.write import check_folder
 from hepml.train.config import BDT_MODELS, TrainConfig
 
 __all__ = ["connect", "fit"]
@@ -344,7 +344,7 @@ def fit(
         raise InputError(f"{missing[0]}: no such file (data.files); check the path")
     if address is not None:
         _probe(address)  # before anything is written
-    prepare_folder(config.output)  # (a file there, or no permission: said before Ray starts)
+    check_folder(config.output)  # (a file there, or no permission: said before Ray starts)
     storage = _check_storage(storage_path or os.path.join(config.output, "ray"))
     run_name = name or default_run_name(config)
     _check_output(config.output, storage, run_name)  # (before Ray's start-up)

@@ -25,6 +25,7 @@ from hepml.errors import ConfigError, InputError
 
 __all__ = [
     "atomic_path",
+    "check_folder",
     "prepare_folder",
     "refuse_overwrite",
     "write",
@@ -64,6 +65,26 @@ def refuse_overwrite(output: str | os.PathLike, inputs: Sequence) -> None:
                 f"{output} is also an input ({path}): writing it would destroy the input; "
                 "choose another output name"
             )
+
+
+def check_folder(folder: str | os.PathLike, flag: str = "") -> None:
+    """A one-line error now, before any long work, when ``folder`` is a file or cannot
+    be made (its nearest existing parent is a file or not writable); nothing is made."""
+    out = Path(folder)
+    name = f"{flag} {out}" if flag else str(out)
+    if out.exists():
+        if not out.is_dir():
+            raise ConfigError(f"{name}: is a file; give a folder for the outputs")
+        return
+    parent = out.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ConfigError(f"{name}: cannot make this folder ({parent} is a file); choose another")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError(
+            f"{name}: cannot make this folder ({parent} is not writable); choose another"
+        )
 
 
 def prepare_folder(

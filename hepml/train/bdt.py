@@ -20,7 +20,7 @@ import awkward as ak
 import numpy as np
 
 from hepml.errors import InputError
-from hepml.io.write import prepare_folder
+from hepml.io.write import check_folder
 from hepml.models.baseline import SUBSTRUCTURE_FEATURES, BDTConfig, SubstructureBDT
 from hepml.train.checkpoint import save_checkpoint
 from hepml.train.config import TrainConfig
@@ -60,7 +60,7 @@ def fit_bdt(config: TrainConfig, log: Callable[[str], None] | None = None) -> li
     """Fit the baseline on the training split, validate, write ``best.pt`` and
     ``checkpoint.pt`` to ``config.output``; returns a one-row history."""
     log = log or (lambda msg: None)
-    prepare_folder(config.output)  # (a file there, or no permission: said before any work)
+    check_folder(config.output)  # (a file there, or no permission: said before any work)
     if os.path.exists(os.path.join(config.output, "checkpoint.pt")):
         raise InputError(
             f"{config.output}: holds a previous run's checkpoint; choose another output folder "

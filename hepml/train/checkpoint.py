@@ -110,6 +110,10 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
             # files pickled elsewhere (protocol != 2) warn before they are refused
             warnings.filterwarnings("ignore", message="Detected pickle protocol")
             state = torch.load(path, map_location=map_location, weights_only=True)
+    except PermissionError as exc:
+        raise InputError(
+            f"{path}: cannot be read ({exc.strerror}); check its permissions"
+        ) from None
     except (pickle.UnpicklingError, RuntimeError, zipfile.BadZipFile, EOFError, ValueError,
             KeyError, TypeError, AttributeError, IndexError, OSError) as exc:  # fmt: skip
         # (a ROOT or text file gives IndexError from the unpickler, a truncated .pt OSError)

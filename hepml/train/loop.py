@@ -40,7 +40,7 @@ from torch import nn
 
 from hepml._json import strict
 from hepml.errors import ConfigError, InputError
-from hepml.io.write import prepare_folder
+from hepml.io.write import check_folder
 from hepml.train.checkpoint import load_checkpoint, remove_stale_temporaries, save_checkpoint
 from hepml.train.config import BDT_MODELS, TrainConfig
 from hepml.train.data import absolute_paths
@@ -627,7 +627,7 @@ class Trainer:
     def fit(self, resume: bool = False) -> list[dict]:
         """Train for ``config.epochs`` (or until early stopping); returns the history."""
         ckpt_path = os.path.join(self.out, "checkpoint.pt")
-        prepare_folder(self.out)  # (a file there, or no permission: said before any work)
+        check_folder(self.out)  # (a file there, or no permission: said before any work)
         state = None
         if resume:
             if not os.path.exists(ckpt_path):

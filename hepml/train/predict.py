@@ -202,14 +202,15 @@ def evaluate_checkpoint(
 
 
 def rows_fingerprint(rows: ak.Array, origin: np.ndarray, files: Sequence) -> str:
-    """A digest of the set of rows: each row's file (by real path), entry and jet index,
+    """A digest of the set of rows: each row's file (by real path), generator file
+    index, entry and jet index,
     sorted, so the same rows given in another order or file order digest the same."""
     import hashlib
 
     paths = [os.path.realpath(f) for f in files]
     rank = np.argsort(np.argsort(paths, kind="stable"), kind="stable")
     keys = [rank[origin].astype(np.int64)]
-    for f in ("entry", "jet_index"):
+    for f in ("file_index", "entry", "jet_index"):
         if f in rows.fields:
             keys.append(ak.to_numpy(rows[f]).astype(np.int64))
     table = np.stack(keys, axis=1)

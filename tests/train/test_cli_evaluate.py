@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 
+import awkward as ak
 import pytest
 
 from hepml.cli.main import main
@@ -14,10 +15,14 @@ from hepml.train import fit, load_config
 
 @pytest.fixture(scope="module")
 def bdts(jet_rows, tmp_path_factory):
-    """Three BDT runs named alike (s0/bdt, s1/bdt, s2/bdt); s2 split with another seed."""
+    """Four BDT runs named alike (s0/bdt ... s3/bdt); s2 split with another seed, s3
+    given the same files in the other order, one through a link."""
     root = tmp_path_factory.mktemp("bdts")
-    for i, split_seed in enumerate((0, 0, 7)):
-        data = {"files": [str(jet_rows["top"]), str(jet_rows["qcd"])], "split_seed": split_seed}
+    link = root / "qcd_link.parquet"
+    link.symlink_to(jet_rows["qcd"])
+    same, swapped = [str(jet_rows["top"]), str(jet_rows["qcd"])], [str(link), str(jet_rows["top"])]
+    for i, (files, split_seed) in enumerate(((same, 0), (same, 0), (same, 7), (swapped, 0))):
+        data = {"files": files, "split_seed": split_seed}
         cfg = load_config(overrides={"data": data, "model": {"name": "substructure-bdt",
                           "max_iter": 20}, "output": str(root / f"s{i}" / "bdt")})  # fmt: skip
         fit(cfg)
@@ -36,7 +41,7 @@ def test_models_of_the_same_name_keep_their_own_results(bdts, tmp_path, capsys, 
     assert code == 0, err
     with open(tmp_path / "e" / "metrics.json") as f:
         metrics = json.load(f)
-    names = ["substructure-bdt (s0/bdt)", "substructure-bdt (bdt/best.pt)",
+    names = ["substructure-bdt (s0/bdt)", "substructure-bdt (s1/bdt)",
              "substructure-bdt (s2/bdt)"]  # fmt: skip
     assert sorted(metrics["models"]) == sorted(names)  # none lost to a clash
     pngs = sorted(f for f in os.listdir(tmp_path / "e") if f.startswith("scores_"))
@@ -55,6 +60,17 @@ def test_models_of_the_same_name_keep_their_own_results(bdts, tmp_path, capsys, 
     assert "different jets" not in err
     with open(tmp_path / "all" / "metrics.json") as f:
         assert json.load(f)["same_rows"] is True
+
+    # the same rows from the same files in another order, one through a link: no warning
+    code, _out, err = _evaluate(capsys, "s0/bdt", "s3/bdt", "--split", "all", "--no-plots",
+                                "-o", tmp_path / "swapped")  # fmt: skip
+    assert code == 0, err
+    assert "different jets" not in err
+    with open(tmp_path / "swapped" / "metrics.json") as f:
+        swapped = json.load(f)
+    assert swapped["same_rows"] is True
+    every = sum(len(ak.from_parquet(f)) for f in _files(bdts))
+    assert [m["n"] for m in swapped["models"].values()] == [every, every]
 
     code, _out, err = _evaluate(capsys, "s0/bdt", "s0/bdt/best.pt", "-o", tmp_path / "twice")
     assert code == 2

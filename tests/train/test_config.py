@@ -51,6 +51,7 @@ def test_defaults_and_overrides(tmp_path):
         ),
         ({"optimizer": 3}, r"optimizer must be a mapping"),
         ({"seed": -1}, r"'seed' must be >= 0, got -1"),
+        ({"optimizer": {"momentum": -0.5}}, r"'optimizer.momentum' must be >= 0"),
         ({"data": {"split_seed": -1}}, r"'data.split_seed' must be >= 0"),
         ({"optimizer": {"weight_decay": -1}}, r"'optimizer.weight_decay' must be >= 0"),
         ({"schedule": {"step_size": 0}}, r"'schedule.step_size' must be >= 1"),
@@ -81,15 +82,19 @@ def test_cli_set_errors_are_one_line(tmp_path, capsys):
     code, err = train("--set", "data=foo")
     assert code == 2
     assert "data is a section of the config" in err
+    code, err = train("--set", "seed=1", "--set", "seed.x=2")
+    assert code == 2
+    assert "--set seed.x: seed is a value (1); it has no keys" in err
     for key in ("epochs=3", "optimizer.lr=0.1", "data.augment=reflect", "class_weights=balanced",
-                "schedule.name=step", "data.features=[mass]"):  # fmt: skip
+                "schedule.name=step", "data.features=[mass]", "data={augment: reflect}"):  # fmt: skip
         code, err = train("--model", "substructure-bdt", "--set", key)
         assert code == 2
-        assert f"--set {key.split('=')[0]}: not an option of substructure-bdt" in err
+        flat = key.split("=")[0] + (".augment" if "{" in key else "")
+        assert f"--set {flat}: not an option of substructure-bdt" in err
     code, err = train("--model", "substructure-bdt", "--set", "model.max_iter=3")
     assert "not an option" not in err  # (the BDT's own option passes; the data is missing)
     assert "a.parquet: no such file" in err
-    assert not (tmp_path / "r" / "checkpoint.pt").exists()
+    assert not (tmp_path / "r").exists()  # a run that fails on its data leaves no folder
 
 
 def test_config_file_errors(tmp_path):
