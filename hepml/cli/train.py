@@ -119,13 +119,12 @@ def overrides_from_args(args) -> dict:
 def _refuse_network_options(args, model: str) -> None:
     """The BDT baselines have no epochs, batches, learning-rate schedule or Ray: an option
     for those would be ignored without a word, so it is an error naming the BDT's own."""
+    from hepml.cli.ui import parse_set
     from hepml.errors import ConfigError
+    from hepml.train.config import NETWORK_ONLY_KEYS
 
     options = {"--epochs": args.epochs, "--batch-size": args.batch_size, "--lr": args.lr,
                "--ray": args.ray or None, "--use-gpu": args.use_gpu or None}  # fmt: skip
-    from hepml.cli.ui import parse_set
-    from hepml.train.config import NETWORK_ONLY_KEYS
-
     given = [flag for flag, value in options.items() if value is not None]
     for item, value in parse_set(args.set, "model.max_iter=400"):
         for key in _flat(item, value):

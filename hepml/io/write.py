@@ -95,8 +95,7 @@ def prepare_folder(
     of ``inputs``."""
     out = Path(folder)
     name = f"{flag} {out}" if flag else str(out)  # (flag: the command-line option, if any)
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"{name}: is a file; give a folder for the outputs")
+    check_folder(out, flag)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
