@@ -124,15 +124,19 @@ def random_checkpoint() -> dict:
             "standardizer": {"mean": [0.0] * f, "std": [1.0] * f}, "config": {}}  # fmt: skip
 
 
-def percentiles(fn, calls: int) -> tuple[float, float]:
+def percentiles(fns: list, calls: int) -> list[tuple[float, float]]:
+    """p50 and p99 in ms of each of ``fns``, timed in turns (call i of each, then call
+    i + 1), so that a slow spell of a shared machine falls on all of them alike."""
     for _ in range(20):
-        fn()
-    t = np.empty(calls)
+        for fn in fns:
+            fn()
+    t = np.empty((len(fns), calls))
     for i in range(calls):
-        t0 = time.perf_counter()
-        fn()
-        t[i] = time.perf_counter() - t0
-    return float(np.percentile(t, 50) * 1e3), float(np.percentile(t, 99) * 1e3)
+        for j, fn in enumerate(fns):
+            t0 = time.perf_counter()
+            fn()
+            t[j, i] = time.perf_counter() - t0
+    return [(float(np.percentile(r, 50) * 1e3), float(np.percentile(r, 99) * 1e3)) for r in t]
 
 
 def bench_ml(model: str | None, particles: int, calls: int) -> list[tuple]:
@@ -175,10 +179,11 @@ def bench_ml(model: str | None, particles: int, calls: int) -> list[tuple]:
         want = sess.run(None, feed)[0][:, -1]
         for sc in scorers.values():
             np.testing.assert_allclose(sc._run(tx, tp, batch), want, atol=1e-4)
-        ref = percentiles(lambda: sess.run(None, feed), calls)
+        fns = [lambda: sess.run(None, feed)]
+        fns += [lambda sc=sc: sc._run(tx, tp, batch) for sc in scorers.values()]
+        ref, *mine = percentiles(fns, calls)
         rows.append(("plain ONNX Runtime session.run (inputs padded)", *ref, 1.0))
-        for name, sc in scorers.items():
-            p = percentiles(lambda sc=sc: sc._run(tx, tp, batch), calls)
+        for name, p in zip(scorers, mine, strict=True):
             rows.append((f"hepml ML path, {name}", *p, p[1] / ref[1]))
         auto = MLScorer(model)
         rows.append((f"(auto choice: {auto.backend})", float("nan"), float("nan"), float("nan")))
