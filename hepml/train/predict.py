@@ -203,8 +203,8 @@ def evaluate_checkpoint(
 
 def rows_fingerprint(rows: ak.Array, origin: np.ndarray, files: Sequence) -> str:
     """A digest of the set of rows: each row's file (by real path), generator file
-    index, entry and jet index,
-    sorted, so the same rows given in another order or file order digest the same."""
+    index, entry and jet index, sorted, so the same rows given in another order, or
+    their files in another order or through links, digest the same."""
     import hashlib
 
     paths = [os.path.realpath(f) for f in files]
