@@ -46,9 +46,11 @@ def head_node(tmp_path):
     try:
         yield f"http://127.0.0.1:{dashboard}"
     finally:
+        # `ray start --block` waits ~30 s for its GCS server and one helper after a
+        # SIGTERM; the rest stop within seconds, so wait 10 s before killing the group
         os.killpg(head.pid, signal.SIGTERM)
         try:
-            head.wait(timeout=60)
+            head.wait(timeout=10)
         except subprocess.TimeoutExpired:
             os.killpg(head.pid, signal.SIGKILL)
             head.wait(timeout=30)
