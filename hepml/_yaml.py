@@ -20,11 +20,43 @@ def load_yaml(path: str | os.PathLike, what: str = "YAML file") -> Any:
         raise ConfigError(f"{path}: is a folder, not a {what}")
     try:
         with open(path) as f:
-            return yaml.safe_load(f)
+            return yaml.load(f, Loader=_unique_key_loader())  # (a SafeLoader subclass)
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: not valid YAML ({yaml_problem(err)})") from None
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(f"{path}: cannot be read as a {what} ({err})") from None
+
+
+def _unique_key_loader():
+    """PyYAML's SafeLoader, except that a key given twice in one mapping is an error
+    (plain YAML keeps the last one silently: a menu path or a config value defined
+    twice would lose the first without a word). Keys brought in by a merge (``<<``) may
+    still be overridden."""
+    import yaml
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        def construct_mapping(self, node, deep=False):
+            if isinstance(node, yaml.MappingNode):
+                seen = set()
+                for key_node, _ in node.value:
+                    if key_node.tag == "tag:yaml.org,2002:merge":
+                        continue
+                    key = self.construct_object(key_node, deep=True)
+                    try:
+                        duplicate = key in seen
+                        seen.add(key)
+                    except TypeError:  # unhashable: PyYAML's own error follows
+                        continue
+                    if duplicate:
+                        raise yaml.constructor.ConstructorError(
+                            "while constructing a mapping",
+                            node.start_mark,
+                            f"found the key {key!r} twice",
+                            key_node.start_mark,
+                        )
+            return super().construct_mapping(node, deep)
+
+    return UniqueKeyLoader
 
 
 def yaml_problem(err: Exception) -> str:

@@ -233,6 +233,13 @@ def first_pass(
                 ids[k] = ak.to_numpy(events[k]).astype(np.int64)
         cols["ids"].append(ids)
         w = ak.to_numpy(events.weight).astype(np.float64) if "weight" in events.fields else None
+        if w is not None and not np.isfinite(w).all():
+            bad = int(np.flatnonzero(~np.isfinite(w))[0])
+            raise InputError(
+                f"{info.file}: entry {info.entry_start + bad}: event weight {w[bad]} (sample "
+                f"{sample.name}); every rate and efficiency would be NaN: fix or drop "
+                "these events"
+            )
         cols["weight"].append(w if w is not None else np.ones(n))
         for p in menu.paths.values():
             try:
@@ -543,13 +550,9 @@ def _comparisons(
                                  "efficiency": results[other].efficiency[sig.sample.name][0],
                                  "interval": results[other].efficiency[sig.sample.name][1:]})  # fmt: skip
             best = max(rows, key=lambda r: r["efficiency"])
-            if best["efficiency"] > 0:
-                ratio = mine[0] / best["efficiency"]
-            else:  # (x / 0: infinite when this path keeps signal, undefined when neither does)
-                ratio = float("inf") if mine[0] > 0 else float("nan")
             out.append({"path": p.name, "signal": sig.sample.name, "rate_hz": at,
                         "efficiency": mine[0], "interval": mine[1:], "against": rows,
-                        "best": best["path"], "ratio": ratio,
+                        "best": best["path"], "ratio": _ratio(mine[0], best["efficiency"]),
                         "scan": _rate_scan(p, menu, data, sig.sample.name)})  # fmt: skip
     return out
 
@@ -570,8 +573,16 @@ def _rate_scan(p: TriggerPath, menu: Menu, data: dict[str, SampleData], signal: 
         scan.append({"target_hz": target, "threshold": th.value, "rate_hz": th.rate_hz,
                      "reached": th.reached, "efficiency": effs[signal][0],
                      "interval": effs[signal][1:], "against": against, "best": best,
-                     "ratio": effs[signal][0] / e_best if e_best > 0 else float("inf")})  # fmt: skip
+                     "ratio": _ratio(effs[signal][0], e_best)})  # fmt: skip
     return scan
+
+
+def _ratio(mine: float, best: float) -> float:
+    """``mine / best``; x / 0 is infinite when this path keeps signal and undefined
+    (NaN) when neither does."""
+    if best > 0:
+        return mine / best
+    return float("inf") if mine > 0 else float("nan")
 
 
 def efficiency_vs_rate(

@@ -398,6 +398,8 @@ def _bases(node: ast.AST) -> set[str]:
     if isinstance(node, ast.Name):
         return {node.id} & _LIST_COLLECTIONS
     if isinstance(node, ast.Attribute):
+        if isinstance(node.value, ast.Name) and node.value.id == "event":
+            return {node.attr} & _LIST_COLLECTIONS  # event.muons is muons
         return _bases(node.value)
     if isinstance(node, ast.Subscript):
         sl = node.slice
@@ -491,6 +493,20 @@ class _Compiler:
     def where(self, node: ast.AST) -> str:
         return f"in {self.text!r} at column {node.col_offset + 1}"
 
+    def one_collection(self, node: ast.AST, operands: list[ast.AST], what: str) -> None:
+        """Refuse an element-wise operation between the objects of two collections:
+        it would pair jet i with muon i where the counts happen to match (and fail
+        where they do not)."""
+        bases = set().union(*(_bases(x) for x in operands))
+        if len(bases) > 1:
+            a, b = sorted(bases)[:2]
+            raise self.fail(
+                node,
+                f"{what} between the objects of {a} and of {b} would pair them one by "
+                f"one; reduce one side to one value per event first, e.g. {b}.pt[0] or "
+                f"max({b}.pt), or test each collection apart: any(...) & any(...)",
+            )
+
     def compile(self, node: ast.AST, depth: int = 0) -> Node:
         if depth > _MAX_DEPTH:
             raise self.fail(node, "expression nested too deeply")
@@ -515,6 +531,7 @@ class _Compiler:
         if isinstance(node, ast.Call):
             return self.call(node, d)
         if isinstance(node, ast.BoolOp):
+            self.one_collection(node, node.values, f"'{type(node.op).__name__.lower()}'")
             parts = [self.compile(v, d) for v in node.values]
             op = np.logical_and if isinstance(node.op, ast.And) else np.logical_or
             where = self.where(node)
@@ -536,6 +553,7 @@ class _Compiler:
             if isinstance(node.op, ast.UAdd):
                 return lambda o: self._number(inner(o), where)
         if isinstance(node, ast.BinOp):
+            self.one_collection(node, [node.left, node.right], "an operator")
             left, right = self.compile(node.left, d), self.compile(node.right, d)
             where = self.where(node)
             if isinstance(node.op, ast.BitAnd | ast.BitOr):
@@ -678,6 +696,8 @@ class _Compiler:
             raise self.fail(node, f"{name}() takes {nargs} argument(s), got {len(node.args)}")
         if any(isinstance(a, ast.Starred) for a in node.args):
             raise self.fail(node, "*arguments are not allowed")
+        if nargs > 1:
+            self.one_collection(node, node.args, f"{name}()")
         args = [self.compile(a, d) for a in node.args]
         where = self.where(node)
         return lambda o: fn(*(a(o) for a in args), where)
@@ -686,6 +706,7 @@ class _Compiler:
         for op in node.ops:
             if type(op) not in _CMP:
                 raise self.fail(node, f"comparison {type(op).__name__} is not allowed")
+        self.one_collection(node, [node.left, *node.comparators], "a comparison")
         operands = [self.compile(x, d) for x in (node.left, *node.comparators)]
         ops = [_CMP[type(op)] for op in node.ops]
         where = self.where(node)

@@ -196,7 +196,7 @@ def _entry(name: str, spec, level: str, where: str, base: Path) -> TriggerPath:
         spec = {"cut": spec}
     if not isinstance(spec, dict):
         raise ConfigError(f"{where}: must be a cut string or a mapping, got {type(spec).__name__}")
-    unknown = sorted(set(spec) - _PATH_KEYS)
+    unknown = sorted(set(spec) - _PATH_KEYS, key=str)
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {unknown}; known: {sorted(_PATH_KEYS)}")
     p = TriggerPath(name=name, level=level, description=str(spec.get("description", "")))
@@ -283,28 +283,33 @@ def _entry(name: str, spec, level: str, where: str, base: Path) -> TriggerPath:
     return p
 
 
+def _key(p: TriggerPath) -> str:
+    """Where ``p`` is in the menu file: ``seeds.NAME`` or ``paths.NAME``."""
+    return f"{'seeds' if p.level == 'L1' else 'paths'}.{p.name}"
+
+
 def _check_graph(paths: dict[str, TriggerPath], where: str) -> None:
     for p in paths.values():
         for s in p.seeds:
             if s not in paths:
                 raise ConfigError(
-                    f"{where}: {p.name}.seed: no seed or path named {s!r}; "
+                    f"{where}: {_key(p)}.seed: no seed or path named {s!r}; "
                     f"defined: {', '.join(paths)}"
                 )
             if p.level == "L1" and paths[s].level != "L1":
                 raise ConfigError(
-                    f"{where}: {p.name}.seed: {s} is an HLT path; a Level-1 seed can only "
+                    f"{where}: {_key(p)}.seed: {s} is an HLT path; a Level-1 seed can only "
                     "be seeded by other Level-1 seeds (the HLT runs after Level-1)"
                 )
         for c in p.compare_with:
             if c == p.name:
-                raise ConfigError(f"{where}: {p.name}.compare_with: a path cannot compare "
+                raise ConfigError(f"{where}: {_key(p)}.compare_with: a path cannot compare "
                                   "with itself; name other paths")  # fmt: skip
             if c not in paths:
-                raise ConfigError(f"{where}: {p.name}.compare_with: no path named {c!r}")
+                raise ConfigError(f"{where}: {_key(p)}.compare_with: no path named {c!r}")
             if not paths[c].has_threshold:
                 raise ConfigError(
-                    f"{where}: {p.name}.compare_with: {c} has no variable to set to the same "
+                    f"{where}: {_key(p)}.compare_with: {c} has no variable to set to the same "
                     "rate; compare with paths that have a variable and a threshold"
                 )
     state: dict[str, int] = {}
@@ -313,8 +318,12 @@ def _check_graph(paths: dict[str, TriggerPath], where: str) -> None:
         if state.get(name) == 2:
             return
         if state.get(name) == 1:
-            cycle = " -> ".join([*stack[stack.index(name) :], name])
-            raise ConfigError(f"{where}: cycle of seeds: {cycle}")
+            loop = stack[stack.index(name) :]
+            keys = ", ".join(f"{_key(paths[n])}.seed" for n in loop)
+            raise ConfigError(
+                f"{where}: cycle of seeds: {' -> '.join([*loop, name])} ({keys}); a path "
+                "cannot wait for its own decision: remove one of these seeds"
+            )
         state[name] = 1
         for s in paths[name].seeds:
             visit(s, [*stack, name])
@@ -328,7 +337,7 @@ def menu_from_dict(d: dict, source: str = "<dict>", base: str | os.PathLike = ".
     """Validate a menu given as a dict (what :func:`load_menu` reads from YAML)."""
     if not isinstance(d, dict):
         raise ConfigError(f"{source}: a menu must be a mapping, got {type(d).__name__}")
-    unknown = sorted(set(d) - _TOP_KEYS)
+    unknown = sorted(set(d) - _TOP_KEYS, key=str)
     if unknown:
         raise ConfigError(f"{source}: unknown key(s) {unknown}; known: {sorted(_TOP_KEYS)}")
     lumi = d.get("luminosity")

@@ -71,7 +71,7 @@ def efficiency(
     """Efficiency and its Clopper–Pearson interval (``cl``) on effective counts."""
     w = np.ones(len(passed)) if weights is None else np.asarray(weights, dtype=float)
     total, total2 = w.sum(), (w * w).sum()
-    if total <= 0:
+    if not total > 0:  # (NaN too)
         return float("nan"), float("nan"), float("nan")
     eff = float(w[passed].sum() / total)
     lo, hi = clopper_pearson(eff, total * total / total2, cl)

@@ -315,10 +315,13 @@ def _forget_stale(out: Path, files: list[Path], inputs: list[str]) -> None:
         earlier = manifest.read_text().splitlines()
     except OSError:
         earlier = []
+    root = out.resolve()
     for rel in earlier:
         path = out / rel
-        if rel in written or ".." in Path(rel).parts or not path.is_file():
+        if rel in written or Path(rel).is_absolute() or ".." in Path(rel).parts:
             continue
+        if not path.is_file() or not path.resolve().is_relative_to(root):
+            continue  # (only this folder's own files, never through a link)
         if any(os.path.exists(i) and os.path.samefile(path, i) for i in inputs):
             continue
         path.unlink()

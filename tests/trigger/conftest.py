@@ -16,7 +16,7 @@ SIGMA_PB = 2.0e6  # cross-section written into runinfo
 
 def make_objects_file(
     path, n=400, seed=3, weighted=True, sigma_pb=SIGMA_PB, runinfo=True, pthat=None, chunks=1,
-    skimmed=1.0,
+    skimmed=1.0, nan_weight_at=None,
 ):  # fmt: skip
     """A file in hepml's layout holding reconstructed jets, muons and MET (no particles).
 
@@ -49,6 +49,8 @@ def make_objects_file(
         "run": np.ones(n, dtype=np.int64),
         "event": np.arange(n, dtype=np.int64),
     }  # fmt: skip
+    if nan_weight_at is not None:
+        events["weight"][nan_weight_at] = np.nan
     trees = {"events": events}
     if chunks > 1:
         edges = np.linspace(0, n, chunks + 1).astype(int)
@@ -60,7 +62,7 @@ def make_objects_file(
             "process": np.array(["qcd"]), "cross_section_pb": np.array([sigma_pb]),
             "cross_section_error_pb": np.array([0.01 * sigma_pb]),
             "events_tried": np.array([n]), "events_accepted": np.array([n]),
-            "sum_weights": np.array([events["weight"].sum() / skimmed]), "seed": np.array([seed]),
+            "sum_weights": np.array([np.nansum(events["weight"]) / skimmed]), "seed": np.array([seed]),
             "generator": np.array(["hand-made"]),
         }  # fmt: skip
         if pthat is not None:

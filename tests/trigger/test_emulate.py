@@ -156,7 +156,10 @@ def test_bad_inputs_have_clear_errors(objects_file, shared_data, tmp_path):
     path, _ = objects_file
     with pytest.raises(ConfigError, match=r"HLT_A\.seed: no seed or path named 'L1_Nope'"):
         menu_from_dict({"paths": {"HLT_A": {"seed": "L1_Nope", "cut": "met.pt > 1"}}})
-    with pytest.raises(ConfigError, match=r"cycle of seeds: HLT_A -> HLT_B -> HLT_A"):
+    with pytest.raises(ConfigError, match=r"<dict>: paths\.HLT_A\.seed: no seed"):
+        menu_from_dict({"paths": {"HLT_A": {"seed": "L1_Nope", "cut": "met.pt > 1"}}})
+    with pytest.raises(ConfigError, match=r"cycle of seeds: HLT_A -> HLT_B -> HLT_A "
+                                          r"\(paths\.HLT_A\.seed, paths\.HLT_B\.seed\)"):  # fmt: skip
         menu_from_dict({"paths": {"HLT_A": {"seed": "HLT_B", "cut": "met.pt > 1"},
                                   "HLT_B": {"seed": "HLT_A", "cut": "met.pt > 1"}}})  # fmt: skip
     with pytest.raises(ConfigError, match=r"L1_A\.seed: HLT_B is an HLT path; a Level-1"):
@@ -208,6 +211,32 @@ def test_bad_inputs_have_clear_errors(objects_file, shared_data, tmp_path):
         emulate(menu, [Sample("bg", [str(path)])])
 
 
+def test_what_would_be_lost_silently_is_an_error(tmp_path):
+    """A path defined twice in the YAML (plain YAML keeps the last), keys that are not
+    names, and a NaN event weight (every rate NaN) are errors that say where."""
+    from hepml.trigger.emulate import _ratio
+    from hepml.trigger.menu import load_menu
+
+    menu = tmp_path / "menu.yaml"
+    menu.write_text(f"luminosity: {LUMI}\npaths:\n  HLT_A: jets.pt[0] > 30\n"
+                    "  HLT_B: met.pt > 50\n  HLT_A: jets.pt[0] > 300\n")  # fmt: skip
+    with pytest.raises(ConfigError, match=r"menu\.yaml: .*the key 'HLT_A' twice at line 5"):
+        load_menu(menu)
+    with pytest.raises(ConfigError, match=r"HLT_A: unknown key\(s\) \[1, 'bad'\]"):
+        menu_from_dict({"paths": {"HLT_A": {1: 2, "bad": 3}}})
+    with pytest.raises(ConfigError, match=r"unknown key\(s\) \[7\]"):
+        menu_from_dict({7: 1, "paths": {"HLT_A": "met.pt > 1"}})
+    bad = tmp_path / "nan_weight.root"
+    make_objects_file(bad, n=50, nan_weight_at=17)
+    ok = menu_from_dict({"luminosity": LUMI, "paths": {"HLT_A": "met.pt > 1"}})
+    with pytest.raises(InputError, match=r"nan_weight\.root: entry 17: event weight nan "
+                                         r"\(sample bg\)"):  # fmt: skip
+        emulate(ok, [Sample("bg", [str(bad)])])
+    assert _ratio(0.3, 0.2) == pytest.approx(1.5)
+    assert _ratio(0.3, 0.0) == float("inf")
+    assert np.isnan(_ratio(0.0, 0.0))  # neither path keeps signal: no ratio
+
+
 def test_report_is_reproducible_and_decisions_are_written(objects_file, tmp_path):
     import uproot
 
@@ -249,17 +278,20 @@ def test_a_reused_report_folder_holds_only_the_new_report(objects_file, signal_f
     # the input itself inside the folder, listed by the earlier report: kept
     (out / "decisions" / "old.root").write_bytes(path.read_bytes())
     with open(out / MANIFEST, "a") as f:
-        f.write("decisions/old.root\n../outside.txt\n")
+        f.write(f"decisions/old.root\n../outside.txt\n{tmp_path / 'absolute.txt'}\nlink.txt\n")
     (tmp_path / "outside.txt").write_text("not the report's")
+    (tmp_path / "absolute.txt").write_text("not the report's either")
+    (out / "link.txt").symlink_to(tmp_path / "absolute.txt")
     res = emulate(menu_from_dict(MENU), [Sample("bg", [str(out / "decisions" / "old.root")])])
     files = write_report(res, out)
     now = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
     wrote = sorted(p.relative_to(out).as_posix() for p in files)
-    assert now == sorted([*wrote, MANIFEST, "plots/mine.png", "decisions/old.root"])
+    assert now == sorted([*wrote, MANIFEST, "plots/mine.png", "decisions/old.root", "link.txt"])
     assert "latency.json" not in now
     assert "decisions/sig.root" not in now
     assert not any("HLT_Jet" in n for n in now)
     assert (tmp_path / "outside.txt").exists()
+    assert (tmp_path / "absolute.txt").exists()  # an absolute entry, and through a link
     assert (out / MANIFEST).read_text().splitlines() == wrote
 
 

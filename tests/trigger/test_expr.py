@@ -87,6 +87,23 @@ def test_flat_fast_paths_and_awkward_paths_agree(text):
     np.testing.assert_array_equal(cut(ARR[:0]), want[:0])
 
 
+def test_one_value_per_event_of_another_collection_may_meet_objects():
+    """What the one-collection rule still allows: a per-event value (leading object, a
+    reduction, met) against each object, and collections tested apart."""
+    cases = {
+        "any(jets.pt > max(muons.pt))": lambda e: any(
+            j["pt"] > max((m["pt"] for m in e["muons"]), default=math.nan) for j in e["jets"]),
+        "any(jets.pt > 30) & any(event.muons.pt > 5)": lambda e: any(
+            j["pt"] > 30 for j in e["jets"]) and any(m["pt"] > 5 for m in e["muons"]),
+        "any(abs(dphi(jets.phi, met.phi)) > 2)": lambda e: any(
+            abs((j["phi"] - e["met"]["phi"] + math.pi) % (2 * math.pi) - math.pi) > 2
+            for j in e["jets"]),
+    }  # fmt: skip
+    for text, fn in cases.items():
+        want = np.array([bool(fn(e)) for e in EVENTS])
+        np.testing.assert_array_equal(compile_expression(text)(ARR), want, err_msg=text)
+
+
 @pytest.mark.parametrize("text", list(CASES))
 def test_expressions_equal_a_python_loop(text):
     got = compile_expression(text)(ARR)
@@ -183,7 +200,14 @@ def test_outside_the_grammar_is_refused_with_the_column(text, message):
         ("met.pt", "a number, not a condition"),
         ("jets.ptt[0] > 1", "no field 'ptt'; available: pt, eta, phi, mass"),
         ("ht(jets.pt) > 1", "ht() takes a collection"),
-        ("any(jets.pt > muons.pt)", "cannot be evaluated"),
+        # per-object operations between two collections would pair jet i with muon i
+        # (where the counts match, silently; elsewhere an error): refused at parse time
+        ("any(jets.pt > muons.pt)", "a comparison between the objects of jets and of muons"),
+        ("any((jets.pt > 30) & (muons.pt > 3))", "an operator between the objects of jets"),
+        ("any(jets.pt + event.muons.pt > 3)", "between the objects of jets and of muons"),
+        ("count(jets[event.muons.pt > 30]) > 0", "x[cond] selects jets but cond is on muons"),
+        ("all(dphi(jets.phi, muons.phi))", "dphi() between the objects of jets and of muons"),
+        ("jets.pt > 30 and muons.pt > 3", "'and' between the objects of jets and of muons"),
         ("fatjets.pt[0] > 1", "no 'fatjets'"),
         # a condition of another collection (awkward would read it as positions: jets at
         # the muons' places, or an error in some chunks only)
