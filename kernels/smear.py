@@ -81,9 +81,11 @@ def smear_kernel(
     offsets: np.ndarray,
     params: np.ndarray,
     seed: int,
-    first: int = 0,
+    numbers: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Smeared four-momenta and a keep mask, shapes ``(n,)``, for events given by ``offsets``."""
+    """Smeared four-momenta and a keep mask, shapes ``(n,)``, for events given by
+    ``offsets``; event ``ev`` draws from a generator seeded with ``seed`` (at most
+    2**32) and its number ``numbers[ev]`` (its entry in the file, ≥ 0)."""
     n = px.shape[0]
     opx = np.zeros(n)
     opy = np.zeros(n)
@@ -110,7 +112,7 @@ def smear_kernel(
     )
     n_events = offsets.shape[0] - 1
     for ev in numba.prange(n_events):
-        np.random.seed((seed * 1000003 + first + ev) % 4294967295)
+        np.random.seed((seed * 1000003 + numbers[ev]) % 4294967295)
         for i in range(offsets[ev], offsets[ev + 1]):
             a = abs(pid[i])
             if a == 12 or a == 14 or a == 16:

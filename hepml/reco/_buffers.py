@@ -62,6 +62,7 @@ def flat(array: ak.Array, field: str, dtype=np.float64) -> np.ndarray:
             if data.ndim == 1 and len(data) >= off[-1]:  # (fast path, as offsets_of)
                 return np.ascontiguousarray(data[off[0] : off[-1]].astype(dtype))
     values = getattr(array, field) if field not in array.fields else array[field]
+    _refuse_missing(values, field)
     if values.ndim > 2:
         raise InputError(
             f"{field!r} has {values.ndim - 1} levels of lists ({values.type}); hepml.reco "
@@ -69,6 +70,25 @@ def flat(array: ak.Array, field: str, dtype=np.float64) -> np.ndarray:
             "e.g. ak.flatten(constituents, axis=1)"
         )
     return np.ascontiguousarray(ak.to_numpy(ak.flatten(values, axis=None)).astype(dtype))
+
+
+def _refuse_missing(values: ak.Array, field: str) -> None:
+    """An :class:`InputError` naming the first event with a missing value (None): the
+    kernels read flat buffers, where a None would leave a hole that shifts every later
+    particle. Option types without a None (nullable parquet columns) pass."""
+    if "?" not in str(values.type) and "option" not in str(values.type):
+        return
+    none = ak.to_numpy(ak.is_none(values, axis=0)).astype(bool)
+    if values.ndim > 1 and not none.any():
+        inner = ak.fill_none(ak.any(ak.is_none(values, axis=1), axis=1), False)
+        none = ak.to_numpy(inner).astype(bool)
+    if none.any():
+        raise InputError(
+            f"{field!r} has missing values (None) in {int(none.sum())} event(s), the first "
+            f"event {int(np.flatnonzero(none)[0])}; hepml.reco needs every particle's "
+            "values: drop the missing ones with ak.drop_none(...) or fill them with "
+            "ak.fill_none(...) first"
+        )
 
 
 def jagged_record(

@@ -40,7 +40,10 @@ ALGORITHMS = {
 
 @dataclass
 class ClusterReport:
-    """Events dropped for non-finite momenta when ``on_nonfinite="drop"``."""
+    """Events dropped for non-finite momenta when ``on_nonfinite="drop"``. One report
+    may follow several calls (chunks of a file): ``dropped_events`` counts the events
+    of all of them in order (the first event of the second call is ``events`` of the
+    first)."""
 
     events: int = 0
     dropped: int = 0
@@ -111,9 +114,11 @@ def cluster(
             "on_nonfinite='drop' to skip them (they are counted)"
         )
     if report is not None:
+        before = report.events
         report.events += len(offsets) - 1
         report.dropped += len(bad_events)
-        report.dropped_events = [int(i) for i in bad_events]
+        report.dropped_events = [*(report.dropped_events or []),
+                                 *(before + int(i) for i in bad_events)]  # fmt: skip
     if n_jets is None and dcut is None:
         out = K.cluster_batch(px, py, pz, e, offsets, float(radius), p, float(pt_min), -1)
     else:

@@ -96,6 +96,8 @@ class ReconstructConfig:
             raise ConfigError(f"--label must be one of {LABELS}, got {self.label!r}")
         if self.max_particles is not None and self.max_particles < 1:
             raise ConfigError(f"--max-particles must be at least 1, got {self.max_particles}")
+        if not 0 <= self.seed < 2**32:
+            raise ConfigError(f"--seed must be between 0 and 2**32 - 1, got {self.seed}")
 
 
 @dataclass
@@ -280,10 +282,11 @@ def reconstruct_events(
         )
     if cfg.smear:
         # per (seed, file position, entry): the same jets whatever the chunks or --jobs
-        # pieces (the position, not the name: the README says so)
-        first = int(ak.to_numpy(events.entry)[0]) if len(events) else 0
+        # pieces (the position, not the name: the README says so), and whatever events
+        # --drop-nonfinite left out before
         seed = cfg.seed * 1_000_003 + file_index
-        particles = smear(particles, cfg.smear_config, seed=seed, first_event=first)
+        entries = ak.to_numpy(events.entry)
+        particles = smear(particles, cfg.smear_config, seed=seed, entries=entries)
     if cfg.level == "events":
         rows, ev_summary = event_rows(events, particles, label_mode, file_index)
         ev_summary.events_in += int(bad.sum())
@@ -545,14 +548,19 @@ def reconstruct(
                     for u, p in zip(units, parts)
                 ]
                 results = []
-                for fut in futures:
+                for unit, fut in zip(units, futures):
                     try:
                         res = fut.result()
-                    except HepmlError:
-                        raise
-                    except Exception as err:  # a worker's error, with its context
-                        raise HepmlError(
-                            f"reconstruction worker failed: {type(err).__name__}: {err}"
+                    except Exception as err:
+                        # the pieces not started yet are dropped: the error comes now,
+                        # not after the rest of the run
+                        pool.shutdown(wait=False, cancel_futures=True)
+                        if isinstance(err, HepmlError):
+                            raise
+                        _, path, start, stop = unit
+                        where = f"{path}" + (f" entries {start}-{stop}" if stop >= 0 else "")
+                        raise HepmlError(  # a worker's error, with its context
+                            f"{where}: reconstruction worker failed: {type(err).__name__}: {err}"
                         ) from err
                     results.append(res)
                     if progress is not None:
@@ -593,15 +601,48 @@ def reconstruct(
     return summary
 
 
+#: the event-id columns a row has when its file has them
+_IDS = ("run", "lumi", "event")
+
+
+def _aligned(columns: dict, ids: list[str], n: int) -> dict:
+    """``columns`` with every id column of ``ids`` (int64; -1 where the file had none),
+    in one order, right after ``entry``: inputs of different kinds (hepml's own files
+    have run and event, NanoAOD run, lumi and event) merge into one output."""
+    rest = [k for k in columns if k not in _IDS]
+    at = rest.index("entry") + 1 if "entry" in rest else 0
+    out = {}
+    for k in [*rest[:at], *ids, *rest[at:]]:
+        if k in _IDS:
+            have = columns.get(k)
+            out[k] = np.full(n, -1, np.int64) if have is None else np.asarray(have, np.int64)
+        else:
+            out[k] = columns[k]
+    return out
+
+
 def _merge(parts: list[Path], output: Path, root: bool, meta: dict | None = None) -> None:
     if len(parts) == 1:
         os.replace(parts[0], output)
         return
     if not root:
-        arr = ak.concatenate([ak.from_parquet(p) for p in parts])
+        arrs = [ak.from_parquet(p) for p in parts]
+        ids = [k for k in _IDS if any(k in a.fields for a in arrs)]
+        if any([k for k in a.fields if k in _IDS] != ids for a in arrs):
+            arrs = [
+                ak.zip(_aligned({k: a[k] for k in a.fields}, ids, len(a)), depth_limit=1)
+                for a in arrs
+            ]
+        arr = ak.concatenate(arrs)
         with atomic_path(output) as tmp:
             _to_parquet(arr, tmp, meta)
         return
+    names = []
+    for p in parts:
+        with uproot.open(p) as src:
+            names.append(set(src["jets"].keys()))
+    ids = [k for k in _IDS if any(k in n for n in names)]
+    same_ids = all({k for k in n if k in _IDS} == set(ids) for n in names)
     with atomic_path(output) as tmp, uproot.recreate(tmp, compression=uproot.ZSTD(5)) as f:
         _stamp_root(f, meta)
         started = False
@@ -609,6 +650,8 @@ def _merge(parts: list[Path], output: Path, root: bool, meta: dict | None = None
             with uproot.open(p) as src:
                 for arr in src["jets"].iterate(step_size="100 MB"):
                     data = _regroup(arr)
+                    if not same_ids:
+                        data = _aligned(data, ids, len(arr))
                     if not started:
                         f.mktree("jets", data)
                         started = True

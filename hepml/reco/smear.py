@@ -79,22 +79,39 @@ def smear(
     *,
     seed: int = 0,
     first_event: int = 0,
+    entries: np.ndarray | None = None,
 ) -> ak.Array:
     """Detector-level particles: smeared, with those not seen removed.
 
     Deterministic: event ``i`` of ``particles`` draws from a generator seeded with
-    ``seed`` and ``first_event + i`` (independent of the thread count). Pass the
-    entry of the first event as ``first_event`` when smearing a file chunk by
-    chunk: each event then gets the same smearing however the file is cut.
+    ``seed`` (an integer ≥ 0) and its entry, ``first_event + i`` or ``entries[i]``
+    (independent of the thread count). Pass the entry of the first event as
+    ``first_event`` when smearing a file chunk by chunk, or every event's entry as
+    ``entries`` when some events of the chunk were left out: each event then gets
+    the same smearing however the file is cut. (The generator takes a 32-bit seed,
+    so among millions of events some pairs share their random numbers; they are
+    different events, so no distribution is biased.)
     Returns ``var * Momentum4D`` with px, py, pz, E, pid, charge.
     """
     cfg = config or SmearConfig()
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ConfigError(f"the smearing seed must be an integer >= 0, got {seed!r}")
     offsets = offsets_of(particles)
+    n_events = len(offsets) - 1
+    if entries is None:
+        numbers = np.arange(int(first_event), int(first_event) + n_events, dtype=np.int64)
+    else:
+        numbers = np.ascontiguousarray(entries, dtype=np.int64)
+        if numbers.shape != (n_events,):
+            raise ConfigError(f"entries: {n_events} events need {n_events} entries, "
+                              f"got shape {numbers.shape}")  # fmt: skip
+    if n_events and numbers.min() < 0:
+        raise ConfigError("entries and first_event must be >= 0")
     px, py, pz, e = (flat(particles, f) for f in ("px", "py", "pz", "E"))
     charge = flat(particles, "charge", np.int32)
     pid = flat(particles, "pid", np.int32)
     opx, opy, opz, oe, keep = smear_kernel(
-        px, py, pz, e, charge, pid, offsets, cfg.params(), int(seed), int(first_event)
+        px, py, pz, e, charge, pid, offsets, cfg.params(), int(seed) % 4294967295, numbers
     )
     counts = np.bincount(event_index(offsets)[keep], minlength=len(offsets) - 1).astype(np.int64)
     new_offsets = np.zeros(len(counts) + 1, dtype=np.int64)

@@ -627,6 +627,8 @@ def emulate(
     t0 = time.perf_counter()
     if not samples:
         raise ConfigError("give at least one --sample NAME=FILES")
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= seed < 2**32:
+        raise ConfigError(f"--seed must be an integer between 0 and 2**32 - 1, got {seed!r}")
     names = [s.name for s in samples]
     if len(set(names)) != len(names):
         raise ConfigError(f"sample names must be unique, got {names}")

@@ -80,9 +80,10 @@ def _particles(n_events=40, per=200, seed=0):
 
 def test_smearing_is_deterministic_and_respects_acceptance():
     px, py, pz, e, charge, pid, off = _particles()
-    a = smear_kernel(px, py, pz, e, charge, pid, off, DEFAULT_PARAMS, 7)
-    b = smear_kernel(px, py, pz, e, charge, pid, off, DEFAULT_PARAMS, 7)
-    c = smear_kernel(px, py, pz, e, charge, pid, off, DEFAULT_PARAMS, 8)
+    events = np.arange(len(off) - 1, dtype=np.int64)
+    a = smear_kernel(px, py, pz, e, charge, pid, off, DEFAULT_PARAMS, 7, events)
+    b = smear_kernel(px, py, pz, e, charge, pid, off, DEFAULT_PARAMS, 7, events)
+    c = smear_kernel(px, py, pz, e, charge, pid, off, DEFAULT_PARAMS, 8, events)
     for x, y in zip(a, b):
         np.testing.assert_array_equal(x, y)
     assert not np.array_equal(a[0], c[0])

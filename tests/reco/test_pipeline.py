@@ -9,6 +9,7 @@ import uproot
 
 from hepml.cli.main import main
 from hepml.errors import ConfigError, InputError
+from hepml.graphs.jets import read_rows
 from hepml.reco.pipeline import ReconstructConfig, reconstruct
 
 LOOSE = {"pt_min": 150.0, "pt_max": 3000.0, "eta_max": 2.5}
@@ -254,7 +255,7 @@ def test_inputs_without_events(samples, tmp_path):
     assert {"jet_pt", "label", "part"} <= set(rows.fields)
 
 
-def _copy_events(src, dst, n, *, rntuple=False, partons=True, nan_entry=None):
+def _copy_events(src, dst, n, *, rntuple=False, partons=True, nan_entry=None, drop=()):
     """The first ``n`` events of a hepml generator file, as a TTree or an RNTuple, maybe
     without partons, maybe with a NaN momentum in one entry."""
     with uproot.open(src) as f:
@@ -263,7 +264,7 @@ def _copy_events(src, dst, n, *, rntuple=False, partons=True, nan_entry=None):
         px = ak.to_list(ev.particle_px)
         px[nan_entry][3] = float("nan")
         ev["particle_px"] = ak.Array(px)
-    keep = [k for k in ev.fields if k not in ("nparticle", "nparton")]
+    keep = [k for k in ev.fields if k not in ("nparticle", "nparton", *drop)]
     if not partons:
         keep = [k for k in keep if not k.startswith("parton_")]
     with uproot.recreate(dst) as f:
@@ -318,6 +319,47 @@ def test_nonfinite_momenta_name_the_entry_or_are_dropped_and_counted(samples, tm
     assert "rejected (non-finite momenta): 1" in str(summary)
     rows = ak.from_parquet(out)
     assert 13 not in set(ak.to_numpy(rows.entry).tolist())
+
+
+def test_a_dropped_event_does_not_shift_the_smearing_of_the_others(samples, tmp_path):
+    """--smear --drop-nonfinite: every other event is smeared as in the file without
+    the bad one, whatever the chunks (each draws from its own entry, not its place)."""
+    src = _copy_events(samples["qcd"], tmp_path / "nan.root", 20, nan_entry=5)
+    clean = _copy_events(samples["qcd"], tmp_path / "clean.root", 20)
+    got = {}
+    for name, path, step in (("clean", clean, 20), ("nan", src, 20), ("nan_chunks", src, 7)):
+        out = tmp_path / f"{name}.parquet"
+        cfg = ReconstructConfig(**LOOSE, smear=True, seed=3, step_size=step, drop_nonfinite=True)
+        reconstruct([path], out, cfg)
+        rows = ak.from_parquet(out)
+        got[name] = {f: ak.to_numpy(rows[f]) for f in ("entry", "jet_index", "jet_pt")}
+    keep = got["clean"]["entry"] != 5
+    assert keep.sum() > 10
+    for name in ("nan", "nan_chunks"):
+        for f, v in got["clean"].items():
+            np.testing.assert_array_equal(got[name][f], v[keep], err_msg=f"{name}: {f}")
+    for seed in (-1, 2**32):
+        with pytest.raises(ConfigError, match=r"--seed must be between 0 and 2\*\*32 - 1"):
+            reconstruct([clean], tmp_path / "x.parquet", ReconstructConfig(smear=True, seed=seed))
+
+
+@pytest.mark.parametrize("suffix", ["parquet", "root"])
+def test_files_with_different_event_ids_merge_with_minus_one(samples, tmp_path, suffix):
+    """One input without a run number (as files of different kinds: hepml's have run
+    and event, NanoAOD run, lumi and event): one output, -1 where a file had no id."""
+    full = _copy_events(samples["qcd"], tmp_path / "full.root", 12)
+    norun = _copy_events(samples["qcd"], tmp_path / "norun.root", 12, drop=("run",))
+    out = tmp_path / f"o.{suffix}"
+    summary = reconstruct([full, norun], out, ReconstructConfig(**LOOSE))
+    rows = read_rows(out) if suffix == "root" else ak.from_parquet(out)
+    assert summary.jets_out == len(rows) > 0
+    fi = ak.to_numpy(rows.file_index)
+    run, event = ak.to_numpy(rows.run), ak.to_numpy(rows.event)
+    assert set(fi.tolist()) == {0, 1}
+    assert (run[fi == 1] == -1).all()
+    assert (run[fi == 0] >= 0).all()
+    np.testing.assert_array_equal(event[fi == 0], event[fi == 1])  # same events, twice
+    assert rows.fields.index("run") == rows.fields.index("entry") + 1
 
 
 @pytest.mark.parametrize("suffix", ["parquet", "root"])

@@ -92,6 +92,8 @@ def test_nonfinite_momenta_raise_or_are_counted(ttbar):
     assert report.dropped_events == [1]
     assert ak.num(jets)[1] == 0
     assert ak.num(jets)[0] > 0
+    cluster(bad, on_nonfinite="drop", report=report)  # the next chunk: events 3 to 5
+    assert (report.events, report.dropped, report.dropped_events) == (6, 2, [1, 4])
 
 
 def test_pt_min_is_checked_and_a_threshold_above_every_jet_gives_none(ttbar):
@@ -210,3 +212,31 @@ def test_negative_rank_and_nested_inputs_are_refused(ttbar):
     for call in (substructure, soft_drop):
         with pytest.raises(InputError, match=r"2 levels of lists.*ak\.flatten"):
             call(nested)
+
+
+def test_missing_values_are_refused_and_nullable_columns_without_any_pass(ttbar):
+    """A None in the particles would leave a hole in the kernels' flat buffers (every
+    later particle shifted, reads past the end): an error naming the first event. A
+    nullable column without a None (as parquet gives) is read as usual."""
+    from hepml.errors import ConfigError
+
+    particles = ttbar.particles[:6]
+    want = cluster(particles, pt_min=50.0)
+    padded = ak.pad_none(particles, int(ak.max(ak.num(particles))) + 1, axis=1)
+    one = ak.to_list(particles.px)
+    one[2][4] = None
+    holed = ak.with_field(particles, ak.Array(one), "px")
+    for bad in (padded, holed):
+        for call in (cluster, smear, lambda p: jet_particle_features(p, want)):
+            with pytest.raises(InputError, match=r"'px' has missing values \(None\) in"):
+                call(bad)
+    with pytest.raises(InputError, match=r"in 1 event\(s\), the first event 2; .*ak\.drop_none"):
+        cluster(holed)
+    nullable = ak.with_field(particles, ak.mask(particles.px, particles.px == particles.px), "px")
+    assert "?float" in str(nullable.px.type)
+    got = cluster(nullable, pt_min=50.0)
+    assert ak.array_equal(got.pt, want.pt)
+    with pytest.raises(ConfigError, match="seed must be an integer >= 0"):
+        smear(particles, seed=-1)
+    with pytest.raises(ConfigError, match="6 events need 6 entries"):
+        smear(particles, entries=np.arange(5))

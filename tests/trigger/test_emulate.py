@@ -232,6 +232,8 @@ def test_what_would_be_lost_silently_is_an_error(tmp_path):
     with pytest.raises(InputError, match=r"nan_weight\.root: entry 17: event weight nan "
                                          r"\(sample bg\)"):  # fmt: skip
         emulate(ok, [Sample("bg", [str(bad)])])
+    with pytest.raises(ConfigError, match=r"--seed must be an integer between 0 and 2\*\*32"):
+        emulate(ok, [Sample("bg", [str(bad)])], seed=-1)
     assert _ratio(0.3, 0.2) == pytest.approx(1.5)
     assert _ratio(0.3, 0.0) == float("inf")
     assert np.isnan(_ratio(0.0, 0.0))  # neither path keeps signal: no ratio
