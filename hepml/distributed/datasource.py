@@ -59,7 +59,7 @@ import awkward as ak
 
 from hepml.errors import ConfigError, HepmlError, InputError
 from hepml.extras import require
-from hepml.io.reader import EventStream, ReadSummary
+from hepml.io.reader import EventStream, ReadSummary, exact_names
 from hepml.io.schemas import OBJECT_COLLECTIONS, EventMapping
 
 __all__ = ["EntryRange", "RootDatasource", "read_root", "to_arrow", "to_events"]
@@ -130,7 +130,7 @@ def _entries_per_task(tree, step_size: int | str, branches: list[str], where: st
             raise ConfigError(f"step_size must be positive, got {step_size}")
         return step_size
     try:
-        return max(1, int(tree.num_entries_for(step_size, filter_name=branches)))
+        return max(1, int(tree.num_entries_for(step_size, filter_name=exact_names(branches))))
     except (TypeError, ValueError) as err:
         raise ConfigError(
             f"step_size {step_size!r} is neither a number of entries nor a size such as "

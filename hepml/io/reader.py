@@ -21,7 +21,7 @@ import glob
 import numbers
 import os
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import awkward as ak
 import uproot
@@ -229,6 +229,14 @@ def _trees(f: uproot.ReadOnlyDirectory) -> dict[str, str]:
         if cls in _TREE_CLASSES:
             out.setdefault(key.split(";")[0], cls)
     return out
+
+
+def exact_names(names) -> object:
+    """An uproot ``filter_name`` that takes exactly ``names``: as strings, uproot reads
+    ``[``, ``*`` and ``?`` as glob patterns, so Delphes' ``Jet.FracPt[5]`` would match
+    nothing."""
+    wanted = frozenset(names)
+    return lambda name: name in wanted
 
 
 def _branch_names(tree) -> list[str]:
@@ -443,6 +451,8 @@ class EventStream:
                 f"{path}: schema {detected!r} differs from {self._mapping.schema!r} of {first}; "
                 "read files of one schema per call (or pass schema= explicitly)"
             )
+        elif not self._user_mapping:
+            self._refuse_dropped(names, tree_name, path, where)
         mapping = self._mapping
         report.schema = mapping.schema
         have = set(names)
@@ -453,6 +463,23 @@ class EventStream:
                 f"schema {mapping.schema!r} needs; check the file, or restrict collections=[...]"
             )
         return tree, mapping, where
+
+    def _refuse_dropped(self, names: list[str], tree_name: str, path: str, where: str) -> None:
+        """A later file with kinematic, weight or id branches that the first file's
+        mapping (which every file of the call shares) lacks would lose them silently
+        (its weights read as 1): an error naming both files. Extra object fields and
+        trigger bits may differ between files (they are not read from this one)."""
+        current = self._mapping
+        own = mapping_for(current.schema, names, tree_name).select(self._wanted(current, where))
+        core = replace(own.core(), triggers={})
+        dropped = [b for b in core.branches() if b not in set(current.branches())]
+        if dropped:
+            raise InputError(
+                f"{path}: has branch(es) {dropped[:6]}{' ...' if len(dropped) > 6 else ''} "
+                f"that {self._mapping_from} (read first) has not; every file of one call is "
+                "read with the first one's branches, so these would be dropped (a missing "
+                "weight reads as 1): read these files in separate calls"
+            )
 
     def _check_required(self, mapping: EventMapping, where: str) -> None:
         for coll in REQUIRED.get(mapping.schema, ()):
@@ -504,7 +531,7 @@ class EventStream:
             yield from self._ranges(mapping, report, where, start, stop, index)
             return
         it = tree.iterate(
-            filter_name=branches,
+            filter_name=exact_names(branches),
             step_size=self.step_size,
             entry_start=start,
             entry_stop=stop,
@@ -526,7 +553,7 @@ class EventStream:
         """Chunks of a mapping that reads no branch: ``step_size`` entries each, or as
         many 8-byte entry numbers as a memory ``step_size`` holds."""
         step = self.step_size
-        if not isinstance(step, int):
+        if not isinstance(step, numbers.Integral):
             try:
                 step = uproot._util.memory_size(step) // 8
             except Exception:
@@ -555,7 +582,9 @@ class EventStream:
     @staticmethod
     def _read_range(tree, branches, where, start, stop):
         try:
-            return tree.arrays(filter_name=branches, entry_start=start, entry_stop=stop)
+            return tree.arrays(
+                filter_name=exact_names(branches), entry_start=start, entry_stop=stop
+            )
         except Exception as err:
             raise InputError(
                 f"{where}: entries {start}-{stop} could not be read ({type(err).__name__}: "

@@ -286,8 +286,21 @@ def _nanoaod(branches: set[str], tree: str) -> EventMapping:
 # --------------------------------------------------------------------------- Delphes
 
 
+#: Delphes members that are not one number per object: ROOT's TObject internals,
+#: references to other objects (TRef, TRefArray) and four-vectors (TLorentzVector);
+#: fixed-size arrays (``Jet.FracPt[5]``) are left out by their ``[``
+_DELPHES_NOT_NUMBERS = frozenset({
+    "fUniqueID", "fBits", "Constituents", "Particles", "Particle", "Area",
+    "SoftDroppedJet", "SoftDroppedSubJet1", "SoftDroppedSubJet2",
+})  # fmt: skip
+
+
 def _delphes_fields(branches: set[str], name: str) -> dict[str, str]:
-    return _prefixed(branches, name, sep=".")
+    return {
+        k: b
+        for k, b in _prefixed(branches, name, sep=".").items()
+        if "[" not in k and k not in _DELPHES_NOT_NUMBERS
+    }
 
 
 def _delphes(branches: set[str], tree: str) -> EventMapping:

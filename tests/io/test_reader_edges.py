@@ -207,3 +207,22 @@ def test_inspect_yaml_on_real_file(shared_data, tmp_path):
     d = inspect_file(shared_data / HZZ, schema=mapping)
     assert "jets" in d.collections
     assert d.missing == []
+
+
+def test_a_later_file_with_branches_the_first_lacks_is_an_error(tmp_path):
+    """Every file of a call is read with the first one's branches: a later file's
+    weights would read as 1 without a word. An error names both files; read alone,
+    the weights are there. A step size of numpy integer type counts entries."""
+    jets = _flat_jets(n=250)
+    first = _write(tmp_path / "first.root", jets)
+    later = _write(tmp_path / "later.root", {**jets, "EventWeight": np.arange(250.0)})
+    with pytest.raises(InputError, match=r"later\.root: has branch\(es\) \['EventWeight'\] "
+                                         r"that .*first\.root \(read first\) has not"):  # fmt: skip
+        read_events([first, later])
+    assert read_events(later).weight.tolist()[:3] == [0.0, 1.0, 2.0]
+    with pytest.raises(
+        InputError, match=r"first\.root:events: branch\(es\) \['EventWeight'\] missing"
+    ):
+        read_events([later, first])  # (the other way round, as before)
+    chunks = list(open_events(first, collections=["ids"], step_size=np.int64(100)))
+    assert [len(c) for c in chunks] == [100, 100, 50]

@@ -46,6 +46,11 @@ def delphes_file(tmp_path):
                 **coll([2, 1], kin),
                 "Mass": ak.Array([[5.0, 6.0], [7.0]]),
                 "BTag": ak.Array([[1, 0], [0]]),
+                # not one number per jet in real files (here a stand-in of each name):
+                # a fixed-size array, whose "[" uproot would read as a glob pattern,
+                # and ROOT's TObject members
+                "FracPt[5]": ak.Array([[0.5, 0.4], [0.3]]),
+                "fUniqueID": ak.Array([[0, 0], [0]]),
             }
         ),
         "Muon": ak.zip(
@@ -100,6 +105,7 @@ def test_delphes_particles_merge_tracks_photons_and_neutral_hadrons(delphes_file
     )
     assert ak.to_list(events.jets.mass) == [[5.0, 6.0], [7.0]]
     assert ak.to_list(events.jets.bTag) == [[1, 0], [0]]
+    assert events.jets.fields == ["pt", "eta", "phi", "mass", "bTag"]
     np.testing.assert_allclose(ak.to_numpy(ak.flatten(events.muons.mass)), [0.1056583755])
     assert ak.to_list(events.weight) == [0.5, 1.5]
     assert ak.to_list(events.event) == [1, 2]
