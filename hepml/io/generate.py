@@ -173,6 +173,12 @@ class GenerateConfig:
         if self.seed < 0:
             raise ConfigError(f"--seed must be >= 0, got {self.seed}")
         lo, hi = self.pthat_min, self.pthat_max
+        if (lo is not None or hi is not None) and self.process not in PTHAT_PROCESSES:
+            raise ConfigError(
+                f"{self.process!r} is a 2 -> 1 process: Pythia applies no pT-hat cut to it, "
+                "so --pthat-min/--pthat-max would be recorded (and files combined as pT-hat "
+                "bins) without cutting anything; drop them and select on the objects instead"
+            )
         if lo is not None and lo < 0:
             raise ConfigError(f"--pthat-min must be >= 0, got {lo}")
         if hi is not None and lo is not None and hi <= lo:

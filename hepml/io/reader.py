@@ -162,6 +162,17 @@ def open_root(path: str) -> uproot.ReadOnlyDirectory:
         raise InputError(f"{path}: no such file; check the path")
     if os.path.isdir(path):
         raise InputError(f"{path}: is a directory, not a ROOT file; pass the files inside it")
+    if "://" not in path:  # (a local file: ROOT files start with the bytes "root")
+        try:
+            with open(path, "rb") as fh:
+                magic = fh.read(4)
+        except OSError as err:
+            raise InputError(f"{path}: cannot be read ({err.strerror})") from None
+        if magic != b"root":
+            raise InputError(
+                f"{path}: not a ROOT file (it does not start with 'root'); hepml reads ROOT "
+                "files (TTree or RNTuple)"
+            )
     try:
         f = uproot.open(path)
         f.classnames(recursive=False)  # (reads the directory: a cut file fails here)

@@ -248,6 +248,13 @@ def combine_runinfo(
         raise InputError(
             f"{where}: runinfo mixes Z' masses {sorted(masses)} GeV; combine files of one mass"
         )
+    settings = sorted({str(x) for x in cols.get("settings", [])})
+    if len(settings) > 1:  # (another hard process or tune: another cross-section)
+        shown = "; ".join(repr(x) if x else "none" for x in settings[:3])
+        raise InputError(
+            f"{where}: runinfo mixes extra Pythia settings ({shown}), which can change the "
+            "process and its cross-section; combine files generated with the same --set"
+        )
     n_rows = len(cols["process"])
     if row_files is not None and len(row_files) != n_rows:
         raise ValueError(f"row_files has {len(row_files)} entries for {n_rows} runinfo rows")

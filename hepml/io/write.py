@@ -41,7 +41,13 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise InputError(f"{path}: output folder {parent} does not exist; create it first")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=parent)
+    except OSError as err:  # (read-only or full disk, /proc, no permission)
+        raise InputError(
+            f"{path}: cannot write in {parent} ({err.strerror or type(err).__name__}); "
+            "choose another output folder"
+        ) from None
     os.close(fd)
     tmp_path = Path(tmp)
     try:

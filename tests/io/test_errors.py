@@ -33,6 +33,10 @@ def test_file_that_is_not_root(tmp_path):
     bad.write_text("these are not the bytes you are looking for\n" * 10)
     with pytest.raises(InputError, match=r"notes\.root: not a ROOT file"):
         read_events(bad)
+    for text in ("hello\n", ""):  # (short: uproot took them for cut ROOT files)
+        bad.write_text(text)
+        with pytest.raises(InputError, match=r"notes\.root: not a ROOT file \(it does not"):
+            read_events(bad)
 
 
 def test_truncated_root_file(tmp_path, samples):

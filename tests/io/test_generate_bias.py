@@ -236,6 +236,11 @@ def test_combination_by_hand():
         ({"process": ["qcd", "ttbar", "qcd"]}, "mixes processes"),
         ({"seed": [2, 2, 3]}, "share the Pythia seed 2, so they hold the same events"),
         ({"mass_gev": [1000.0, 1500.0, 1000.0]}, "mixes Z' masses"),
+        # another hard process (gg -> bb only) is another cross-section, not a pT-hat bin
+        (
+            {"settings": ["", "", "HardQCD:all = off; HardQCD:gg2bbbar = on"]},
+            "mixes extra Pythia settings",
+        ),
     ],
 )
 def test_combinations_that_would_double_count_are_refused(over, message):
@@ -265,6 +270,8 @@ def test_files_written_before_the_bias_columns_still_read(tmp_path):
         ({"process": "qcd", "pthat_bias": 12}, "<= 10"),
         ({"process": "qcd", "pthat_bias": float("nan")}, "--pthat-bias must be a power > 0"),
         ({"process": "zprime_ttbar", "pthat_bias": 4}, "needs a 2 -> 2 process with a pT-hat"),
+        ({"process": "zprime_ttbar", "pthat_min": 500}, "a 2 -> 1 process: Pythia applies no"),
+        ({"process": "zprime_ttbar", "pthat_max": 500}, "a 2 -> 1 process: Pythia applies no"),
         ({"process": "ttbar", "pthat_bias": 4}, "needs --pthat-min > 0 for 'ttbar'"),
         ({"process": "qcd", "pthat_bias": 4, "pthat_bias_ref": 0.5}, "at least 1 GeV"),
         ({"process": "qcd", "pthat_bias_ref": 100}, "only used with --pthat-bias"),

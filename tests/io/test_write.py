@@ -92,3 +92,20 @@ def test_a_flat_ntuple_with_lowercase_objects_stays_flat(tmp_path):
         "jet": ak.zip({"pt": j, "eta": j, "phi": j, "mass": j}),
         "muon": ak.zip({"px": j, "py": j, "pz": j, "e": j})}})  # fmt: skip
     assert "muons" in read_events(path).fields
+
+
+def test_an_output_folder_that_cannot_be_written_is_one_line(capsys):
+    """(/proc: the tests run as root, so a read-only folder would not refuse them.)"""
+    from hepml.cli.main import main
+    from hepml.errors import InputError
+    from hepml.io.write import atomic_path
+
+    with (
+        pytest.raises(InputError, match=r"/proc/x\.root: cannot write in /proc \("),
+        atomic_path("/proc/x.root"),
+    ):
+        pass
+    assert main(["generate", "--process", "qcd", "-n", "3", "-o", "/proc/x.root"]) != 0
+    err = capsys.readouterr().err
+    assert "cannot write in /proc" in err
+    assert "Traceback" not in err
