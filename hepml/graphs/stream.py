@@ -42,12 +42,12 @@ from hepml.graphs.events import graphs_of
 from hepml.graphs.jets import Standardizer, jets_tree, parquet_row_groups, read_rows
 from hepml.graphs.split import SPLITS, split_indices
 
-__all__ = ["StreamingJetGraphs", "work_units"]
+__all__ = ["StreamingJetGraphs", "shards", "unit_rows", "work_units"]
 
 
 def work_units(paths: Sequence[str | os.PathLike], step: int = 8192) -> list[tuple]:
-    """``(file position, path, kind, a, b)`` units: a parquet row group ``a`` (``b``
-    unused), or a ROOT entry range ``[a, b)`` of at most ``step`` jets."""
+    """``(file position, path, kind, a, b)`` units: a parquet row group ``a`` of ``b``
+    rows, or a ROOT entry range ``[a, b)`` of at most ``step`` jets."""
     units = []
     for i, path in enumerate(paths):
         path = os.fspath(path)
@@ -58,9 +58,32 @@ def work_units(paths: Sequence[str | os.PathLike], step: int = 8192) -> list[tup
                 n = tree.num_entries
             units += [(i, path, "root", lo, min(lo + step, n)) for lo in range(0, n, step)]
         else:
-            groups = len(parquet_row_groups(path)) - 1
-            units += [(i, path, "parquet", g, 0) for g in range(groups)]
+            bounds = parquet_row_groups(path)
+            units += [(i, path, "parquet", g, bounds[g + 1] - bounds[g])
+                      for g in range(len(bounds) - 1)]  # fmt: skip
     return units
+
+
+def unit_rows(unit: tuple) -> int:
+    """The number of rows (jets) of a work unit."""
+    _, _, kind, a, b = unit
+    return b - a if kind == "root" else b
+
+
+def shards(units: Sequence[tuple], order: Sequence[int], total: int) -> list[list[int]]:
+    """Unit positions of each of ``total`` shards, in ``order``, with about equal rows:
+    the largest units first, each to the shard with the fewest rows so far (ties: the
+    lower shard). Ranks in lockstep stop when the smallest shard runs out, so shards of
+    equal counts but unequal rows (each file ends in a short row group) would waste
+    most of an epoch."""
+    sizes = [unit_rows(u) for u in units]
+    load = [0] * total
+    shard_of = {}
+    for i in sorted(order, key=lambda i: -sizes[i]):  # (stable: ties keep the order)
+        s = min(range(total), key=load.__getitem__)
+        shard_of[i] = s
+        load[s] += sizes[i]
+    return [[i for i in order if shard_of[i] == s] for s in range(total)]
 
 
 def _read_unit(unit: tuple) -> ak.Array:
@@ -116,7 +139,7 @@ class StreamingJetGraphs(torch.utils.data.IterableDataset):
         order = np.arange(len(self.units))
         if self.shuffle:
             order = np.random.default_rng([self.seed, self.epoch]).permutation(len(self.units))
-        mine = [self.units[i] for i in order[me::total]]
+        mine = [self.units[i] for i in shards(self.units, order.tolist(), total)[me]]
         return mine, np.random.default_rng([self.seed, self.epoch, me, 1])
 
     def _batches(self, rows: ak.Array, rng: np.random.Generator, final: bool):

@@ -367,6 +367,7 @@ class Trainer:
         default = EVENT_NODE_FEATURES if kinds == {"events"} else FEATURE_NAMES
         self.features = list(cfg.data.features or default)
         self._check_augment()  # (before any jet is read)
+        self._check_shards()
         labels, n_rows = [], 0
         self.split_sizes = dict.fromkeys(("train", "val", "test"), 0)
         for i, path in enumerate(cfg.data.files):  # labels and ids only
@@ -388,6 +389,26 @@ class Trainer:
                 break
         self.standardizer = Standardizer.fit(torch.cat(xs))
         self._data_ready = True
+
+    def _check_shards(self) -> None:
+        """Streaming over several ranks or loader workers: each shard must get at least
+        one unit (a parquet row group, a ROOT entry range); a rank with none would stop
+        every rank's epoch at once (they go in lockstep) and train nothing."""
+        from hepml.graphs.stream import work_units
+
+        cfg = self.config
+        need = self.world_size * max(cfg.data.workers, 1)
+        if need == 1:
+            return
+        have = len(work_units(cfg.data.files))
+        if have < need:
+            raise ConfigError(
+                f"{cfg.data.files}: streaming reads whole parquet row groups (ROOT: ranges "
+                f"of 8192 jets), and these files hold {have}, fewer than the {need} shards "
+                f"({self.world_size} worker(s) x {max(cfg.data.workers, 1)} loader "
+                "process(es)); write the rows in smaller row groups, use fewer workers, or "
+                "turn data.streaming off"
+            )
 
     def batches(self, split: str, epoch: int | None = None, stream: int = 0) -> Iterator:
         """Batches of ``split``; shuffled from ``(seed, epoch, stream)`` when ``epoch`` is

@@ -65,6 +65,28 @@ def test_shards_over_ranks_and_workers_cover_everything_once(files):
     assert len(seen[1]) > 0
 
 
+def test_shards_hold_about_equal_rows_whatever_the_order():
+    """Ranks go in lockstep and stop when the smallest shard runs out: shards are
+    balanced by rows, not by counts of units (each file ends in a short row group)."""
+    from hepml.graphs.stream import shards
+
+    units = [(i // 2, "f", "parquet", i % 2, 8192 if i % 2 == 0 else 1808) for i in range(4)]
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        order = rng.permutation(4).tolist()
+        parts = shards(units, order, 2)
+        assert sorted(i for p in parts for i in p) == [0, 1, 2, 3]
+        assert [sum(units[i][4] for i in p) for p in parts] == [10_000, 10_000]
+        for p in parts:  # each shard reads its units in the epoch's order
+            assert p == [i for i in order if i in p]
+    sizes = rng.integers(1, 8192, 57)
+    units = [(0, "f", "root", 0, int(n)) for n in sizes]
+    for total in (2, 3, 8):
+        loads = [sum(sizes[i] for i in p) for p in shards(units, list(range(57)), total)]
+        assert max(loads) - min(loads) <= sizes.max()
+        assert sum(loads) == sizes.sum()
+
+
 def test_root_files_stream_like_parquet(files):
     ds = StreamingJetGraphs([files["root"]], batch_size=16, shuffle=False, root_step=7)
     batches = list(ds)

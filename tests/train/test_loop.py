@@ -428,10 +428,15 @@ def test_unlabelled_rows_are_refused_with_the_file(small_config, jet_rows, tmp_p
             fit(cfg)
 
 
-def test_streaming_with_loader_workers_keeps_to_the_schedule(small_config):
+def test_streaming_with_loader_workers_keeps_to_the_schedule(small_config, tmp_path):
     cfg = small_config(model="pfn", epochs=1, batch_size=100, schedule={"name": "onecycle"},
                        data={"streaming": True, "workers": 2})  # fmt: skip
     assert len(fit(cfg)) == 1  # (it stepped past OneCycleLR's total before)
+    # the two files hold one row group each: a third loader process would get nothing
+    cfg = small_config(model="pfn", data={"streaming": True, "workers": 3}, output=str(
+        tmp_path / "three"))  # fmt: skip
+    with pytest.raises(ConfigError, match=r"these files hold 2, fewer than the 3 shards"):
+        fit(cfg)
 
 
 def test_weighted_evaluation_counts_each_jet_with_its_weight(small_config, jet_rows, tmp_path):
