@@ -105,7 +105,16 @@ class _Scorer:
         from hepml.graphs.jets import read_rows
         from hepml.train.predict import predict_rows
 
-        rows = read_rows(path, entry_start=start, entry_stop=stop)
+        try:
+            rows = read_rows(path, entry_start=start, entry_stop=stop)
+        except HepmlError:
+            raise
+        except Exception as err:  # (a damaged page: the driver's check read only metadata)
+            first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+            raise InputError(
+                f"{path} entries {start}-{stop}: cannot be read ({type(err).__name__}: "
+                f"{first}); the file may be damaged: write it again"
+            ) from None
         if delay < 0:
             os._exit(17)  # tests: an actor that dies on every unit
         if delay:
@@ -263,6 +272,8 @@ def _run_units(ray, actors, units, summary, progress, delay) -> tuple[dict, dict
                     ) from None
                 pending.insert(0, u)  # the lost attempt wrote nothing; run the unit again
             else:
+                if now - progressed > RESTART_TIMEOUT:  # (crash-looping: never back for good)
+                    raise stalled() from None
                 time.sleep(0.05)  # still restarting: ask again shortly
             in_flight[actors[actor].pid.remote()] = (None, actor)  # max_restarts: it comes back
             continue

@@ -56,7 +56,7 @@ def _probe(address: str, timeout: float = 5.0) -> None:
         return
     host, _, port = target.rpartition(":")
     try:
-        with socket.create_connection((host, int(port)), timeout=timeout):
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
             return
     except (OSError, ValueError) as exc:
         raise ConfigError(
@@ -107,6 +107,22 @@ def _loopback_kept(ray):
         constants.ENABLE_RAY_CLUSTER = before
 
 
+def _same_cluster(ray, address: str | None) -> None:
+    """This process already holds a Ray connection: a ``host:port`` address of another
+    cluster (another port) would silently run on the one it holds."""
+    if address is None or address in ("auto", "local") or address.startswith("ray://"):
+        return
+    try:
+        current = ray.get_runtime_context().gcs_address
+    except Exception:  # (an older or client-mode Ray: nothing to compare)
+        return
+    if current and current.rpartition(":")[2] != address.rpartition(":")[2]:
+        raise ConfigError(
+            f"this process is already connected to the Ray cluster at {current}, not "
+            f"{address!r}; call ray.shutdown() first to join another one"
+        )
+
+
 def connect(address: str | None = None, **init_kwargs: Any):
     """Connect to (or start, ``address=None``) a Ray cluster; a clear error when the
     address does not answer. Returns the ``ray`` module.
@@ -117,6 +133,7 @@ def connect(address: str | None = None, **init_kwargs: Any):
     A loopback ``host:port`` is used as given (see :func:`_loopback_kept`)."""
     ray = require("ray", extra="ray", purpose="distributed training")
     if ray.is_initialized():
+        _same_cluster(ray, address)
         return ray
     if address is not None:
         _probe(address)

@@ -86,6 +86,16 @@ def _autocast(device: torch.device, dtype: torch.dtype | None):
     return torch.autocast(device_type=device.type, dtype=dtype)
 
 
+def _batchnorms(model: nn.Module) -> list[nn.Module]:
+    return [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+
+
+def _one_value_per_channel(batch) -> bool:
+    """A batch of one graph or one node (the last partial batch of an epoch can be one
+    jet of one particle), on which BatchNorm layers in training mode raise."""
+    return batch.num_graphs < 2 or batch.num_nodes < 2
+
+
 def train_epoch(
     model: nn.Module,
     batches: Iterable,
@@ -99,6 +109,7 @@ def train_epoch(
     """One pass of training over ``batches`` (PyG ``Batch`` objects with ``y``);
     steps ``scheduler`` after every batch. Returns mean loss, accuracy, jets, seconds."""
     model.train()
+    bns = _batchnorms(model)
     total_loss = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
     n = 0
@@ -106,8 +117,15 @@ def train_epoch(
     for batch in batches:
         batch = batch.to(device, non_blocking=True)
         optimizer.zero_grad(set_to_none=True)
+        tiny = bns and _one_value_per_channel(batch)
+        if tiny:  # (BatchNorm cannot train on one value: its running statistics serve)
+            for m in bns:
+                m.eval()
         with _autocast(device, amp_dtype):
             logits = _forward(model, batch)
+        if tiny:
+            for m in bns:
+                m.train()
         loss = loss_fn(logits.float(), batch.y)
         loss.backward()
         optimizer.step()
@@ -180,7 +198,7 @@ def recalibrate_batchnorm(
     0.87 to 0.92 after recalibration. Only the BatchNorm layers run in training mode
     (dropout stays off, so no random numbers are drawn). Returns the batches used.
     """
-    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    bns = _batchnorms(model)
     if not bns:
         return 0
     model.eval()
@@ -192,6 +210,8 @@ def recalibrate_batchnorm(
     n = 0
     try:
         for batch in batches:
+            if _one_value_per_channel(batch):
+                continue  # (no statistics in one value)
             batch = batch.to(device, non_blocking=True)
             with _autocast(device, amp_dtype):
                 _forward(model, batch)

@@ -102,6 +102,27 @@ def test_bad_cluster_address_is_one_line_and_quick(jet_rows, tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+def test_another_cluster_while_connected_and_ipv6_addresses(local_ray):
+    """A process connected to one Ray is not silently kept on it when asked for
+    another cluster; an IPv6 address is probed without its brackets."""
+    import socket
+
+    from hepml.distributed import connect
+    from hepml.distributed.train import _probe
+
+    assert connect(None) is local_ray  # (the one it holds)
+    with pytest.raises(ConfigError, match=r"already connected to the Ray cluster at .*, not "
+                                          r"'10\.0\.0\.1:1'; call ray\.shutdown\(\) first"):  # fmt: skip
+        connect("10.0.0.1:1")
+    with socket.socket(socket.AF_INET6) as s:
+        try:
+            s.bind(("::1", 0))
+        except OSError:
+            pytest.skip("no IPv6 loopback here")
+        s.listen(1)
+        _probe(f"[::1]:{s.getsockname()[1]}")  # (raised 'Name or service not known')
+
+
 @pytest.mark.timeout(300)
 def test_streaming_shards_of_unequal_size_and_early_stopping(local_ray, jet_rows, tmp_path):
     """Streaming deals row groups to the workers, so their shards hold different numbers
@@ -235,6 +256,17 @@ def test_predict_with_more_actors_than_cpus_and_a_file_that_is_not_rows(
     with pytest.raises(InputError, match=r"notjets\.parquet: not a file of jet \(or event\) rows"):
         predict(tmp_path / "model", [jet_rows["top"], other], tmp_path / "out2", num_actors=1)
     assert not (tmp_path / "out2" / "top.scores.parquet").exists()
+    # a damaged data page, which only the actor reading it meets: one line naming the
+    # file and its entries (a Ray traceback without the file's name before)
+    bad = tmp_path / "bad.parquet"
+    pq.write_table(pq.read_table(jet_rows["top"]), bad, row_group_size=20)
+    meta = pq.ParquetFile(bad).metadata
+    col = meta.row_group(1).column(meta.num_columns - 3)
+    with open(bad, "r+b") as f:
+        f.seek(col.data_page_offset + 8)
+        f.write(b"\xff" * 48)  # (its page header)
+    with pytest.raises(InputError, match=r"bad\.parquet entries 20-40: cannot be read \(OSError"):
+        predict(tmp_path / "model", [bad], tmp_path / "out4", num_actors=1, rows_per_unit=20)
     # a checkpoint the driver reads but the actors cannot build: said at once (it was
     # probed for minutes, then blamed on the cluster's size)
     import time

@@ -522,3 +522,35 @@ def test_history_json_is_strict_json(tmp_path):
     back = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-JSON token {c}"))
     assert back == [{"epoch": 1, "loss": 0.5, "val_rej30": "inf", "val_auc": None}]
     assert (tmp_path / "history.csv").read_text().splitlines()[1] == "1,0.5,inf,nan"
+
+
+def test_a_batch_of_one_jet_of_one_particle_trains(jet_rows):
+    """The last partial batch of an epoch can be one jet of one particle, on which
+    BatchNorm in training mode raises: that batch trains with BatchNorm's running
+    statistics (every DDP rank still does its forward and backward)."""
+    import awkward as ak
+
+    from hepml.graphs import JetGraphs
+    from hepml.models import build
+    from hepml.train.loop import recalibrate_batchnorm, train_epoch
+
+    rows = load_rows(jet_rows["top"])[:3]
+    rows = ak.with_field(rows, rows.part[:, :1], "part")
+    graphs = JetGraphs(rows)
+    torch.manual_seed(0)
+    model = build("particlenet-lite", input_dims=graphs.x.shape[1], k=4)
+    bn = next(m for m in model.modules() if isinstance(m, torch.nn.BatchNorm1d))
+    before = bn.running_mean.clone()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    out = train_epoch(model, [graphs.batch([0])], opt, torch.nn.CrossEntropyLoss(),
+                      torch.device("cpu"))  # fmt: skip
+    assert out["jets"] == 1
+    assert np.isfinite(out["loss"])
+    assert torch.equal(bn.running_mean, before)  # (eval mode for that batch)
+    assert bn.training  # and back to training mode after it
+    train_epoch(model, [graphs.batch([0, 1, 2])], opt, torch.nn.CrossEntropyLoss(),
+                torch.device("cpu"))  # fmt: skip
+    assert not torch.equal(bn.running_mean, before)
+    used = recalibrate_batchnorm(model, [graphs.batch([0]), graphs.batch([1, 2])],
+                                 torch.device("cpu"))  # fmt: skip
+    assert used == 1
