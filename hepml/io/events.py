@@ -193,6 +193,23 @@ def _scalar(raw: _Raw, branch: str, default: float) -> np.ndarray:
     return ak.to_numpy(arr)
 
 
+def _bit(r: _Raw, branch: str, where: str) -> np.ndarray:
+    """A trigger decision branch (one bool or integer per entry) as booleans."""
+    node = r.layout.content(branch)
+    if not (
+        isinstance(node, ak.contents.NumpyArray)
+        and node.data.ndim == 1
+        and np.asarray(node.data).dtype.kind in "biu"
+    ):
+        raise InputError(
+            f"{where}: branch {branch!r} was taken for a trigger decision by its name, but "
+            f"holds {ak.Array(node).type.content}, not one bool per entry; leave the "
+            "'triggers' collection out (collections=[...]) or map the file with a YAML "
+            "mapping"
+        )
+    return np.asarray(node.data).astype(bool, copy=False)
+
+
 def build_events(raw: ak.Array, mapping: EventMapping, *, entry_start: int, where: str) -> ak.Array:
     """hepml's event record for one chunk of raw branches.
 
@@ -229,10 +246,7 @@ def build_events(raw: ak.Array, mapping: EventMapping, *, entry_start: int, wher
         )
     if mapping.triggers:
         fields["triggers"] = ak.contents.RecordArray(
-            [
-                ak.contents.NumpyArray(r.flat(b).astype(bool, copy=False))
-                for b in mapping.triggers.values()
-            ],
+            [ak.contents.NumpyArray(_bit(r, b, where)) for b in mapping.triggers.values()],
             list(mapping.triggers),
             length=n,
         )

@@ -226,3 +226,16 @@ def test_a_later_file_with_branches_the_first_lacks_is_an_error(tmp_path):
         read_events([later, first])  # (the other way round, as before)
     chunks = list(open_events(first, collections=["ids"], step_size=np.int64(100)))
     assert [len(c) for c in chunks] == [100, 100, 50]
+
+
+def test_a_branch_named_like_a_trigger_that_is_not_one_names_itself(tmp_path):
+    """Flat ntuples: ``trigger*`` branches are taken for decisions by their name; one
+    that holds a list per entry (trigger objects) is an error naming it, not a bare
+    awkward traceback, and reading without the triggers works."""
+    jets = _flat_jets(n=4)
+    objs = {"triggerObj": ak.zip({"pt": ak.Array([[30.0, 20.0], [], [5.0], []])})}
+    path = _write(tmp_path / "trigobj.root", {**jets, **objs})
+    with pytest.raises(InputError, match=r"trigobj\.root:events entries 0-4: branch "
+                                         r"'triggerObj_pt' was taken for a trigger decision"):  # fmt: skip
+        read_events(path)
+    assert len(read_events(path, collections=["jets"])) == 4
