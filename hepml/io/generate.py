@@ -9,8 +9,8 @@ Output (DESIGN.md): tree ``events`` with jagged ``particle_{px,py,pz,E,pid,charg
 pid,status,mother}`` (the hard process and resonance decays: tops, their b and W,
 the W and Z decay products; ``mother`` indexes the parton list, -1 when not
 stored), ``met_pt``/``met_phi`` (the neutrinos' transverse momentum), ``weight``
-(the generator weight), ``run`` (job number) and ``event``; tree ``runinfo`` with
-one row per job (see :mod:`hepml.io.runinfo`).
+(the generator weight), ``run`` (the job's Pythia seed) and ``event``; tree
+``runinfo`` with one row per job (see :mod:`hepml.io.runinfo`).
 
 **pT-hat-biased samples** (``pthat_bias``, for trigger rates over a wide range of
 thresholds from one sample): Pythia's ``PhaseSpace:bias2Selection`` samples a
@@ -451,7 +451,11 @@ def _job(cfg: GenerateConfig, job: int, n_events: int, event0: int, out: str, re
     def batches() -> Iterator[dict]:
         nonlocal made, sum_w
         for batch in _pythia_batches(pythia, cfg, n_events):
-            chunk = _extract(batch, pythia, cfg.keep_neutrinos, event0 + made, job)
+            # run = the job's Pythia seed: (run, event) then names an event across
+            # separate generate calls too (seeds of one process never repeat: runinfo
+            # refuses files that share one)
+            run = pythia_seed(cfg.seed, job)
+            chunk = _extract(batch, pythia, cfg.keep_neutrinos, event0 + made, run)
             made += len(batch)
             sum_w += float(chunk["weight"].sum())
             report(len(batch))

@@ -9,7 +9,7 @@ import uproot
 
 from hepml.errors import ConfigError, InputError
 from hepml.io import read_events, read_runinfo
-from hepml.io.generate import GenerateConfig, generate, pythia_settings
+from hepml.io.generate import GenerateConfig, generate, pythia_seed, pythia_settings
 
 
 def _decaying_tops(partons):
@@ -47,7 +47,9 @@ def test_ttbar_sample_has_tops_and_their_decay_products(samples):
     assert ak.all(p.E > 0)
     assert 200 < ak.mean(ak.num(p)) < 2000
     assert ak.all(ev.event == np.arange(120))
-    assert set(np.unique(ak.to_numpy(ev.run))) == {0, 1}  # two jobs merged
+    # two jobs merged; run is each job's Pythia seed, so (run, event) is unique across
+    # generate calls of other seeds too
+    assert set(np.unique(ak.to_numpy(ev.run))) == {pythia_seed(11, 0), pythia_seed(11, 1)}
 
 
 def test_runinfo_has_cross_sections(samples):
