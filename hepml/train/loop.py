@@ -93,7 +93,9 @@ def _batchnorms(model: nn.Module) -> list[nn.Module]:
 def _one_value_per_channel(batch) -> bool:
     """A batch of one graph or one node (the last partial batch of an epoch can be one
     jet of one particle), on which BatchNorm layers in training mode raise."""
-    return batch.num_graphs < 2 or batch.num_nodes < 2
+    graphs = getattr(batch, "num_graphs", None)
+    x = getattr(batch, "x", None)
+    return (graphs is not None and graphs < 2) or (x is not None and x.shape[0] < 2)
 
 
 def train_epoch(
