@@ -447,14 +447,14 @@ def _job(cfg: GenerateConfig, job: int, n_events: int, event0: int, out: str, re
     pythia = _start_pythia(cfg, job)
     made = 0
     sum_w = 0.0
+    # run = the job's Pythia seed: (run, event) then names an event across separate
+    # generate calls too (seeds of one process never repeat: runinfo refuses files that
+    # share one)
+    run = pythia_seed(cfg.seed, job)
 
     def batches() -> Iterator[dict]:
         nonlocal made, sum_w
         for batch in _pythia_batches(pythia, cfg, n_events):
-            # run = the job's Pythia seed: (run, event) then names an event across
-            # separate generate calls too (seeds of one process never repeat: runinfo
-            # refuses files that share one)
-            run = pythia_seed(cfg.seed, job)
             chunk = _extract(batch, pythia, cfg.keep_neutrinos, event0 + made, run)
             made += len(batch)
             sum_w += float(chunk["weight"].sum())

@@ -483,7 +483,8 @@ class EventStream:
         current = self._mapping
         own = mapping_for(current.schema, names, tree_name).select(self._wanted(current, where))
         core = replace(own.core(), triggers={})
-        dropped = [b for b in core.branches() if b not in set(current.branches())]
+        read = set(current.branches())
+        dropped = [b for b in core.branches() if b not in read]
         if dropped:
             raise InputError(
                 f"{path}: has branch(es) {dropped[:6]}{' ...' if len(dropped) > 6 else ''} "
