@@ -110,8 +110,12 @@ class ReadSummary:
         for f in self.files:
             if f.status == "skipped":  # (the reason starts with the file, and says why)
                 why = skip_reason(f.reason)
-                lines.append(f"  SKIPPED {why}" if why.startswith(f.path) else
-                             f"  SKIPPED {f.path}: {why}")  # fmt: skip
+                line = (
+                    f"  SKIPPED {why}" if why.startswith(f.path) else f"  SKIPPED {f.path}: {why}"
+                )
+                if f.events:  # (it broke part-way: what came before was handed out)
+                    line += f" ({f.events} events read before the break were kept)"
+                lines.append(line)
             else:
                 lines.append(f"  {f.path}: {f.status}, {f.events} events")
         return "\n".join(lines)

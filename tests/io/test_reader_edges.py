@@ -158,6 +158,9 @@ def test_schema_of_a_partly_read_skipped_file_is_named(tmp_path):
     reason = stream.summary.files[1].reason
     assert "schema 'nanoaod' differs from 'flat' of" in reason
     assert "bad.root" in reason
+    # the file that broke part-way: the events handed out before are said to be kept
+    assert "SKIPPED" in str(stream.summary)
+    assert "(2 events read before the break were kept)" in str(stream.summary)
 
 
 # ------------------------------------------------------------------ 6: iterate twice
