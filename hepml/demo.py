@@ -36,6 +36,8 @@ from pathlib import Path
 
 from hepml._json import strict
 from hepml.errors import ConfigError
+from hepml.extras import require
+from hepml.io.write import atomic_path
 
 __all__ = ["DemoConfig", "DemoSummary", "run_demo"]
 
@@ -66,6 +68,13 @@ class DemoConfig:
             )
         if self.events < 100:
             raise ConfigError("--events must be at least 100 (the tagger needs jets to learn)")
+        if self.seed < 0:
+            raise ConfigError(f"--seed must be >= 0, got {self.seed}")
+        for k in ("events", "trigger_events", "signal_events"):
+            if self.jobs > getattr(self, k):
+                raise ConfigError(
+                    f"--jobs ({self.jobs}) exceeds --{k.replace('_', '-')} ({getattr(self, k)})"
+                )
 
 
 @dataclass
@@ -97,6 +106,23 @@ def run_demo(
     from hepml.reco.pipeline import ReconstructConfig, reconstruct
 
     cfg.validate()
+    plan = [
+        ("ttbar", GenerateConfig(process="ttbar", events=cfg.events, seed=cfg.seed,
+                                 jobs=cfg.jobs, pthat_min=400.0)),
+        ("qcd", GenerateConfig(process="qcd", events=cfg.events, seed=cfg.seed + 1,
+                               jobs=cfg.jobs, pthat_min=400.0)),
+        ("qcd_biased", GenerateConfig(process="qcd", events=cfg.trigger_events,
+                                      seed=cfg.seed + 2, jobs=cfg.jobs, pthat_min=120.0,
+                                      pthat_bias=4.0)),
+        ("zprime", GenerateConfig(process="zprime_ttbar", mass=cfg.zprime_mass,
+                                  events=cfg.signal_events, seed=cfg.seed + 3, jobs=cfg.jobs)),
+    ]  # fmt: skip
+    for _, gen in plan:  # (all of it before the previous demo's folder is emptied)
+        gen.validate()
+    require("pythia8mc", extra="generate", purpose="the demo's events")
+    require("matplotlib", extra="plot", purpose="the demo's plots")
+    if cfg.ray:
+        require("ray", extra="ray", purpose="the demo's training on Ray")
     out = Path(output)
     _fresh_folder(out)
     summary = DemoSummary(output=str(out.resolve()))
@@ -110,20 +136,8 @@ def run_demo(
 
     # 1. events
     ev = out / "events"
-    plan = [
-        ("ttbar", GenerateConfig(process="ttbar", events=cfg.events, seed=cfg.seed,
-                                 jobs=cfg.jobs, pthat_min=400.0)),
-        ("qcd", GenerateConfig(process="qcd", events=cfg.events, seed=cfg.seed + 1,
-                               jobs=cfg.jobs, pthat_min=400.0)),
-        ("qcd_biased", GenerateConfig(process="qcd", events=cfg.trigger_events,
-                                      seed=cfg.seed + 2, jobs=cfg.jobs, pthat_min=120.0,
-                                      pthat_bias=4.0)),
-        ("zprime", GenerateConfig(process="zprime_ttbar", mass=cfg.zprime_mass,
-                                  events=cfg.signal_events, seed=cfg.seed + 3, jobs=cfg.jobs)),
-    ]  # fmt: skip
     paths = {}
     for name, gen in plan:
-        gen.validate()
         paths[name] = ev / f"{name}.root"
         ev.mkdir(exist_ok=True)
         with progress(f"generating {name}", gen.events) as advance:
@@ -156,7 +170,7 @@ def run_demo(
     )
     lap("trigger")
     summary.files = sorted(str(p.relative_to(out)) for p in out.rglob("*.png"))
-    with open(out / "summary.json", "w") as f:
+    with atomic_path(out / "summary.json") as tmp, open(tmp, "w") as f:
         json.dump(strict(asdict(summary) | {"config": asdict(cfg)}), f, indent=1, default=str)
     summary.trigger_result = trigger_result  # for the terminal table; not in summary.json
     return summary
@@ -251,7 +265,7 @@ def _evaluate(ckpts: dict, cfg: DemoConfig, out: Path, rows: dict, summary: Demo
     import matplotlib.pyplot as plt
 
     plt.close("all")
-    with open(out / "metrics.json", "w") as f:
+    with atomic_path(out / "metrics.json") as tmp, open(tmp, "w") as f:
         json.dump(strict(summary.models), f, indent=1, allow_nan=False)
     return results
 

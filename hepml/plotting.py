@@ -15,6 +15,7 @@ Tagging: :func:`roc_curves`, :func:`rejection_curves`, :func:`score_histograms`,
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
@@ -52,8 +53,20 @@ def _plt():
     import matplotlib.pyplot as plt
 
     hep = require("mplhep", extra="plot", purpose="plots in the CMS style")
-    plt.style.use(hep.style.CMS)
     return plt, hep
+
+
+def _styled(fn):
+    """Draw ``fn``'s figure in the CMS style without changing matplotlib's global
+    style (a notebook's own figures after one of ours keep theirs)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        plt, hep = _plt()
+        with plt.style.context(hep.style.CMS):
+            return fn(*args, **kwargs)
+
+    return wrapper
 
 
 def _save(fig, path: str | os.PathLike | None):
@@ -71,9 +84,10 @@ def _label(r) -> str:
     m = r.metrics
     if not m:
         return r.name
-    return f"{r.name} (AUC {m['auc']:.3f}, $1/\\varepsilon_B$@0.3 = {m['rej30']:.0f})"
+    return f"{r.name} (AUC {m['auc']:.3f}, $1/\\varepsilon_B$@0.3 = {m['rej30']:.3g})"
 
 
+@_styled
 def roc_curves(results: Sequence, path=None, title: str | None = None):
     """Signal efficiency vs background efficiency for each :class:`EvalResult`."""
     plt, _ = _plt()
@@ -92,6 +106,7 @@ def roc_curves(results: Sequence, path=None, title: str | None = None):
     return _save(fig, path)
 
 
+@_styled
 def rejection_curves(results: Sequence, path=None, title: str | None = None):
     """Background rejection :math:`1/\\varepsilon_B` (log) vs signal efficiency."""
     plt, _ = _plt()
@@ -112,8 +127,12 @@ def rejection_curves(results: Sequence, path=None, title: str | None = None):
     return _save(fig, path)
 
 
-def score_histograms(result, path=None, bins: int = 40, class_names=("background", "signal")):
-    """Score distribution of each class (normalised), for one :class:`EvalResult`."""
+@_styled
+def score_histograms(
+    result, path=None, bins: int = 40, class_names=("background", "signal"), unit: str = "jets"
+):
+    """Score distribution of each class (normalised), for one :class:`EvalResult`;
+    ``unit`` names what was scored (``"events"`` for event-level models)."""
     plt, hep = _plt()
     fig, ax = plt.subplots(figsize=(9, 8))
     edges = np.linspace(0, 1, bins + 1)
@@ -123,14 +142,15 @@ def score_histograms(result, path=None, bins: int = 40, class_names=("background
         s = result.score[mine]
         if len(s):
             h, _ = np.histogram(s, bins=edges, weights=None if weight is None else weight[mine])
-            hep.histplot(h / max(h.sum(), 1), edges, ax=ax, label=f"{name} ({len(s)} jets)")
+            hep.histplot(h / max(h.sum(), 1), edges, ax=ax, label=f"{name} ({len(s)} {unit})")
     ax.set_xlabel(f"{result.name} score")
-    ax.set_ylabel("Fraction of jets" + (" (weighted)" if weight is not None else ""))
+    ax.set_ylabel(f"Fraction of {unit}" + (" (weighted)" if weight is not None else ""))
     ax.set_yscale("log")
     ax.legend(fontsize=14)
     return _save(fig, path)
 
 
+@_styled
 def training_history(history: Sequence[dict], path=None, title: str | None = None):
     """Loss (train, validation) and validation AUC per epoch."""
     plt, _ = _plt()
@@ -155,6 +175,7 @@ def training_history(history: Sequence[dict], path=None, title: str | None = Non
     return _save(fig, path)
 
 
+@_styled
 def rate_vs_threshold(
     curves: dict,
     path=None,
@@ -196,6 +217,7 @@ def rate_vs_threshold(
     return _save(fig, path)
 
 
+@_styled
 def efficiency_vs_rate(
     curves: dict,
     path=None,
@@ -255,6 +277,7 @@ def binned_efficiency(
     return 0.5 * (bins[1:] + bins[:-1]), eff, lo, hi
 
 
+@_styled
 def turn_on_curves(
     curves: dict,
     path=None,
@@ -300,6 +323,7 @@ def _rows_of(rows):
     return rows
 
 
+@_styled
 def jet_images(
     groups: Mapping[str, ak.Array | str | os.PathLike],
     path: str | os.PathLike | None = None,
@@ -407,6 +431,7 @@ def _field(array, name: str, default=None) -> np.ndarray:
     return np.asarray(ak.to_numpy(values), dtype=float)
 
 
+@_styled
 def event_display(
     particles: ak.Array,
     jets: ak.Array,

@@ -62,3 +62,25 @@ def test_demo_runs_end_to_end(tmp_path, capsys):
     with pytest.raises(ConfigError, match="holds events, which no earlier demo run wrote"):
         _fresh_folder(mine)
     assert (mine / "events" / "run2018.root").read_text() == "data"
+
+
+def test_bad_demo_options_are_refused_before_the_earlier_run_is_removed(tmp_path, capsys):
+    """Every option is checked (the generators' too) before the previous demo's folder
+    is emptied: a bad --seed or too many --jobs for a small sample lose nothing."""
+    from hepml.demo import DemoConfig, run_demo
+    from hepml.errors import ConfigError
+
+    out = tmp_path / "demo"
+    out.mkdir()
+    (out / ".hepml-demo").write_text("")
+    (out / "summary.json").write_text("{}")  # (an earlier run's)
+    cases = [({"seed": -1}, r"--seed must be >= 0"),
+             ({"signal_events": 1}, r"--jobs \(2\) exceeds --signal-events \(1\)"),
+             ({"trigger_events": 1, "jobs": 2}, r"--jobs \(2\) exceeds --trigger-events \(1\)")]  # fmt: skip
+    for kwargs, message in cases:
+        with pytest.raises(ConfigError, match=message):
+            run_demo(DemoConfig(**kwargs), out)
+        assert (out / "summary.json").exists()
+    assert main(["demo", "--seed", "-3", "--output-dir", str(out), "-q"]) == 2
+    assert "--seed must be >= 0" in capsys.readouterr().err
+    assert (out / "summary.json").exists()

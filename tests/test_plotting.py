@@ -199,3 +199,17 @@ def test_event_display(samples, tmp_path):
     check_png(tmp_path / "event1.png")
     with pytest.raises(ValueError, match="one event"):
         plotting.event_display(events.particles[0], jets)
+
+
+def test_plots_leave_matplotlib_style_alone_and_name_their_unit(results, tmp_path):
+    """The CMS style is for hepml's figures only (a notebook's own figures afterwards
+    keep matplotlib's style); event-level scores are counted in events."""
+    import matplotlib as mpl
+
+    before = {k: mpl.rcParams[k] for k in ("font.size", "figure.figsize", "axes.labelsize")}
+    plotting.roc_curves(results, tmp_path / "roc.png")
+    fig = plotting.score_histograms(results[0], tmp_path / "s.png", unit="events")
+    assert {k: mpl.rcParams[k] for k in before} == before
+    assert fig.axes[0].get_ylabel() == "Fraction of events"
+    assert all("events)" in t.get_text() for t in fig.axes[0].get_legend().get_texts())
+    assert fig.get_size_inches().tolist() == [9.0, 8.0]  # (the figure itself: CMS style)

@@ -50,7 +50,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def _pm(value, err) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+    if value is None:  # (not measured: one class in the test split)
+        return "n/a"
+    if isinstance(value, float) and not math.isfinite(value):
         return "inf"
     fmt = ".0f" if value >= 10 else ".2f"  # (1.5 ± 0.18 is not "2 ± 0")
     return f"{value:{fmt}} ± {err:{fmt}}"
@@ -75,8 +77,9 @@ def run(args, ui) -> int:
     for col in ("model", "test jets", "AUC", "1/εB @ εS=0.3", "1/εB @ εS=0.5"):
         t.add_column(col, justify="left" if col == "model" else "right", no_wrap=True)
     for name, m in s.models.items():
-        t.add_row(name, str(m["test_jets"]), f"{m['auc']:.4f}",
-                  _pm(m["rej30"], m["rej30_err"]), _pm(m["rej50"], m["rej50_err"]))  # fmt: skip
+        auc = f"{m['auc']:.4f}" if m.get("auc") is not None else "n/a"
+        t.add_row(name, str(m["test_jets"]), auc, _pm(m.get("rej30"), m.get("rej30_err")),
+                  _pm(m.get("rej50"), m.get("rej50_err")))  # fmt: skip
     ui.table(t, 100)
     ray = s.models.get("particlenet-lite", {}).get("ray_inference")
     if ray:

@@ -50,7 +50,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     )
     p.add_argument("models", nargs="+", metavar="MODEL", help="run folders or .pt checkpoints")
     p.add_argument("--data", nargs="+", metavar="FILE", help="jet rows (default: training files)")
-    p.add_argument("--split", default="test", help="train, val, test (default) or all")
+    p.add_argument("--split", default="test", choices=("train", "val", "test", "all"),
+                   help="train, val, test (default) or all")  # fmt: skip
     p.add_argument(
         "--add",
         nargs="+",
@@ -108,6 +109,21 @@ def _file_names(names: list[str]) -> list[str]:
         safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
         out.append(safe if safe not in out else f"{safe}_{len(out)}")
     return out
+
+
+def _forget_earlier_plots(output: str) -> None:
+    """Remove the plots an earlier evaluation into ``output`` drew (the models its
+    metrics.json names), so that the folder never pairs new metrics with old plots
+    (``--no-plots``, fewer models, one-class rows)."""
+    try:
+        with open(os.path.join(output, "metrics.json")) as f:
+            earlier = list(json.load(f).get("models", {}))
+    except (OSError, ValueError, AttributeError):
+        return
+    for name in ["roc.png", "rejection.png", *(f"scores_{s}.png" for s in _file_names(earlier))]:
+        path = os.path.join(output, name)
+        if os.path.isfile(path):
+            os.remove(path)
 
 
 def _check_distinct(paths: list[str]) -> None:
@@ -230,7 +246,10 @@ def run(args, ui) -> int:
            "same_rows": mixed is None, "models": report}  # fmt: skip
     if base is not None:
         out["baseline"] = results[base].name
-    with open(os.path.join(args.output, "metrics.json"), "w") as f:
+    _forget_earlier_plots(args.output)
+    from hepml.io.write import atomic_path
+
+    with atomic_path(os.path.join(args.output, "metrics.json")) as tmp, open(tmp, "w") as f:
         json.dump(strict(out), f, indent=1, allow_nan=False)
     if not args.no_plots:
         from hepml import plotting
@@ -249,7 +268,7 @@ def run(args, ui) -> int:
             ui.warn("no ROC or rejection curve for a model whose rows hold one class only "
                     f"({', '.join(r.name for r in results if not r.metrics)})")  # fmt: skip
         for r, safe in zip(results, _file_names(names), strict=True):
-            plotting.score_histograms(r, os.path.join(args.output, f"scores_{safe}.png"))
+            plotting.score_histograms(r, os.path.join(args.output, f"scores_{safe}.png"), unit=unit)
     ui.table(table)
     ui.print(f"wrote {args.output}/metrics.json" + ("" if args.no_plots else " and plots"))
     return 0

@@ -8,7 +8,7 @@ from importlib import import_module
 
 from hepml._version import __version__
 from hepml.cli.ui import UI
-from hepml.errors import HepmlError
+from hepml.errors import HepmlError, MissingExtraError
 
 __all__ = ["build_parser", "main"]
 
@@ -63,8 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    try:  # (the commands' modules import for about a second: Ctrl-C may come here)
+        parser = build_parser()
+        args = parser.parse_args(argv)
+    except KeyboardInterrupt:
+        UI(quiet=False).error("interrupted")
+        return 130
     if args.command is None:
         parser.print_help()
         return 2
@@ -79,6 +83,18 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except ModuleNotFoundError as err:  # (a package of an extra that is not installed)
+        if not err.name or err.name.partition(".")[0] == "hepml":
+            raise
+        ui.error(
+            f"this command needs the Python package {err.name!r}, which is not installed; "
+            "install hepml with its extras: pip install 'hepml[all]'"
+        )
+        return MissingExtraError.exit_code
+    except OSError as err:  # (a full disk, a folder without write permission)
+        where = f"{err.filename}: " if err.filename else ""
+        ui.error(f"{where}{err.strerror or err}")
+        return HepmlError.exit_code
 
 
 if __name__ == "__main__":

@@ -103,6 +103,7 @@ def run(args, ui) -> int:
         write_root(args.output, {"scores": table})
     else:
         write_parquet(args.output, table)
-    ui.print(f"wrote {args.output}: {len(rows)} jets scored by {ckpt['model_name']} "
-             f"({len(rows) / max(seconds, 1e-9):.0f} jets/s)")  # fmt: skip
+    unit = "events" if ckpt["model_name"].startswith("event") else "jets"
+    ui.print(f"wrote {args.output}: {len(rows)} {unit} scored by {ckpt['model_name']} "
+             f"({len(rows) / max(seconds, 1e-9):.0f} {unit}/s)")  # fmt: skip
     return 0

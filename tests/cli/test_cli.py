@@ -253,3 +253,24 @@ def test_output_into_a_closed_pipe_ends_quietly(shared_data):
     assert proc.wait(timeout=120) == 0, err
     assert "Traceback" not in err
     assert "Exception ignored" not in err
+
+
+def test_missing_packages_and_os_errors_are_one_line(monkeypatch, capsys):
+    """A package of an extra that is not installed, or an OSError (a full disk, a folder
+    without permission) in any command: one line and an exit code, no traceback."""
+    import hepml.cli.inspect as cmd
+    from hepml.cli.main import main
+
+    def no_torch(args, ui):
+        raise ModuleNotFoundError("No module named 'torch'", name="torch")
+
+    def full_disk(args, ui):
+        raise OSError(28, "No space left on device", "/data/out.parquet")
+
+    for run, code, message in ((no_torch, 3, "needs the Python package 'torch'"),
+                               (full_disk, 2, "/data/out.parquet: No space left on device")):  # fmt: skip
+        monkeypatch.setattr(cmd, "run", run)
+        assert main(["inspect", "x.root"]) == code
+        err = capsys.readouterr().err
+        assert message in err
+        assert "Traceback" not in err

@@ -114,3 +114,24 @@ def test_an_output_that_is_a_file_is_refused_before_any_work(bdts, jet_rows, tmp
         assert code == 2
         assert "is a file" in err
     assert taken.read_text() == "not a folder"
+
+
+def test_a_rerun_into_the_same_folder_leaves_no_earlier_plots(bdts, tmp_path, capsys):
+    """New metrics never sit beside an earlier run's plots: with --no-plots, or fewer
+    models, the earlier plots go (the user's own files stay); --split is checked
+    before the folder is made."""
+    out = tmp_path / "e"
+    code, _out, err = _evaluate(capsys, bdts / "s0" / "bdt", bdts / "s2" / "bdt", "-o", out)
+    assert code == 0, err
+    first = sorted(os.listdir(out))
+    assert "roc.png" in first
+    assert len([f for f in first if f.startswith("scores_")]) == 2
+    (out / "mine.png").write_text("the user's")
+    code, _out, err = _evaluate(capsys, bdts / "s0" / "bdt", "--no-plots", "-o", out)
+    assert code == 0, err
+    assert sorted(os.listdir(out)) == ["metrics.json", "mine.png"]
+    with pytest.raises(SystemExit) as exit_:
+        _evaluate(capsys, bdts / "s0" / "bdt", "--split", "bogus", "-o", tmp_path / "never")
+    assert exit_.value.code == 2
+    assert "invalid choice: 'bogus'" in capsys.readouterr().err
+    assert not (tmp_path / "never").exists()
