@@ -91,11 +91,11 @@ def _batchnorms(model: nn.Module) -> list[nn.Module]:
 
 
 def _one_value_per_channel(batch) -> bool:
-    """A batch of one graph or one node (the last partial batch of an epoch can be one
-    jet of one particle), on which BatchNorm layers in training mode raise."""
-    graphs = getattr(batch, "num_graphs", None)
+    """A batch of one node (the last partial batch of an epoch can be one jet of one
+    particle), on which BatchNorm layers in training mode raise: hepml's BatchNorm
+    layers normalise over nodes and edges, so one graph of several nodes trains."""
     x = getattr(batch, "x", None)
-    return (graphs is not None and graphs < 2) or (x is not None and x.shape[0] < 2)
+    return x is not None and x.shape[0] < 2
 
 
 def train_epoch(
