@@ -76,7 +76,8 @@ def _refuse_missing(values: ak.Array, field: str) -> None:
     """An :class:`InputError` naming the first event with a missing value (None): the
     kernels read flat buffers, where a None would leave a hole that shifts every later
     particle. Option types without a None (nullable parquet columns) pass."""
-    if "?" not in str(values.type) and "option" not in str(values.type):
+    kind = str(values.type)
+    if "?" not in kind and "option" not in kind:
         return
     none = ak.to_numpy(ak.is_none(values, axis=0)).astype(bool)
     if values.ndim > 1 and not none.any():
