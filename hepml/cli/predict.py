@@ -45,6 +45,17 @@ def add_parser(sub) -> argparse.ArgumentParser:
     ray.add_argument("--num-actors", type=int, default=2, help="actors (default 2)")
     ray.add_argument("--num-gpus-per-actor", type=float, default=0.0, help="GPUs per actor")
     ray.add_argument("--address", default=None, help="Ray cluster (default: a local Ray)")
+    ray.add_argument(
+        "--rows-per-unit",
+        type=int,
+        default=20000,
+        metavar="N",
+        help="rows an actor scores per task (default 20000)",
+    )
+    ray.add_argument("--unit-timeout", type=float, default=None, metavar="S",
+                     help="restart an actor that has not finished its part of a file "
+                     "(--rows-per-unit rows) after S seconds, and run that part again "
+                     "(default: no deadline)")  # fmt: skip
     p.set_defaults(run=run)
     return p
 
@@ -75,7 +86,8 @@ def run(args, ui) -> int:
             summary = predict(args.model, args.inputs, args.output, num_actors=args.num_actors,
                               num_gpus_per_actor=args.num_gpus_per_actor,
                               batch_size=args.batch_size, address=args.address,
-                              progress=advance)  # fmt: skip
+                              rows_per_unit=args.rows_per_unit,
+                              unit_timeout=args.unit_timeout, progress=advance)  # fmt: skip
         ui.print(f"wrote {len(summary.outputs)} file(s) to {args.output}")
         ui.print(str(summary))
         return 0

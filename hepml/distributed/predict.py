@@ -154,11 +154,17 @@ def predict(
     batch_size: int = 1024,
     rows_per_unit: int = 20000,
     address: str | None = None,
+    unit_timeout: float | None = None,
     progress: Callable[[int], None] | None = None,
     _delay: float = 0.0,
 ) -> PredictSummary:
     """Score every row of ``inputs`` with ``model`` on ``num_actors`` Ray actors; write
-    ``output_dir/<stem>.scores.parquet`` per input. See the module docstring."""
+    ``output_dir/<stem>.scores.parquet`` per input. See the module docstring.
+
+    ``unit_timeout`` [s]: an actor that has not answered a unit after this long (hung on
+    a stuck file system, a deadlock) is killed and restarted, and the unit is run again;
+    it counts as a lost attempt (:data:`MAX_LOST_ATTEMPTS`). None (default): no deadline;
+    give a few times the time one unit takes (``rows_per_unit`` rows)."""
     from hepml.distributed.train import connect
     from hepml.io.write import write_parquet
     from hepml.train.checkpoint import load_checkpoint
@@ -166,6 +172,10 @@ def predict(
     load_checkpoint(model)  # a clear error before any actor starts
     if num_actors < 1:
         raise ConfigError(f"--num-actors must be >= 1, got {num_actors}")
+    if isinstance(rows_per_unit, bool) or not isinstance(rows_per_unit, int) or rows_per_unit < 1:
+        raise ConfigError(f"--rows-per-unit must be a whole number >= 1, got {rows_per_unit!r}")
+    if unit_timeout is not None and not unit_timeout > 0:
+        raise ConfigError(f"--unit-timeout must be > 0 seconds, got {unit_timeout}")
     # actors may run in another working folder: paths that exist here are made absolute
     paths = [os.path.abspath(p) if os.path.exists(p) else os.fspath(p) for p in inputs]
     model = os.path.abspath(model) if os.path.exists(model) else model
@@ -184,7 +194,7 @@ def predict(
     asked = time.time()
     actors = [Actor.remote(os.fspath(model), device, batch_size) for _ in range(num_actors)]
     try:
-        results, loaded = _run_units(ray, actors, units, summary, progress, _delay)
+        results, loaded = _run_units(ray, actors, units, summary, progress, _delay, unit_timeout)
         for i in range(len(paths)):
             mine = [results[u] for u in range(len(units)) if units[u][0] == i]
             cols = {k: np.concatenate([r[k] for r in mine]) for k in mine[0]} if mine else {}
@@ -204,7 +214,9 @@ def predict(
     return summary
 
 
-def _run_units(ray, actors, units, summary, progress, delay) -> tuple[dict, dict]:
+def _run_units(
+    ray, actors, units, summary, progress, delay, unit_timeout=None
+) -> tuple[dict, dict]:
     """Run every unit once on the actors; returns the results by unit and each actor's
     model load time.
 
@@ -212,7 +224,8 @@ def _run_units(ray, actors, units, summary, progress, delay) -> tuple[dict, dict
     under a unit is probed (``pid``) until its restart answers, and only then given
     work again: a task sent while Ray still thinks the old process alive fails at
     once, so counting those would blame the unit for one death several times. A unit
-    that loses :data:`MAX_LOST_ATTEMPTS` attempts, an actor whose model fails to load,
+    that loses :data:`MAX_LOST_ATTEMPTS` attempts (an actor dead under it, or killed
+    for not answering within ``unit_timeout``), an actor whose model fails to load,
     or a pool where no actor has worked for :data:`RESTART_TIMEOUT` (none started, or
     the dead never came back) is an error; one actor staying down while the others
     work is not."""
@@ -229,6 +242,19 @@ def _run_units(ray, actors, units, summary, progress, delay) -> tuple[dict, dict
     lost: dict[int, int] = {}  # unit -> attempts lost with their actor
 
     progressed = time.monotonic()  # the last answer from a live actor
+    sent: dict = {}  # object ref of a unit -> when it was sent
+
+    def lose(u: int, how: str) -> None:
+        """An attempt at unit ``u`` lost (it wrote nothing): run it again, or give up."""
+        summary.restarts += 1
+        lost[u] = lost.get(u, 0) + 1
+        if lost[u] >= MAX_LOST_ATTEMPTS:
+            raise HepmlError(
+                f"{_unit_name(units[u])}: {how}, {lost[u]} times (out of memory? a broken "
+                "file? a stuck file system?); score that file alone, or with smaller units, "
+                "to see why"
+            ) from None
+        pending.insert(0, u)
 
     def stalled() -> HepmlError:
         return HepmlError(
@@ -242,9 +268,21 @@ def _run_units(ray, actors, units, summary, progress, delay) -> tuple[dict, dict
             u = pending.pop(0)
             actor = idle.pop(0)
             _, path, lo, hi = units[u]
-            in_flight[actors[actor].score.remote(path, lo, hi, delay)] = (u, actor)
-        done, _ = ray.wait(list(in_flight), num_returns=1, timeout=10.0)
+            ref = actors[actor].score.remote(path, lo, hi, delay)
+            in_flight[ref] = (u, actor)
+            sent[ref] = time.monotonic()
+        wait = 10.0
+        if unit_timeout is not None and sent:
+            wait = max(0.0, min(wait, min(sent.values()) + unit_timeout - time.monotonic()))
+        done, _ = ray.wait(list(in_flight), num_returns=1, timeout=wait)
         now = time.monotonic()
+        if unit_timeout is not None:
+            for ref in [r for r, t in sent.items() if now - t >= unit_timeout and r not in done]:
+                u, actor = in_flight.pop(ref)
+                del sent[ref]
+                ray.kill(actors[actor], no_restart=False)  # hung: restart it (max_restarts)
+                lose(u, f"no answer within --unit-timeout {unit_timeout:g} s")
+                in_flight[actors[actor].pid.remote()] = (None, actor)
         if not done:  # (nothing back for a while: is any actor working or able to?)
             busy = any(u is not None for u, _ in in_flight.values())
             if not busy and now - progressed > RESTART_TIMEOUT:
@@ -252,6 +290,7 @@ def _run_units(ray, actors, units, summary, progress, delay) -> tuple[dict, dict
             continue
         ref = done[0]
         u, actor = in_flight.pop(ref)
+        sent.pop(ref, None)
         try:
             answer = ray.get(ref)
         except lost_errors as err:
@@ -262,15 +301,7 @@ def _run_units(ray, actors, units, summary, progress, delay) -> tuple[dict, dict
                     f"a Ray actor failed to load the model: {first}"
                 ) from None
             if u is not None:
-                summary.restarts += 1
-                lost[u] = lost.get(u, 0) + 1
-                if lost[u] >= MAX_LOST_ATTEMPTS:
-                    raise HepmlError(
-                        f"{_unit_name(units[u])}: the actor scoring them died {lost[u]} times "
-                        "(out of memory? a broken file?); score that file alone, or with "
-                        "smaller units, to see why"
-                    ) from None
-                pending.insert(0, u)  # the lost attempt wrote nothing; run the unit again
+                lose(u, "the actor scoring them died")
             else:
                 if now - progressed > RESTART_TIMEOUT:  # (crash-looping: never back for good)
                     raise stalled() from None

@@ -234,6 +234,34 @@ def test_predict_stops_when_a_unit_kills_every_actor(local_ray, jet_rows, tmp_pa
     assert MAX_LOST_ATTEMPTS == 3
 
 
+def test_predict_restarts_an_actor_that_hangs_and_gives_up_on_its_unit(
+    local_ray, jet_rows, tmp_path
+):
+    """An actor that does not answer a unit within ``unit_timeout`` (hung on a stuck
+    file system) is killed and restarted and the unit is run again; a unit that hangs
+    every time is an error naming the file, its entries and the deadline, in bounded
+    time, with no output left behind. Bad deadlines and unit sizes are refused first."""
+    import time
+
+    from hepml.distributed import predict
+    from hepml.errors import ConfigError, HepmlError
+    from hepml.train import fit as fit_local
+
+    cfg = _cfg(jet_rows, tmp_path / "model", epochs=1)
+    fit_local(cfg)
+    for bad in ({"unit_timeout": 0}, {"unit_timeout": -1.0}, {"rows_per_unit": 0}):
+        with pytest.raises(ConfigError, match=r"--unit-timeout|--rows-per-unit"):
+            predict(tmp_path / "model", [jet_rows["top"]], tmp_path / "bad", **bad)
+    t0 = time.monotonic()
+    match = r"top\.parquet entries 0-40: no answer within --unit-timeout 4 s, 3 times"
+    with pytest.raises(HepmlError, match=match):
+        predict(tmp_path / "model", [jet_rows["top"]], tmp_path / "out", num_actors=1,
+                rows_per_unit=40, unit_timeout=4.0, _delay=600.0)  # fmt: skip
+    took = time.monotonic() - t0
+    assert 12 <= took < 240  # three deadlines of 4 s, not the 600 s the unit would hang
+    assert not list((tmp_path / "out").glob("*.parquet"))
+
+
 def test_predict_with_more_actors_than_cpus_and_a_file_that_is_not_rows(
     local_ray, jet_rows, tmp_path
 ):
