@@ -32,7 +32,7 @@ import numpy as np
 
 from hepml.errors import ConfigError, InputError
 from hepml.io import open_events
-from hepml.io.reader import FileReport, expand_paths, skip_reason
+from hepml.io.reader import FileReport, expand_paths, open_root, skip_reason
 from hepml.trigger.menu import Menu, TriggerPath
 from hepml.trigger.objects import trigger_objects
 from hepml.trigger.rates import (
@@ -61,6 +61,9 @@ class Sample:
     schema: str = "auto"  # as hepml.io.open_events takes it
 
     def __post_init__(self) -> None:
+        # globs expanded here (as --sample does): each file has its own index, seed and
+        # share of the cross-section
+        self.files = expand_paths(self.files)
         if self.role not in ROLES:
             raise ConfigError(f"sample {self.name}: role must be one of {ROLES}")
         if not self.name.isidentifier():
@@ -95,6 +98,14 @@ class SampleData:
     files: list[FileReport] = field(default_factory=list)  # what was read from each file
     skipped: dict[str, str] = field(default_factory=dict)  # file -> why (skip_bad_files)
     notes: list[str] = field(default_factory=list)  # what partial reads did to the rates
+    #: per-event weights of efficiencies and turn-on curves: the rate weights for a
+    #: background (pT-hat bins weighed by their cross-sections), the generator weights
+    #: (in pb when the files are several pT-hat bins) for a signal; None: ``weight``
+    eff_weight: np.ndarray | None = None
+
+    @property
+    def efficiency_weights(self) -> np.ndarray:
+        return self.weight if self.eff_weight is None else self.eff_weight
 
     @property
     def n(self) -> int:
@@ -296,8 +307,27 @@ def first_pass(
         data.rate_hz = menu.luminosity * PB_TO_CM2 * w_pb[keep]
     else:
         data.rate_hz = _rate_weights(menu, sample, data.weight)
+    data.eff_weight = _efficiency_weights(data, skip_bad_files)
     data.seconds = time.perf_counter() - t0
     return data
+
+
+def _efficiency_weights(data: SampleData, skip_bad_files: bool) -> np.ndarray:
+    """:attr:`SampleData.eff_weight`: an efficiency on a sample made of pT-hat bins
+    weighs each bin's events by its cross-section, as its rates do (with the generator
+    weights alone, a bin of 1 pb would count as much as one of 10^6 pb)."""
+    from hepml.io.runinfo import read_runinfo
+
+    if data.sample.role == "background":
+        return data.rate_hz
+    try:
+        bins = len(read_runinfo(data.files_read).bins)
+    except InputError:  # (no run information: the generator weights are all there is)
+        return data.weight
+    if bins < 2:
+        return data.weight
+    keep, w_pb = _pb_of_what_was_read(data, skip_bad_files)
+    return np.where(keep, w_pb, 0.0)
 
 
 def _no_cross_section(sample: str, err: Exception) -> InputError:
@@ -366,7 +396,8 @@ def _pb_of_what_was_read(data: SampleData, skip_bad_files: bool) -> tuple[np.nda
         good[i] = r.path
         if r.status == "skipped" or r.events < r.tree_entries:
             read = data.weight[file_index == i].sum()
-            scale[i] = own.sum_weights / read if read > 0 else 0.0
+            stored = _stored_sum_weights(r, own.sum_weights, own.events_accepted, read, data)
+            scale[i] = stored / read if read > 0 else 0.0
     if not good:
         raise InputError(
             f"sample {name}: no file whose events could be read has run information to make "
@@ -400,6 +431,30 @@ def _pb_of_what_was_read(data: SampleData, skip_bad_files: bool) -> tuple[np.nda
                     f"{b.cross_section_pb:.4g} pb are missing from the rates"
                 )
     return keep, w_pb
+
+
+def _stored_sum_weights(
+    r: FileReport, runinfo_sum: float, runinfo_events: int, read: float, data: SampleData
+) -> float:
+    """The sum of the weights of every event stored in the file of ``r``, which the
+    ``read`` part of them stands for. It is the runinfo's sum unless the file is a skim
+    (its events a selection of those generated), so it is summed from the file's weight
+    branch; when that cannot be read (a damaged file), the runinfo's sum for a file
+    that holds every generated event, else ``read`` scaled by entries (with a note)."""
+    try:
+        tree = open_root(r.path)[r.tree or "events"]
+        if "weight" not in tree.keys():
+            return float(tree.num_entries)
+        return float(np.sum(tree["weight"].array(library="np"), dtype=np.float64))
+    except Exception:  # (the file broke part-way: its weights cannot all be read)
+        if r.tree_entries == runinfo_events:
+            return runinfo_sum
+        data.notes.append(
+            f"{os.path.basename(r.path)} holds {r.tree_entries} of {runinfo_events} generated "
+            f"events (a skim) and its weights cannot all be read: the {r.events} events read "
+            "stand for its entries by number, an estimate"
+        )
+        return read * r.tree_entries / max(r.events, 1)
 
 
 def _file_index(sample: Sample, path: str) -> int:
@@ -470,7 +525,7 @@ def second_pass(menu: Menu, data: dict[str, SampleData]) -> dict[str, PathResult
                 ]
                 res.unique_rate_hz = _sum_rate(uniq)[0]
             for s in data.values():
-                res.efficiency[s.sample.name] = efficiency(s.decision[name], s.weight)
+                res.efficiency[s.sample.name] = efficiency(s.decision[name], s.efficiency_weights)
     return results
 
 
@@ -521,7 +576,7 @@ def efficiency_at_rate(
     for s in data.values():
         with np.errstate(invalid="ignore"):
             passed = s.pre[p.name] & (s.value[p.name] > th.value)
-        effs[s.sample.name] = efficiency(passed, s.weight)
+        effs[s.sample.name] = efficiency(passed, s.efficiency_weights)
     return th, effs
 
 
@@ -590,7 +645,7 @@ def efficiency_vs_rate(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Every threshold of path ``name`` at once: ``(background rate in Hz, efficiency on
     signal)``, seeds and cut applied, without prescale — the curve a trigger's
-    "ROC" is drawn from (rates descending, loosest threshold last)."""
+    "ROC" is drawn from (thresholds from the tightest, so rates ascending)."""
     data = result.samples if isinstance(result, EmulationResult) else result
     bg = [s for s in data.values() if s.sample.role == "background"]
     values = np.concatenate([np.where(s.pre[name], s.value[name], np.nan) for s in bg])
@@ -599,9 +654,10 @@ def efficiency_vs_rate(
     v = np.where(sig.pre[name], sig.value[name], np.nan)
     ok = can_pass(v)
     order = np.argsort(-v[ok], kind="stable")
-    vs, ws = v[ok][order], sig.weight[ok][order]
+    w = sig.efficiency_weights
+    vs, ws = v[ok][order], w[ok][order]
     cum = np.concatenate([[0.0], np.cumsum(ws)])
-    total = sig.weight.sum()
+    total = w.sum()
     above = np.searchsorted(-vs, -thr, side="left")  # signal events strictly above each threshold
     eff = cum[above] / total if total > 0 else np.zeros(len(thr))
     return rate, eff

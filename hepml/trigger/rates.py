@@ -163,7 +163,8 @@ def solve_threshold(values: np.ndarray, r_hz: np.ndarray, target_hz: float) -> T
         else:
             note = (
                 f"target {target_hz:g} Hz is below one background event's rate "
-                f"({float(r_hz[can_pass(values)].max()):.3g} Hz): more background events needed"
+                f"({float(np.sum(r_hz[values == thr[0]])):.3g} Hz, the one with the highest value): "
+                "more background events needed"
             )
     # ±1σ: thresholds whose rate lies in [r - dr, r + dr]
     within = np.flatnonzero((rates >= r - dr) & (rates <= r + dr))

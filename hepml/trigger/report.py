@@ -246,7 +246,7 @@ def write_plots(result: EmulationResult, folder: Path) -> list[Path]:
             plt.close(fig)
             written.append(folder / f"rate_{p.name}.png")
         if p.turn_on is not None:
-            curves = {f"{n}": (s.turn_on[p.name], s.decision[p.name], s.weight)
+            curves = {f"{n}": (s.turn_on[p.name], s.decision[p.name], s.efficiency_weights)
                       for n, s in result.samples.items()}  # fmt: skip
             fig = turn_on_curves(
                 curves, folder / f"turnon_{p.name}.png", xlabel=axis_label(p.turn_on.text),

@@ -131,6 +131,9 @@ def test_solve_threshold_on_ties_and_nans():
     tied = solve_threshold(np.array([1.0, 1.0, 1.0]), np.ones(3), 2.0)
     assert not tied.reached
     assert "the highest value, 1, is shared by 3 background events (3 Hz" in tied.note
+    # one event above every other: its own rate is named, not the largest of any event
+    one = solve_threshold(np.array([10.0, 5.0]), np.array([3.0, 100.0]), 2.0)
+    assert "below one background event's rate (3 Hz, the one with the highest value)" in one.note
     # every candidate at +inf and a target above them all: a threshold that takes them
     every = solve_threshold(np.array([np.inf, np.inf, np.nan]), np.ones(3), 5.0)
     assert np.isfinite(every.value)
@@ -538,6 +541,65 @@ def test_max_events_rates_per_pthat_bin(tmp_path):
     )
     for name, passed in _hand(_joined(ev_skim, first)).items():
         assert res.paths[name].rate_hz == pytest.approx(r_e[passed].sum(), rel=1e-12)
+    # a skim read in part: its events stand for the skim's stored events (their weights'
+    # sum), not for the events generated before the skim (the runinfo's sum: rates 1/f)
+    whole = emulate(menu, [Sample("bg", [str(skim)])])
+    part = emulate(menu, [Sample("bg", [str(skim)])], max_events=200)
+    w_part = w_skim[:200]
+    r_e = LUMI * PB_TO_CM2 * SIGMA_PB * w_part / (2 * w_part.sum())
+    half = {k: v[:200] for k, v in ev_skim.items() if k in ("jet", "muon", "met_pt", "weight")}
+    for name, passed in _hand(half).items():
+        assert part.paths[name].rate_hz == pytest.approx(r_e[passed].sum(), rel=1e-12)
+    total = LUMI * PB_TO_CM2 * SIGMA_PB / 2
+    assert part.samples["bg"].rate_hz.sum() == pytest.approx(total, rel=1e-12)
+    assert whole.samples["bg"].rate_hz.sum() == pytest.approx(total, rel=1e-12)
+
+
+def test_efficiencies_of_pthat_bins_and_samples_given_as_globs(tmp_path):
+    """An efficiency on a sample of pT-hat bins weighs each bin by its cross-section,
+    as its rate does (the generator weights alone counted a bin of 10^3 pb as much as
+    one of 10^6 pb), and so do its efficiency-vs-rate curve and turn-on weights; a
+    library Sample given a glob expands it, so that each file keeps its own index (its
+    smearing seed, its share of the cross-section with max_events)."""
+    from hepml.trigger.emulate import efficiency_vs_rate
+
+    lo, hi = tmp_path / "lo.root", tmp_path / "hi.root"
+    ev_lo = make_objects_file(lo, n=300, seed=31, sigma_pb=1.0e6, pthat=(100, 300))
+    ev_hi = make_objects_file(hi, n=300, seed=32, sigma_pb=1.0e3, pthat=(300, -1))
+    menu = menu_from_dict(MENU)
+    listed = Sample("bg", [str(hi), str(lo)])
+    globbed = Sample("bg", [str(tmp_path / "[hl][io].root")])
+    assert globbed.files == listed.files
+    for sample, max_events in ((listed, None), (globbed, None), (globbed, 450)):
+        res = emulate(menu, [sample], max_events=max_events)
+        s = res.samples["bg"]
+        assert sorted(set(s.ids["file_index"].tolist())) == [0, 1]
+        for name, p in res.paths.items():
+            eff = p.efficiency["bg"][0]
+            assert eff == pytest.approx(s.rate_hz[s.decision[name]].sum() / s.rate_hz.sum())
+            assert eff == pytest.approx(p.rate_hz / s.rate_hz.sum(), rel=1e-12)
+    # the hand computation, both files read whole
+    res = emulate(menu, [listed])
+    r_e = np.concatenate(
+        [
+            1.0e3 * ev_hi["weight"] / ev_hi["weight"].sum(),
+            1.0e6 * ev_lo["weight"] / ev_lo["weight"].sum(),
+        ]
+    )
+    for name, passed in _hand(_joined(ev_hi, ev_lo)).items():
+        assert res.paths[name].efficiency["bg"][0] == pytest.approx(r_e[passed].sum() / r_e.sum())
+    # a signal sample of two bins: the same cross-section weights in its efficiencies
+    with_var = {
+        **MENU,
+        "paths": {**MENU["paths"], "HLT_MET": {"variable": "met.pt", "threshold": 50}},
+    }
+    both = [Sample("bg", [str(hi), str(lo)]), Sample("sg", [str(hi), str(lo)], "signal")]
+    sig = emulate(menu_from_dict(with_var), both)
+    for p in sig.paths.values():
+        assert p.efficiency["sg"][0] == pytest.approx(p.efficiency["bg"][0], rel=1e-12)
+    rate, eff = efficiency_vs_rate(sig, "HLT_MET", "sg")
+    assert eff == pytest.approx(rate / sig.samples["bg"].rate_hz.sum(), rel=1e-9)
+    assert eff[-1] > 0.5 > eff[0]
 
 
 def test_smeared_objects_do_not_depend_on_the_chunk_size(samples):
