@@ -139,6 +139,7 @@ import math
 import numba
 import numpy as np
 
+from .checks import check_offsets
 from .fourvec import PI, TWOPI, rapidity_phi
 
 __all__ = [
@@ -1445,6 +1446,7 @@ def first_nonfinite(
 
     Example: ``bad = np.flatnonzero(first_nonfinite(px, py, pz, e, offsets) >= 0)``.
     """
+    check_offsets(offsets, px.shape[0], (py.shape[0], pz.shape[0], e.shape[0]))
     nev = offsets.shape[0] - 1
     out = np.empty(nev, np.int64)
     for ev in range(nev):
@@ -1517,6 +1519,7 @@ def _jets_batch_loop(
 
 @numba.njit(cache=True, error_model="numpy")
 def _jets_batch(px, py, pz, e, offsets, R, p, strategy, mode, ptmin, njets, dcut):
+    check_offsets(offsets, px.shape[0], (py.shape[0], pz.shape[0], e.shape[0]))
     nev = offsets.shape[0] - 1
     ntot = px.shape[0]
     # event ev first puts its jets in rows [offsets[ev], offsets[ev] + count[ev])
@@ -1653,6 +1656,7 @@ def cluster_history_batch(
     block are local to the event, so ``hist[2*o0:2*o1]`` etc. go straight
     into :func:`inclusive_jets`, :func:`constituents`, ...
     """
+    check_offsets(offsets, px.shape[0], (py.shape[0], pz.shape[0], e.shape[0]))
     nev = offsets.shape[0] - 1
     ntot = px.shape[0]
     hist = np.empty((2 * ntot, 4), np.int64)

@@ -40,6 +40,7 @@ import math
 import numba
 import numpy as np
 
+from .checks import check_offsets
 from .fourvec import delta_phi, eta, phi_std, pt
 
 __all__ = ["FEATURE_NAMES", "N_FEATURES", "jet_particle_features", "particle_type"]
@@ -104,7 +105,18 @@ def jet_particle_features(
     ``(n_jets,)``. Returns ``features`` float32 ``(m, 13)``, ``order`` int64 ``(m,)``
     (row -> input index) and ``out_offsets`` int64 ``(n_jets + 1,)``.
     """
+    n = px.shape[0]
+    check_offsets(
+        jet_offsets, n, (py.shape[0], pz.shape[0], e.shape[0], charge.shape[0], pid.shape[0])
+    )
     n_jets = jet_offsets.shape[0] - 1
+    if (
+        jet_px.shape[0] != n_jets
+        or jet_py.shape[0] != n_jets
+        or jet_pz.shape[0] != n_jets
+        or jet_e.shape[0] != n_jets
+    ):
+        raise ValueError("jet arrays: one entry per jet of jet_offsets needed")
     counts = np.empty(n_jets, dtype=np.int64)
     for j in range(n_jets):
         c = jet_offsets[j + 1] - jet_offsets[j]

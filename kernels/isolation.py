@@ -22,6 +22,8 @@ import math
 import numba
 import numpy as np
 
+from .checks import check_offsets
+
 __all__ = ["relative_isolation_kernel"]
 
 
@@ -34,6 +36,7 @@ def relative_isolation_kernel(
     candidate: np.ndarray,
     radius: float,
 ) -> np.ndarray:
+    check_offsets(offsets, pt.shape[0], (eta.shape[0], phi.shape[0], candidate.shape[0]))
     out = np.zeros(len(pt), dtype=np.float64)
     r2 = radius * radius
     for ev in numba.prange(len(offsets) - 1):

@@ -22,6 +22,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from .checks import check_offsets
 from .fourvec import delta_phi
 
 __all__ = ["knn_edges"]
@@ -38,6 +39,9 @@ def knn_edges(
     (jet ``g``'s edges are columns ``edge_offsets[g]:edge_offsets[g+1]``, grouped by
     target node, nearest neighbour first).
     """
+    check_offsets(offsets, eta.shape[0], (phi.shape[0],))
+    if k < 1:
+        raise ValueError("k must be at least 1")
     n_jets = offsets.shape[0] - 1
     edge_offsets = np.zeros(n_jets + 1, dtype=np.int64)
     for g in range(n_jets):

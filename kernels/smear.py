@@ -11,14 +11,19 @@ Each particle is treated by the sub-detector that would measure it:
 
   (direction and mass kept);
 * photons in the electromagnetic calorimeter and neutral hadrons in the
-  hadronic one, within :math:`|\\eta| < \\eta^{\\rm cal}_{\\max}`, with
+  hadronic one, within :math:`|\\eta| < \\eta^{\\rm cal}_{\\max}`; so are charged
+  hadrons and electrons without a track (outside the tracker, below its
+  :math:`p_T` threshold, or lost to its efficiency), which come out neutral
+  (``calo`` True: pid 130 or 22, charge 0), as a particle-flow detector sees
+  them; all with
 
   .. math:: \\frac{\\sigma(E)}{E} = \\frac{s}{\\sqrt{E}} \\oplus c
 
   and their direction moved to the centre of their calorimeter cell
   (square cells of the given size in :math:`(\\eta, \\phi)`); they come out
   massless;
-* neutrinos and everything outside the acceptance are dropped.
+* neutrinos, muons without a track (a muon leaves little in the calorimeters) and
+  everything outside the calorimeters are dropped.
 
 Randomness is deterministic: event ``i`` draws from a generator seeded with
 ``seed`` and ``first + i``, so results do not depend on the number of threads,
@@ -27,7 +32,9 @@ into chunks either.
 
 Example::
 
-    px2, py2, pz2, e2, keep = smear_kernel(px, py, pz, e, charge, pid, offsets, params, 42)
+    px2, py2, pz2, e2, keep, calo = smear_kernel(
+        px, py, pz, e, charge, pid, offsets, params, 42, entries
+    )
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ import math
 import numba
 import numpy as np
 
+from .checks import check_offsets
 from .fourvec import eta as _eta
 from .fourvec import phi_std, pt
 
@@ -82,16 +90,21 @@ def smear_kernel(
     params: np.ndarray,
     seed: int,
     numbers: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Smeared four-momenta and a keep mask, shapes ``(n,)``, for events given by
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Smeared four-momenta, a keep mask and a mask of the charged particles measured
+    by the calorimeters alone (``calo``), shapes ``(n,)``, for events given by
     ``offsets``; event ``ev`` draws from a generator seeded with ``seed`` (at most
     2**32) and its number ``numbers[ev]`` (its entry in the file, ≥ 0)."""
     n = px.shape[0]
+    check_offsets(offsets, n, (py.shape[0], pz.shape[0], e.shape[0], charge.shape[0], pid.shape[0]))
+    if numbers.shape[0] != offsets.shape[0] - 1:
+        raise ValueError("numbers: one entry per event needed")
     opx = np.zeros(n)
     opy = np.zeros(n)
     opz = np.zeros(n)
     oe = np.zeros(n)
     keep = np.zeros(n, dtype=np.bool_)
+    calo = np.zeros(n, dtype=np.bool_)
     trk_eta, trk_ptmin, trk_eff, mu_eff, ta, tb = (
         params[0],
         params[1],
@@ -119,24 +132,25 @@ def smear_kernel(
                 continue
             ppt = pt(px[i], py[i])
             eta = _eta(px[i], py[i], pz[i])
+            tracked = False
             if charge[i] != 0:
                 eff = mu_eff if a == 13 else trk_eff
-                if abs(eta) >= trk_eta or ppt < trk_ptmin:
-                    continue
-                if np.random.random() >= eff:
-                    continue
-                sigma = math.sqrt(ta * ta + (tb * ppt) ** 2)
-                scale = 1.0 + sigma * np.random.standard_normal()
-                if scale <= 0.0:
-                    continue
-                m2 = e[i] * e[i] - px[i] * px[i] - py[i] * py[i] - pz[i] * pz[i]
-                m2 = m2 if m2 > 0.0 else 0.0
-                opx[i] = px[i] * scale
-                opy[i] = py[i] * scale
-                opz[i] = pz[i] * scale
-                oe[i] = math.sqrt(opx[i] ** 2 + opy[i] ** 2 + opz[i] ** 2 + m2)
-                keep[i] = True
-            else:
+                if abs(eta) < trk_eta and ppt >= trk_ptmin and np.random.random() < eff:
+                    tracked = True
+                    sigma = math.sqrt(ta * ta + (tb * ppt) ** 2)
+                    scale = 1.0 + sigma * np.random.standard_normal()
+                    if scale <= 0.0:
+                        continue
+                    m2 = e[i] * e[i] - px[i] * px[i] - py[i] * py[i] - pz[i] * pz[i]
+                    m2 = m2 if m2 > 0.0 else 0.0
+                    opx[i] = px[i] * scale
+                    opy[i] = py[i] * scale
+                    opz[i] = pz[i] * scale
+                    oe[i] = math.sqrt(opx[i] ** 2 + opy[i] ** 2 + opz[i] ** 2 + m2)
+                    keep[i] = True
+                elif a == 13:
+                    continue  # (no track, no muon: a muon leaves little in the calorimeters)
+            if not tracked:  # neutrals, and charged particles without a track
                 if abs(eta) >= cal_eta:
                     continue
                 if a == 22 or a == 11:
@@ -158,4 +172,5 @@ def smear_kernel(
                 opz[i] = pt_new * math.sinh(ceta)
                 oe[i] = e_new
                 keep[i] = True
-    return opx, opy, opz, oe, keep
+                calo[i] = charge[i] != 0
+    return opx, opy, opz, oe, keep, calo

@@ -99,6 +99,7 @@ import math
 import numba
 import numpy as np
 
+from .checks import check_offsets
 from .cluster import (
     CAMBRIDGE,
     HIST_JET,
@@ -153,17 +154,6 @@ def _plain_distance(y1, phi1, y2, phi2):
         dphi = TWOPI - dphi
     drap = y1 - y2
     return dphi * dphi + drap * drap
-
-
-@numba.njit(cache=True)
-def _check_offsets(offsets, n):
-    if offsets.shape[0] < 1:
-        raise ValueError("offsets must have at least one entry (n_jets + 1)")
-    if offsets[0] < 0 or offsets[offsets.shape[0] - 1] > n:
-        raise ValueError("offsets point outside the content arrays")
-    for j in range(offsets.shape[0] - 1):
-        if offsets[j + 1] < offsets[j]:
-            raise ValueError("offsets must be non-decreasing")
 
 
 @numba.njit(cache=True)
@@ -285,7 +275,7 @@ def nsubjettiness_batch(
     (dimensionless, contrib's ``NormalizedMeasure``); ``False``: the sum in GeV
     (``UnnormalizedMeasure``). ``R0`` only enters the normalisation.
     """
-    _check_offsets(offsets, px.shape[0])
+    check_offsets(offsets, px.shape[0], (py.shape[0], pz.shape[0], e.shape[0]))
     n_jets = offsets.shape[0] - 1
     out = np.zeros((n_jets, _N_TAU))
     for j in numba.prange(n_jets):
@@ -434,7 +424,7 @@ def soft_drop_details_batch(
     ``(n_jets,)`` (``-1``: no splitting passed) and ``keep`` bool ``(n,)``
     (the constituents that survive grooming).
     """
-    _check_offsets(offsets, px.shape[0])
+    check_offsets(offsets, px.shape[0], (py.shape[0], pz.shape[0], e.shape[0]))
     n_jets = offsets.shape[0] - 1
     groomed = np.zeros((n_jets, 4))
     msd = np.zeros(n_jets)
@@ -506,7 +496,7 @@ def jet_p4_batch(
 ) -> np.ndarray:
     """Sum of each jet's constituent four-momenta (E-scheme), float64 ``(n_jets, 4)``
     (px, py, pz, E), summed in constituent order; zeros for an empty jet."""
-    _check_offsets(offsets, px.shape[0])
+    check_offsets(offsets, px.shape[0], (py.shape[0], pz.shape[0], e.shape[0]))
     n_jets = offsets.shape[0] - 1
     out = np.zeros((n_jets, 4))
     for j in numba.prange(n_jets):

@@ -22,6 +22,7 @@ import math
 import numba
 import numpy as np
 
+from .checks import check_offsets
 from .fourvec import ptetaphim_to_xyze
 
 __all__ = [
@@ -39,6 +40,7 @@ def ht_kernel(
     pt: np.ndarray, eta: np.ndarray, offsets: np.ndarray, pt_min: float, eta_max: float
 ) -> np.ndarray:
     """Scalar sum of the passing objects' :math:`p_T`, shape ``(n_events,)``."""
+    check_offsets(offsets, pt.shape[0], (eta.shape[0],))
     n = offsets.shape[0] - 1
     out = np.zeros(n)
     for ev in numba.prange(n):
@@ -60,6 +62,14 @@ def mht_kernel(
     eta_max: float,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Magnitude and azimuth of :math:`-\\sum \\vec p_T` of the passing objects."""
+    check_offsets(
+        offsets,
+        pt.shape[0],
+        (
+            eta.shape[0],
+            phi.shape[0],
+        ),
+    )
     n = offsets.shape[0] - 1
     mag = np.zeros(n)
     ang = np.zeros(n)
@@ -80,6 +90,7 @@ def count_kernel(
     pt: np.ndarray, eta: np.ndarray, offsets: np.ndarray, pt_min: float, eta_max: float
 ) -> np.ndarray:
     """Number of passing objects, int64 ``(n_events,)``."""
+    check_offsets(offsets, pt.shape[0], (eta.shape[0],))
     n = offsets.shape[0] - 1
     out = np.zeros(n, dtype=np.int64)
     for ev in numba.prange(n):
@@ -97,6 +108,7 @@ def leading_kernel(
 ) -> np.ndarray:
     """``values`` of the object with the ``rank``-th highest :math:`p_T` (0 = leading)
     in each event, ``fill`` where an event has too few objects."""
+    check_offsets(offsets, values.shape[0], (pt.shape[0],))
     n = offsets.shape[0] - 1
     out = np.full(n, fill)
     for ev in numba.prange(n):
@@ -130,6 +142,15 @@ def pair_mass_kernel(
     fill: float,
 ) -> np.ndarray:
     """Invariant mass of the two highest-:math:`p_T` objects, ``fill`` with fewer than two."""
+    check_offsets(
+        offsets,
+        pt.shape[0],
+        (
+            eta.shape[0],
+            phi.shape[0],
+            mass.shape[0],
+        ),
+    )
     n = offsets.shape[0] - 1
     out = np.full(n, fill)
     for ev in numba.prange(n):
@@ -155,6 +176,15 @@ def max_pair_mass_kernel(
     fill: float,
 ) -> np.ndarray:
     """Largest invariant mass over all pairs of passing objects (dijet :math:`m_{jj}`)."""
+    check_offsets(
+        offsets,
+        pt.shape[0],
+        (
+            eta.shape[0],
+            phi.shape[0],
+            mass.shape[0],
+        ),
+    )
     n = offsets.shape[0] - 1
     out = np.full(n, fill)
     for ev in numba.prange(n):

@@ -81,7 +81,10 @@ def smear(
     first_event: int = 0,
     entries: np.ndarray | None = None,
 ) -> ak.Array:
-    """Detector-level particles: smeared, with those not seen removed.
+    """Detector-level particles: smeared, with those not seen removed; charged
+    particles without a track (outside the tracker, too soft, or lost to its
+    efficiency) are measured by the calorimeters as neutral ones (pid 22 or 130,
+    charge 0); see :mod:`hepml.kernels.smear`.
 
     Deterministic: event ``i`` of ``particles`` draws from a generator seeded with
     ``seed`` (an integer ≥ 0) and its entry, ``first_event + i`` or ``entries[i]``
@@ -110,9 +113,13 @@ def smear(
     px, py, pz, e = (flat(particles, f) for f in ("px", "py", "pz", "E"))
     charge = flat(particles, "charge", np.int32)
     pid = flat(particles, "pid", np.int32)
-    opx, opy, opz, oe, keep = smear_kernel(
+    opx, opy, opz, oe, keep, calo = smear_kernel(
         px, py, pz, e, charge, pid, offsets, cfg.params(), int(seed) % 4294967295, numbers
     )
+    # a charged particle seen by the calorimeters alone is a neutral cluster: a photon-
+    # like one for an electron (ECAL), a neutral hadron (K0_L's pid) for a hadron (HCAL)
+    pid = np.where(calo, np.where(np.abs(pid) == 11, 22, 130), pid).astype(np.int32)
+    charge = np.where(calo, 0, charge).astype(np.int32)
     counts = np.bincount(event_index(offsets)[keep], minlength=len(offsets) - 1).astype(np.int64)
     new_offsets = np.zeros(len(counts) + 1, dtype=np.int64)
     np.cumsum(counts, out=new_offsets[1:])

@@ -87,23 +87,44 @@ def test_smearing_is_deterministic_and_respects_acceptance():
     for x, y in zip(a, b):
         np.testing.assert_array_equal(x, y)
     assert not np.array_equal(a[0], c[0])
-    keep = a[4]
+    keep, calo = a[4], a[5]
     v_in = vector.array({"px": px, "py": py, "pz": pz, "E": e})
     v_out = vector.array({"px": a[0], "py": a[1], "pz": a[2], "E": a[3]})
     p = dict(zip(PARAM_NAMES, DEFAULT_PARAMS))
     assert not keep[np.isin(abs(pid), [12, 14, 16])].any()  # neutrinos never seen
     charged = charge != 0
-    assert not keep[charged & (abs(v_in.eta) >= p["track_eta_max"])].any()
-    assert not keep[~charged & (abs(v_in.eta) >= p["calo_eta_max"])].any()
+    muon = abs(pid) == 13
+    in_tracker = (abs(v_in.eta) < p["track_eta_max"]) & (v_in.pt >= p["track_pt_min"])
+    in_calo = abs(v_in.eta) < p["calo_eta_max"]
+    assert not calo[~charged].any()
+    assert not (calo & ~keep).any()
+    # charged outside the tracker: in the calorimeters (muons: lost), never as tracks
+    outside = charged & ~in_tracker
+    assert (keep[outside] == calo[outside]).all()
+    assert not keep[outside & muon].any()
+    assert keep[outside & ~muon & in_calo].mean() > 0.9  # (above the cluster threshold)
+    assert not keep[~in_calo & ~in_tracker].any()
     # tracks keep their direction; the pT resolution is about a ⊕ b pT
-    t = keep & charged
+    t = keep & charged & ~calo
+    assert not t[~in_tracker].any()
     np.testing.assert_allclose(v_out.eta[t], v_in.eta[t], atol=1e-9)
     ratio = v_out.pt[t] / v_in.pt[t]
     assert abs(np.mean(ratio) - 1) < 0.01
     assert 0.001 < np.std(ratio) < 0.05
-    # efficiency about 95 % for tracks in acceptance
-    acc = charged & (abs(v_in.eta) < 2.5) & (v_in.pt > 0.5) & (abs(pid) != 13)
-    assert 0.92 < keep[acc].mean() < 0.98
+    # efficiency about 95 % for tracks in acceptance; the lost ones go to the calorimeters
+    acc = charged & in_tracker & ~muon
+    assert 0.92 < t[acc].mean() < 0.98
+    assert 0.02 < calo[acc].mean() < 0.08
+    assert keep[acc].mean() > 0.99
+    # charged seen by the calorimeters alone: cell-centred, massless, energy smeared
+    hc = p["hcal_cell"]
+    h = calo & (abs(pid) != 11)
+    assert h.sum() > 100
+    assert np.all(np.abs(v_out.eta[h] - v_in.eta[h]) <= hc / 2 + 1e-9)
+    np.testing.assert_allclose(v_out.mass[h], 0.0, atol=1e-6 * v_out.E[h].max())
+    r = v_out.E[h] / v_in.E[h]
+    assert abs(np.median(r) - 1) < 0.1
+    assert 0.1 < np.std(r) < 1.0
     # neutrals: cell-centred directions, energy resolution of the right size
     ph = keep & (pid == 22)
     cell = p["ecal_cell"]

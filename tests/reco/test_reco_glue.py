@@ -161,6 +161,18 @@ def test_smear_is_deterministic_and_drops_invisible(ttbar):
     tight = smear(particles, SmearConfig(track_eff=0.5), seed=3)
     n_charged = lambda x: ak.sum(x.charge != 0)  # noqa: E731
     assert n_charged(tight) < 0.7 * n_charged(a)
+    # charged particles without a track are calorimeter clusters, neutral: what the
+    # tracker loses the calorimeters still see (forward jets kept their neutrals only)
+    assert ak.sum(tight.E) == pytest.approx(ak.sum(a.E), rel=0.05)
+    assert set(ak.to_list(ak.ravel(abs(tight.pid[tight.charge != 0])))) <= {11, 13, 211, 321, 2212}
+    truth = ak.flatten(particles)
+    forward = ak.flatten(a)[abs(ak.flatten(a).eta) > 2.6]
+    assert len(forward) > 0
+    assert ak.all(forward.charge == 0)
+    assert not np.isin(abs(ak.to_numpy(forward.pid)), [11, 13, 211, 321, 2212]).any()
+    fwd_truth = truth[(abs(truth.eta) > 2.6) & (abs(truth.eta) < 4.9) & (abs(truth.pid) != 12)
+                      & (abs(truth.pid) != 14) & (abs(truth.pid) != 16) & (abs(truth.pid) != 13)]  # fmt: skip
+    assert ak.sum(forward.E) == pytest.approx(ak.sum(fwd_truth.E), rel=0.1)
 
 
 def test_primitives_against_plain_awkward(shared_data):
