@@ -44,18 +44,26 @@ ID_FIELDS = ("file_index", "entry", "jet_index")
 def read_rows(
     path: str | os.PathLike, entry_start: int | None = None, entry_stop: int | None = None
 ) -> ak.Array:
-    """Jet rows of one file written by ``hepml reconstruct``: parquet, or ROOT (tree
-    ``jets``, whose flat ``part_*`` branches are zipped back into the ``part`` record)."""
+    """Jet (or event) rows of one file written by ``hepml reconstruct``: parquet, or ROOT
+    (tree ``jets``, whose flat ``part_*`` / ``objects_*`` branches are zipped back into
+    the ``part`` / ``objects`` records)."""
     path = os.fspath(path)
     if not os.path.exists(path):
         raise InputError(f"{path}: no such file; write it with 'hepml reconstruct ... -o {path}'")
     if path.lower().endswith(".root"):
         with jets_tree(path) as tree:
             arr = tree.arrays(entry_start=entry_start, entry_stop=entry_stop)
-        fields = {n: arr[n] for n in arr.fields if not n.startswith("part_") and n != "npart"}
-        part = {n[5:]: arr[n] for n in arr.fields if n.startswith("part_")}
-        if part:
-            fields["part"] = ak.zip(part)
+        fields: dict = {}
+        nested: dict[str, dict] = {"part": {}, "objects": {}}  # (jets' / events' lists)
+        for n in arr.fields:
+            prefix = n.split("_", 1)[0]
+            if prefix in nested and "_" in n:
+                nested[prefix][n.split("_", 1)[1]] = arr[n]
+            elif n not in ("npart", "nobjects"):
+                fields[n] = arr[n]
+        for name, columns in nested.items():
+            if columns:
+                fields[name] = ak.zip(columns)
         arr = ak.zip(fields, depth_limit=1)
     elif entry_start is None and entry_stop is None:
         arr = ak.from_parquet(path)

@@ -42,7 +42,7 @@ from hepml.graphs.events import graphs_of
 from hepml.graphs.jets import Standardizer, jets_tree, parquet_row_groups, read_rows
 from hepml.graphs.split import SPLITS, split_indices
 
-__all__ = ["StreamingJetGraphs", "shards", "unit_rows", "work_units"]
+__all__ = ["StreamingJetGraphs", "shards", "stats_sample", "unit_rows", "work_units"]
 
 
 def work_units(paths: Sequence[str | os.PathLike], step: int = 8192) -> list[tuple]:
@@ -91,6 +91,41 @@ def _read_unit(unit: tuple) -> ak.Array:
     if kind == "root":
         return read_rows(path, entry_start=a, entry_stop=b)
     return ak.from_parquet(path, row_groups=[a])
+
+
+def stats_sample(
+    paths: Sequence[str | os.PathLike],
+    features: Sequence[str],
+    n: int,
+    split: tuple | None = None,
+    seed: int = 0,
+) -> torch.Tensor:
+    """Node features (unstandardised) of about ``n`` jets (or events) drawn from every
+    file, to fit a :class:`~hepml.graphs.jets.Standardizer` on: the work units in an
+    order drawn from ``seed``, from each a random share of its ``split`` rows (at
+    least ``n / 64`` of them), until ``n`` are in. Files usually hold one class each
+    (``top.parquet``, ``qcd.parquet``): the first ``n`` jets of a pass in file order
+    would be one class only. Reads at most every unit once; the same on every rank."""
+    units = work_units(paths)
+    rng = np.random.default_rng([seed, 3])
+    per_unit = max(-(-n // max(len(units), 1)), -(-n // 64), 1)
+    parts, have = [], 0
+    for i in rng.permutation(len(units)):
+        rows = _read_unit(units[i])
+        if split is not None:
+            which, fractions, split_seed = split
+            sample = np.full(len(rows), units[i][0], np.int64)
+            rows = rows[split_indices(rows, sample, fractions, split_seed)[which]]
+        take = min(per_unit, len(rows), n - have)
+        if take <= 0:
+            continue
+        parts.append(rows[np.sort(rng.choice(len(rows), take, replace=False))])
+        have += take
+        if have >= n:
+            break
+    if not parts:
+        raise InputError(f"{list(map(os.fspath, paths))}: no rows to fit the standardisation on")
+    return graphs_of(ak.concatenate(parts), list(features)).x
 
 
 class StreamingJetGraphs(torch.utils.data.IterableDataset):

@@ -10,7 +10,7 @@ A config file (every key optional except ``data.files``)::
       max_jets: null          # keep at most this many jets per file (first ones)
       streaming: false        # true: stream the files (larger than memory) through a
       shuffle_buffer: 16384   #   shuffle buffer of this many jets, standardisation fitted on
-      stats_jets: 100000      #   the first stats_jets training jets, DataLoader workers
+      stats_jets: 100000      #   stats_jets training jets drawn from all files, DataLoader workers
       workers: 0
       augment: none           # reflect: mirror each training jet in Δη and Δφ with random
                               #   signs, drawn from (seed, epoch) (jet graphs only)
@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import os
 import re
 import types
@@ -230,19 +231,22 @@ def _check(cfg: TrainConfig, source: str) -> None:
     for key in ("epochs", "batch_size"):
         if getattr(cfg, key) < 1:
             raise bad(key, f"must be >= 1, got {getattr(cfg, key)}")
-    if cfg.optimizer.lr <= 0:
-        raise bad("optimizer.lr", f"must be > 0, got {cfg.optimizer.lr}")
+    if not 0 < cfg.optimizer.lr < math.inf:  # (NaN too)
+        raise bad("optimizer.lr", f"must be a finite number > 0, got {cfg.optimizer.lr}")
     for key, value in (("seed", cfg.seed), ("data.split_seed", cfg.data.split_seed),
                        ("optimizer.weight_decay", cfg.optimizer.weight_decay),
                        ("optimizer.momentum", cfg.optimizer.momentum)):  # fmt: skip
-        if value < 0:
-            raise bad(key, f"must be >= 0, got {value}")
+        if not 0 <= value < math.inf:
+            raise bad(key, f"must be a finite number >= 0, got {value}")
     if cfg.schedule.step_size < 1:
         raise bad("schedule.step_size", f"must be >= 1 (epochs), got {cfg.schedule.step_size}")
     if cfg.schedule.gamma <= 0:
         raise bad("schedule.gamma", f"must be > 0, got {cfg.schedule.gamma}")
     if cfg.data.features is not None and not cfg.data.features:
         raise bad("data.features", "is empty: name the inputs, or leave it out for all")
+    if cfg.data.features is not None and len(set(cfg.data.features)) < len(cfg.data.features):
+        twice = sorted({f for f in cfg.data.features if cfg.data.features.count(f) > 1})
+        raise bad("data.features", f"names {twice} more than once")
     split = cfg.data.split
     if len(split) != 3 or min(split) < 0 or split[0] <= 0 or abs(sum(split) - 1) > 1e-6:
         raise bad("data.split", f"must be 3 fractions (train, val, test) summing to 1, got {split}")

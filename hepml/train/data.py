@@ -31,6 +31,7 @@ __all__ = [
     "load_jet_rows",
     "split_indices",
     "split_keys",
+    "training_fingerprints",
 ]
 
 
@@ -46,13 +47,66 @@ def _same_file(a: str, b: str) -> bool:
         return os.path.abspath(a) == os.path.abspath(b)
 
 
-def split_keys(files: Sequence[str | os.PathLike], training: Sequence[str]) -> list[int]:
+def file_fingerprint(path: str | os.PathLike) -> str | None:
+    """What identifies a ``hepml reconstruct`` output wherever it lies (moved, copied,
+    on another machine): a hash of its provenance (the command that made it, with its
+    inputs and seed) and its size in bytes; None for a file without provenance."""
+    import hashlib
+    import json
+
+    from hepml.reco.pipeline import read_provenance
+
+    try:
+        meta = read_provenance(path)
+        size = os.path.getsize(path)
+    except Exception:  # (unreadable here: it is matched by path only)
+        return None
+    if meta is None:
+        return None
+    text = json.dumps(meta, sort_keys=True, default=str) + f"|{size}"
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
+def training_fingerprints(files: Sequence[str | os.PathLike]) -> list[str | None]:
+    """:func:`file_fingerprint` of each training file, stored in the checkpoint."""
+    return [file_fingerprint(f) for f in files]
+
+
+def split_keys(
+    files: Sequence[str | os.PathLike],
+    training: Sequence[str],
+    fingerprints: Sequence[str | None] | None = None,
+    split: str = "test",
+) -> list[int]:
     """The split key of each of ``files``: its position among the ``training`` files
-    when it is one of them (so its rows fall in the splits they had in training, in
-    whatever order the files are given), else a position after them."""
+    when it is one of them (the same file, or one with the same
+    :func:`file_fingerprint`: a moved or copied training file), so that its rows fall
+    in the splits they had in training, in whatever order the files are given; else a
+    position after them. Where a training file has no fingerprint (no provenance, or a
+    checkpoint from before hepml recorded them), a file named like it while it is not
+    at its place is refused (unless ``split`` is ``"all"``): its training rows would
+    be taken for test rows."""
     keys, extra = [], len(training)
+    prints = list(fingerprints or [None] * len(training))
     for f in files:
         k = next((i for i, t in enumerate(training) if _same_file(os.fspath(f), t)), None)
+        mine = file_fingerprint(f) if k is None and any(prints) else None
+        if mine is not None:
+            k = next((i for i, t in enumerate(prints) if t == mine), None)
+        if k is None and split != "all":
+            name = os.path.basename(os.fspath(f))
+            unsure = [
+                t
+                for t, fp in zip(training, prints)
+                if fp is None and os.path.basename(t) == name and not os.path.exists(t)
+            ]
+            if unsure:
+                raise InputError(
+                    f"{f}: named like the training file {unsure[0]}, which is not there, and "
+                    "the checkpoint cannot tell whether this is it, moved (its rows would then "
+                    "be split as new files are, putting training jets in the test split); put "
+                    "the file back at that path, or evaluate with --split all"
+                )
         if k is None:
             k, extra = extra, extra + 1
         keys.append(k)

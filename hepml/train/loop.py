@@ -43,7 +43,7 @@ from hepml.errors import ConfigError, InputError
 from hepml.io.write import check_folder
 from hepml.train.checkpoint import load_checkpoint, remove_stale_temporaries, save_checkpoint
 from hepml.train.config import BDT_MODELS, TrainConfig
-from hepml.train.data import absolute_paths
+from hepml.train.data import absolute_paths, training_fingerprints
 from hepml.train.metrics import binary_metrics
 
 __all__ = [
@@ -307,6 +307,8 @@ class Trainer:
         # (absolute: the checkpoint's files stay valid from any working directory)
         config.data.files = absolute_paths(config.data.files)
         self.config = config
+        #: what identifies each training file moved or copied (see split_keys)
+        self.fingerprints = training_fingerprints(config.data.files)
         self.on_epoch = on_epoch or (lambda row: None)
         self.progress = progress or _no_progress
         self.log = log or (lambda msg: None)
@@ -323,7 +325,8 @@ class Trainer:
     # ---- data -------------------------------------------------------------------------
     def prepare_data(self) -> None:
         """Read the jets, split them, fit the standardisation on the training split
-        (streaming: read only labels and ids, fit on the first ``data.stats_jets``)."""
+        (streaming: read only labels and ids, fit on ``data.stats_jets`` training jets
+        drawn from every file, see :func:`hepml.graphs.stream.stats_sample`)."""
         from hepml.graphs.jets import Standardizer
         from hepml.train.data import graphs_of, load_jet_rows, split_indices
 
@@ -341,7 +344,8 @@ class Trainer:
         self.split = split_indices(rows, sample, cfg.data.split, cfg.data.split_seed)
         self.split_sizes = {k: len(v) for k, v in self.split.items()}
         train_labels = self.data.y[torch.from_numpy(self.split["train"])]
-        self._check_labels(train_labels, int(self.data.y.max()), len(rows))
+        val_labels = self.data.y[torch.from_numpy(self.split["val"])]
+        self._check_labels(train_labels, int(self.data.y.max()), len(rows), val_labels)
         self.standardizer = Standardizer.fit(self.data.x[self.data.node_mask(self.split["train"])])
         self._data_ready = True
 
@@ -355,7 +359,13 @@ class Trainer:
                     "use jet rows with those features or data.augment: none"
                 )
 
-    def _check_labels(self, train_labels: torch.Tensor, max_label: int, n_rows: int) -> None:
+    def _check_labels(
+        self,
+        train_labels: torch.Tensor,
+        max_label: int,
+        n_rows: int,
+        val_labels: torch.Tensor | None = None,
+    ) -> None:
         cfg = self.config
         for name in ("train", "val"):
             if self.split_sizes[name] == 0:
@@ -369,6 +379,17 @@ class Trainer:
                 f"the training split of {cfg.data.files} has only label "
                 f"{int(train_labels[0])}; give files of both classes (e.g. top and QCD jets)"
             )
+        monitor = cfg.early_stopping.monitor
+        if monitor != "val_loss" and val_labels is not None:
+            have = sorted(int(v) for v in torch.unique(val_labels))
+            if self.n_classes != 2 or len(have) < 2:
+                why = (f"{self.n_classes} classes" if self.n_classes != 2
+                       else f"a validation split of label {have[0]} only")  # fmt: skip
+                raise ConfigError(
+                    f"early_stopping.monitor {monitor} is a two-class metric, never computed "
+                    f"with {why} ({cfg.data.files}): every epoch would count as no gain; "
+                    "monitor val_loss, or give more data or another data.split"
+                )
         counts = torch.bincount(train_labels, minlength=self.n_classes).float()
         self.class_weights = (
             (counts.sum() / (self.n_classes * counts.clamp_min(1))).to(self.device)
@@ -379,6 +400,7 @@ class Trainer:
     def _prepare_stream(self) -> None:
         from hepml.graphs import EVENT_NODE_FEATURES
         from hepml.graphs.jets import Standardizer, read_columns, row_kind
+        from hepml.graphs.stream import stats_sample
         from hepml.reco import FEATURE_NAMES
         from hepml.train.data import split_indices
 
@@ -390,7 +412,7 @@ class Trainer:
         self.features = list(cfg.data.features or default)
         self._check_augment()  # (before any jet is read)
         self._check_shards()
-        labels, n_rows = [], 0
+        labels, val, n_rows = [], [], 0
         self.split_sizes = dict.fromkeys(("train", "val", "test"), 0)
         for i, path in enumerate(cfg.data.files):  # labels and ids only
             rows = read_columns(path, ["label", "file_index", "entry"])
@@ -399,17 +421,14 @@ class Trainer:
             for name, v in idx.items():
                 self.split_sizes[name] += len(v)
             labels.append(torch.from_numpy(np.asarray(rows.label[idx["train"]], dtype=np.int64)))
+            val.append(torch.from_numpy(np.asarray(rows.label[idx["val"]], dtype=np.int64)))
             n_rows += len(rows)
         train_labels = torch.cat(labels)
-        self._check_labels(train_labels, int(train_labels.max()), n_rows)
+        self._check_labels(train_labels, int(train_labels.max()), n_rows, torch.cat(val))
         self.standardizer = None
-        xs, n = [], 0
-        for batch in self.batches("train"):
-            xs.append(batch.x)
-            n += batch.num_graphs
-            if n >= cfg.data.stats_jets:
-                break
-        self.standardizer = Standardizer.fit(torch.cat(xs))
+        split = ("train", cfg.data.split, cfg.data.split_seed)
+        x = stats_sample(cfg.data.files, self.features, cfg.data.stats_jets, split, cfg.seed)
+        self.standardizer = Standardizer.fit(x)
         self._data_ready = True
 
     def _check_shards(self) -> None:
@@ -564,7 +583,12 @@ class Trainer:
             "features": self.features,
             "standardizer": self.standardizer.state_dict(),
             "history": self.history,
-            "early_stopping": {"best": self.best_value, "bad_epochs": self.bad_epochs},
+            "early_stopping": {
+                "best": self.best_value,
+                "bad_epochs": self.bad_epochs,
+                "monitor": self.config.early_stopping.monitor,
+            },
+            "data_fingerprints": self.fingerprints,
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -580,6 +604,9 @@ class Trainer:
         self.history = list(state["history"])
         self.best_value = state["early_stopping"]["best"]
         self.bad_epochs = int(state["early_stopping"]["bad_epochs"])
+        monitor = self.config.early_stopping.monitor
+        if state["early_stopping"].get("monitor") != monitor:  # (changed on resume)
+            self._best_from_history(monitor)
 
     def _check_resumable(
         self, state: dict[str, Any], path: str, new_run: str = "use a new output"
@@ -655,6 +682,19 @@ class Trainer:
         else:
             row["val_accuracy"] = float(np.mean(val["scores"].argmax(1) == val["y"]))
         return row
+
+    def _best_from_history(self, monitor: str) -> None:
+        """Best value and epochs without gain of ``monitor`` over the history so far (a
+        run resumed with another monitor compared it with the old one's best)."""
+        values = [(r["epoch"], r[monitor]) for r in self.history if r.get(monitor) is not None]
+        if not values:
+            self.best_value, self.bad_epochs = None, 0
+            return
+        pick = min if monitor == "val_loss" else max
+        epoch, self.best_value = pick(values, key=lambda ev: ev[1])
+        self.best_value = float(self.best_value)
+        self.bad_epochs = self.epoch - int(epoch)
+        self.log(f"early stopping now on {monitor}: best {self.best_value:.4g} at epoch {epoch}")
 
     def _improved(self, row: dict) -> bool:
         key = self.config.early_stopping.monitor

@@ -152,7 +152,11 @@ def evaluate_checkpoint(
     files = list(files) if given else trained_on
     if add:
         _check_independent(add, [*files, *trained_on])
-    keys = split_keys(files, trained_on) if given else list(range(len(files)))
+    keys = (
+        split_keys(files, trained_on, ckpt.get("data_fingerprints"), split)
+        if given
+        else list(range(len(files)))
+    )
     if given:  # (every jet of them; each file keeps its training split, in any order)
         rows, sample = load_jet_rows(files, None, keys)
     else:

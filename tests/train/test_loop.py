@@ -286,6 +286,8 @@ def test_precise_batchnorm_is_the_plain_average_and_draws_no_random_numbers():
 
 def test_event_level_rows_train_the_event_gnn_and_the_event_bdt(samples, jet_rows, tmp_path):
     """ttbar events vs QCD events, from their reconstructed objects only."""
+    import awkward as ak
+
     from hepml.graphs import EVENT_NODE_FEATURES, EventGraphs, load_rows
     from hepml.reco.pipeline import EVENT_FEATURES, ReconstructConfig, reconstruct
     from hepml.train import load_config
@@ -296,6 +298,14 @@ def test_event_level_rows_train_the_event_gnn_and_the_event_bdt(samples, jet_row
         assert s.events_in == s.events_with_jets  # every event becomes a row
     rows = load_rows(tmp_path / "ttbar.parquet", tmp_path / "qcd.parquet")
     assert set(EVENT_FEATURES) <= set(rows.fields)
+    # the same rows written to ROOT read back alike (the objects were left flat)
+    reconstruct([samples["qcd"]], tmp_path / "qcd_events.root", cfg)
+    from_root = load_rows(tmp_path / "qcd_events.root")
+    from_parquet = load_rows(tmp_path / "qcd.parquet")
+    assert from_root.fields == from_parquet.fields
+    flat = [ak.to_numpy(ak.flatten(r.objects.pt)) for r in (from_root, from_parquet)]
+    np.testing.assert_allclose(*flat, rtol=1e-6)
+    assert ak.to_list(ak.num(from_root.objects)) == ak.to_list(ak.num(from_parquet.objects))
     assert set(np.unique(ak_to_np(rows.label))) == {0, 1}
     graphs = EventGraphs(rows)
     assert graphs.x.shape[1] == len(EVENT_NODE_FEATURES)
@@ -391,6 +401,47 @@ def test_evaluation_keeps_each_training_file_in_its_split(small_config, jet_rows
         os.chdir(here)
 
 
+def test_moved_training_files_keep_their_split(small_config, jet_rows, tmp_path):
+    """Training files moved (or copied to another machine) are recognised by their
+    fingerprint (provenance and size), so --data on them evaluates the same test jets;
+    a file named like a missing training file that cannot be told apart is refused
+    (its training jets would have been scored as test jets), except with --split all."""
+    import shutil
+
+    import awkward as ak
+
+    old = tmp_path / "old"
+    old.mkdir()
+    files = [old / "top.parquet", old / "qcd.parquet"]
+    shutil.copy(jet_rows["top"], files[0])
+    shutil.copy(jet_rows["qcd"], files[1])
+    cfg = small_config(model="substructure-bdt", data={"files": [str(f) for f in files]})
+    fit(cfg)
+    ckpt = load_checkpoint(cfg.output)
+    assert all(ckpt["data_fingerprints"])
+    before = evaluate_checkpoint(ckpt, split="test")
+    new = tmp_path / "new"
+    shutil.move(old, new)
+    moved = [str(new / "qcd.parquet"), str(new / "top.parquet")]
+    after = evaluate_checkpoint(ckpt, files=moved, split="test")
+    np.testing.assert_array_equal(np.sort(after.score), np.sort(before.score))
+    # a checkpoint without fingerprints (or files without provenance): refused
+    old_style = {**ckpt, "data_fingerprints": None}
+    with pytest.raises(
+        InputError, match=r"top\.parquet: named like the training file .*--split all"
+    ):
+        evaluate_checkpoint(old_style, files=[moved[1]], split="test")
+    assert len(evaluate_checkpoint(old_style, files=[moved[1]], split="all").y) > 0
+    # another sample of the same name, with its own provenance: a new file, evaluated
+    rows = load_rows(moved[1])
+    other = tmp_path / "elsewhere" / "top.parquet"
+    other.parent.mkdir()
+    meta = {**rows.attrs["hepml"], "config": {**rows.attrs["hepml"]["config"], "seed": 999}}
+    ak.to_parquet(ak.Array(rows, attrs={"hepml": meta}), other)
+    n_test = len(evaluate_checkpoint(ckpt, files=[str(other)], split="test").y)
+    assert 0 < n_test < len(rows)
+
+
 def test_bdt_refuses_an_existing_run_and_resume(small_config):
     cfg = small_config(model="substructure-bdt")
     fit(cfg)
@@ -398,6 +449,32 @@ def test_bdt_refuses_an_existing_run_and_resume(small_config):
         fit(cfg)
     with pytest.raises(ConfigError, match="nothing to resume"):
         fit(cfg, resume=True)
+
+
+def test_resume_with_another_monitor_compares_like_with_like(small_config):
+    """A run resumed with another early_stopping.monitor takes that metric's best from
+    the history so far (it compared a val_loss with the old val_auc's best)."""
+
+    class Stop(Exception):
+        pass
+
+    def stop(row):
+        if row["epoch"] == 2:
+            raise Stop
+
+    first = small_config(model="pfn", epochs=4, early_stopping={"monitor": "val_auc"})
+    with pytest.raises(Stop):
+        Trainer(first, on_epoch=stop).fit()
+    logged = []
+    again = Trainer(small_config(model="pfn", epochs=4, early_stopping={"monitor": "val_loss"}),
+                    log=logged.append)  # fmt: skip
+    history = again.fit(resume=True)
+    assert any("early stopping now on val_loss" in m for m in logged)
+    best = min(r["val_loss"] for r in history[:2])
+    for row in history[2:]:  # each later epoch is best exactly when its val_loss is lowest yet
+        assert row["best"] == (row["val_loss"] < best)
+        best = min(best, row["val_loss"])
+    assert again.best_value == pytest.approx(min(r["val_loss"] for r in history))
 
 
 def test_resume_with_other_epochs_is_refused_for_laid_out_schedules(small_config, tmp_path):
@@ -426,6 +503,64 @@ def test_unlabelled_rows_are_refused_with_the_file(small_config, jet_rows, tmp_p
                                               "streaming": streaming})  # fmt: skip
         with pytest.raises(InputError, match=r"bare\.parquet: .* rows have no label"):
             fit(cfg)
+
+
+def test_streaming_standardisation_draws_from_every_file(small_config, jet_rows, tmp_path):
+    """With fewer data.stats_jets than the first file holds, the streaming
+    standardisation still sees every file (files are usually one class each): it took
+    the first jets of a pass in file order, i.e. the first file's only."""
+    import awkward as ak
+
+    from hepml.graphs.stream import stats_sample
+
+    rows = load_rows(jet_rows["qcd"])
+    marked = tmp_path / "marked.parquet"  # (the second file's jets told apart by log_pt)
+    part = ak.with_field(rows.part, rows.part.log_pt + 100.0, "log_pt")
+    ak.to_parquet(ak.with_field(rows, part, "part"), marked)
+    files = [str(jet_rows["top"]), str(marked)]
+    n_top = len(load_rows(jet_rows["top"]))
+    for n in (n_top // 3, 2 * n_top):
+        x = stats_sample(files, ["log_pt", "deta"], n, seed=1)
+        second = (x[:, 0] > 50).float().mean()
+        assert 0.1 < second < 0.9
+    again = stats_sample(files, ["log_pt", "deta"], n_top // 3, seed=1)
+    torch.testing.assert_close(again, stats_sample(files, ["log_pt", "deta"], n_top // 3, seed=1))
+    # the trainer fits on it: its mean lies between the two files' means
+    cfg = small_config(model="pfn", data={"files": files, "streaming": True,
+                                          "stats_jets": n_top // 3})  # fmt: skip
+    trainer = Trainer(cfg)
+    trainer.prepare_data()
+    column = trainer.features.index("log_pt")
+    assert 10 < float(trainer.standardizer.mean[column]) < 90
+
+
+def test_a_two_class_monitor_needs_both_classes_in_validation(small_config, jet_rows, tmp_path):
+    """early_stopping.monitor val_auc (or val_rej30) with a validation split of one class
+    was never computed: every epoch counted as no gain, best.pt stayed at epoch 1 and
+    patience stopped the run "without improvement". Refused before training."""
+    import awkward as ak
+
+    files = [str(tmp_path / "top.parquet"), str(tmp_path / "qcd.parquet")]
+    ak.to_parquet(load_rows(jet_rows["top"])[:20], files[0])
+    ak.to_parquet(load_rows(jet_rows["qcd"])[:3], files[1])
+    rows, sample = load_jet_rows(files)
+    y = ak.to_numpy(rows.label)
+    seed = next(
+        s
+        for s in range(200)
+        if len(set(y[split_indices(rows, sample, (0.6, 0.2, 0.2), s)["val"]])) == 1
+        and len(set(y[split_indices(rows, sample, (0.6, 0.2, 0.2), s)["train"]])) == 2
+    )
+    for streaming in (False, True):
+        for monitor in ("val_auc", "val_rej30"):
+            cfg = small_config(model="pfn", data={"files": files, "split_seed": seed,
+                                                  "streaming": streaming},
+                               early_stopping={"monitor": monitor, "patience": 2})  # fmt: skip
+            with pytest.raises(ConfigError, match=f"monitor {monitor} is a two-class metric"):
+                fit(cfg)
+    cfg = small_config(model="pfn", epochs=1, data={"files": files, "split_seed": seed},
+                       early_stopping={"monitor": "val_loss"})  # fmt: skip
+    assert len(fit(cfg)) == 1  # (val_loss is there with any labels)
 
 
 def test_streaming_with_loader_workers_keeps_to_the_schedule(small_config, tmp_path):
