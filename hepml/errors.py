@@ -7,7 +7,7 @@ that line without a traceback and exits with a non-zero status.
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "HepmlError", "InputError", "MissingExtraError"]
+__all__ = ["ConfigError", "HepmlError", "InputError", "MissingExtraError", "Terminated"]
 
 
 class HepmlError(Exception):
@@ -22,6 +22,12 @@ class InputError(HepmlError, ValueError):
 
 class ConfigError(HepmlError, ValueError):
     """A configuration file or option is invalid."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, a batch system's time limit, a pod stopped) turned into an
+    exception by the command line, so that cleanup runs as for Ctrl-C: temporary files
+    removed, worker processes stopped."""
 
 
 class MissingExtraError(HepmlError, ImportError):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from importlib import import_module
 
 from hepml._version import __version__
 from hepml.cli.ui import UI
-from hepml.errors import HepmlError, MissingExtraError
+from hepml.errors import HepmlError, MissingExtraError, Terminated
 
 __all__ = ["build_parser", "main"]
 
@@ -73,14 +75,15 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     ui = UI(quiet=args.quiet)
+    previous = _on_sigterm()
     try:
         return int(args.run(args, ui) or 0)
     except HepmlError as err:
         ui.error(str(err))
         return err.exit_code
-    except KeyboardInterrupt:
-        ui.error("interrupted")
-        return 130
+    except KeyboardInterrupt as err:  # (Ctrl-C, or SIGTERM: Terminated)
+        ui.error("terminated" if isinstance(err, Terminated) else "interrupted")
+        return 143 if isinstance(err, Terminated) else 130
     except BrokenPipeError:
         return 0
     except ModuleNotFoundError as err:  # (a package of an extra that is not installed)
@@ -95,6 +98,23 @@ def main(argv: list[str] | None = None) -> int:
         where = f"{err.filename}: " if err.filename else ""
         ui.error(f"{where}{err.strerror or err}")
         return HepmlError.exit_code
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _on_sigterm():
+    """SIGTERM raises :class:`~hepml.errors.Terminated` in the main thread while a command
+    runs (its ``finally`` blocks then clean up, as for Ctrl-C); returns the handler
+    to put back, or None where none can be set (not the main thread)."""
+
+    def terminated(signum, frame):
+        raise Terminated()
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    previous = signal.signal(signal.SIGTERM, terminated)
+    return signal.SIG_DFL if previous is None else previous
 
 
 if __name__ == "__main__":

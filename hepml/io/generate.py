@@ -27,13 +27,19 @@ cross-section stays the unbiased total, so a rate is still
 power and reference are recorded in runinfo. For pT-hat bins (several samples
 with disjoint ``[pthat_min, pthat_max)``) see :func:`hepml.io.runinfo.event_weights_pb`.
 
-Example::
+Example (``jobs > 1`` starts processes the ``spawn`` way, which import the calling
+script again: in a script, keep the calls under ``if __name__ == "__main__":``; a
+notebook needs nothing)::
 
     from hepml.io.generate import GenerateConfig, generate
-    result = generate(GenerateConfig(process="ttbar", events=1000, seed=1, jobs=2), "ttbar.root")
-    print(result.cross_section_pb, result.events_per_second)
-    # QCD from 200 GeV to beyond 1 TeV in one sample, weights (200 / pT-hat)^4
-    generate(GenerateConfig(process="qcd", events=5000, pthat_min=200, pthat_bias=4), "qcd.root")
+
+    if __name__ == "__main__":
+        result = generate(GenerateConfig(process="ttbar", events=1000, seed=1, jobs=2),
+                          "ttbar.root")
+        print(result.cross_section_pb, result.events_per_second)
+        # QCD from 200 GeV to beyond 1 TeV in one sample, weights (200 / pT-hat)^4
+        generate(GenerateConfig(process="qcd", events=5000, pthat_min=200, pthat_bias=4),
+                 "qcd.root")
 """
 
 from __future__ import annotations
@@ -502,11 +508,24 @@ def _rows_to_columns(rows: list[dict]) -> dict:
     return cols
 
 
+class _ParentGone(Exception):
+    """A generator job's parent process is gone: the job stops."""
+
+
 def _job_entry(cfg_dict: dict, job: int, n: int, event0: int, out: str, queue) -> None:
     """Worker process body: report progress and the result (or the error) on ``queue``."""
+    parent = os.getppid()
+
+    def report(k: int) -> None:
+        if os.getppid() != parent:  # the parent died (SIGKILL): stop, leave nothing behind
+            raise _ParentGone()
+        queue.put(("n", k))
+
     try:
-        row = _job(GenerateConfig(**cfg_dict), job, n, event0, out, lambda k: queue.put(("n", k)))
+        row = _job(GenerateConfig(**cfg_dict), job, n, event0, out, report)
         queue.put(("done", job, row))
+    except _ParentGone:  # (its temporary file is gone; nobody reads the queue any more)
+        queue.cancel_join_thread()
     except BaseException as err:  # the parent re-raises it with context
         queue.put(("error", job, f"{type(err).__name__}: {err}", isinstance(err, HepmlError)))
 
@@ -602,7 +621,9 @@ def _run_jobs(cfg, sizes, starts, parts, report) -> list[dict]:
                 if dead and queue.empty():
                     raise HepmlError(
                         f"generator job(s) {dead} died without a result (exit codes "
-                        f"{[procs[j].exitcode for j in dead]}); rerun with --jobs 1 to see why"
+                        f"{[procs[j].exitcode for j in dead]}); rerun with --jobs 1 to see why "
+                        "(from a script: are the calls under if __name__ == '__main__':? "
+                        "--jobs starts processes that import the script again)"
                     ) from None
                 continue
             if msg[0] == "n":

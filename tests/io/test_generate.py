@@ -141,6 +141,62 @@ def test_a_failed_run_keeps_an_earlier_runs_files(tmp_path, monkeypatch):
     assert not list(tmp_path.glob(".x*"))  # (the merge's hidden job files are gone)
 
 
+def _generator_workers(parent: int | None = None) -> list[int]:
+    """Processes of hepml generate's jobs (multiprocessing spawn children), optionally
+    of one parent."""
+    import psutil
+
+    out = []
+    for proc in psutil.process_iter(["pid", "ppid", "cmdline"]):
+        cmd = " ".join(proc.info["cmdline"] or [])
+        if "multiprocessing.spawn" in cmd and (parent is None or proc.info["ppid"] == parent):
+            out.append(proc.info["pid"])
+    return out
+
+
+@pytest.mark.parametrize("how", ["sigterm", "sigkill"])
+def test_a_killed_run_leaves_no_files_and_no_workers(tmp_path, how):
+    """``kill`` (SIGTERM: a batch system's time limit) stops hepml generate --jobs 2 as
+    Ctrl-C does: exit 143, the jobs stopped, no temporary file left; a parent killed
+    outright (SIGKILL) leaves jobs that notice and stop, removing their files."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    cmd = [sys.executable, "-c", "import sys; from hepml.cli.main import main; sys.exit(main())",
+           "generate", "--process", "qcd", "--pthat-min", "200", "-n", "100000", "-j", "2",
+           "-o", str(tmp_path / "out.root")]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while not list(tmp_path.glob(".*part")) and time.monotonic() < deadline:
+            time.sleep(0.2)  # (until the jobs write: Pythia has started)
+        assert list(tmp_path.glob(".*part")), "the jobs never started writing"
+        workers = _generator_workers(proc.pid)
+        assert len(workers) == 2
+        proc.send_signal(signal.SIGTERM if how == "sigterm" else signal.SIGKILL)
+        out, _ = proc.communicate(timeout=60)
+        if how == "sigterm":
+            assert proc.returncode == 143
+            assert b"error: terminated" in out
+        deadline = time.monotonic() + 60
+        while any(psutil.pid_exists(w) and psutil.Process(w).status() != "zombie"
+                  for w in workers) and time.monotonic() < deadline:  # fmt: skip
+            time.sleep(0.2)
+        assert not [w for w in workers if psutil.pid_exists(w)
+                    and psutil.Process(w).status() != "zombie"]  # fmt: skip
+        assert not list(tmp_path.iterdir())
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for w in _generator_workers(proc.pid):
+            os.kill(w, signal.SIGKILL)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
