@@ -49,6 +49,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _needs import need
 
 
 def generate(process: str, n_events: int, seed: int) -> tuple[np.ndarray, ...]:
@@ -164,7 +165,7 @@ def fastjet_cxx(px, py, pz, e, offsets, cases, repeat) -> dict[tuple, tuple[floa
     (R, ptmin) in ``cases``; or why it could not be run."""
     import shutil
 
-    import fastjet
+    fastjet = need("fastjet", "dev", "the FastJet reference of this benchmark")
 
     root = Path(fastjet.__file__).parent
     libdir = next(
@@ -210,9 +211,9 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
 
     import awkward as ak
-    import fastjet
     import numba
 
+    fastjet = need("fastjet", "dev", "the FastJet reference of this benchmark")
     px, py, pz, e, offsets = load_events(args.events, args.seed, args.cache)
     n_ev = len(offsets) - 1
     n_mean = offsets[-1] / n_ev

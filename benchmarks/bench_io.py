@@ -1,7 +1,7 @@
 """I/O benchmark: hepml's reader against a plain ``uproot.iterate``, generation speed,
 and peak memory while streaming files much larger than one chunk.
 
-Run: ``.venv/bin/python benchmarks/bench_io.py [--events 1000] [--repeat 3]``
+Run: ``.venv/bin/python benchmarks/bench_io.py [--events 1000] [--repeat 7]``
 
 It prints a markdown table (paste into benchmarks/RESULTS.md):
 

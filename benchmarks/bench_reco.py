@@ -22,15 +22,17 @@ import time
 from pathlib import Path
 
 import awkward as ak
-import fastjet
 import numba
 import numpy as np
 import uproot
 import vector
+from _needs import need
 
 from hepml.io import open_events
 from hepml.io.generate import GenerateConfig, generate
 from hepml.reco import cluster, jet_particle_features, knn_edges
+
+fastjet = need("fastjet", "dev", "the hand-written FastJet pipeline of this benchmark")
 
 vector.register_awkward()
 R, PTMIN, K = 0.8, 300.0, 16

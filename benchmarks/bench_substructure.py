@@ -32,6 +32,7 @@ import platform
 import time
 
 import numpy as np
+from _needs import need
 
 
 def generate(process: str, n_events: int, seed: int):
@@ -60,8 +61,9 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
 
     import awkward as ak
-    import fastjet
     import numba
+
+    fastjet = need("fastjet", "dev", "the FastJet reference of this benchmark")
 
     from hepml.kernels.substructure import (
         MAX_ALLOWABLE_R,

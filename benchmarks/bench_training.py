@@ -11,7 +11,8 @@ coordinates of the same jets, the ParticleNet-Lite configuration (k = 7, EdgeCon
 * **weaver** — ``weaver.nn.model.ParticleNet.ParticleNet`` (weaver-core 0.5.3) on
   ``(B, F, N)`` tensors padded to weaver's usual fixed length for top tagging
   (``--length``, default 100, softest particles dropped beyond it; weaver's own
-  trimmer then cuts each training batch to its longest jet).
+  ``ParticleNet`` takes the padded inputs as they are: no trimming to a batch's
+  longest jet).
 
 Printed: training and inference jets/s and their ratio, test AUC and 1/ε_B at
 ε_S = 0.3 for both after the same epochs (AUC error from the Hanley–McNeil

@@ -44,6 +44,7 @@ import awkward as ak
 import numba
 import numpy as np
 import torch
+from _needs import need
 
 from hepml.io import read_events
 from hepml.trigger.expr import compile_expression
@@ -142,7 +143,7 @@ def percentiles(fns: list, calls: int) -> list[tuple[float, float]]:
 def bench_ml(model: str | None, particles: int, calls: int) -> list[tuple]:
     import tempfile
 
-    import onnxruntime as ort
+    ort = need("onnxruntime", "onnx", "the plain ONNX Runtime reference of this benchmark")
 
     from hepml.train.checkpoint import load_checkpoint
     from hepml.train.export import export_checkpoint
