@@ -15,10 +15,21 @@ from __future__ import annotations
 import awkward as ak
 import numpy as np
 
+from hepml.errors import ConfigError
 from hepml.kernels import substructure as K
 from hepml.reco._buffers import flat, offsets_of
 
 __all__ = ["soft_drop", "substructure"]
+
+
+def _check(name: str, value: float, low: float, high: float = np.inf, open_low=True) -> float:
+    v = float(value)
+    ok = (low < v if open_low else low <= v) and v < high  # (NaN fails)
+    if not ok:
+        bound = f"> {low:g}" if open_low else f">= {low:g}"
+        upper = f" and < {high:g}" if np.isfinite(high) else ""
+        raise ConfigError(f"{name} must be {bound}{upper}, got {value!r}")
+    return v
 
 
 def _buffers(constituents: ak.Array):
@@ -29,12 +40,14 @@ def _buffers(constituents: ak.Array):
 def substructure(constituents: ak.Array, radius: float = 0.8, beta: float = 1.0) -> ak.Array:
     """τ1, τ2, τ3 (normalised, exclusive-kt axes; arXiv:1011.2268), τ21, τ32,
     jet mass and number of constituents, one record per jet."""
+    radius = _check("radius", radius, 0.0, K.MAX_ALLOWABLE_R)
+    beta = _check("beta", beta, 0.0)
     (px, py, pz, e), offsets = _buffers(constituents)
-    tau = K.nsubjettiness_batch(px, py, pz, e, offsets, float(radius), float(beta), True)
+    tau = K.nsubjettiness_batch(px, py, pz, e, offsets, radius, beta, True)
     mass = K.jet_mass_batch(px, py, pz, e, offsets)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        tau21 = np.where(tau[:, 0] > 0, tau[:, 1] / tau[:, 0], 0.0)
-        tau32 = np.where(tau[:, 1] > 0, tau[:, 2] / tau[:, 1], 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):  # (0 for τ = 0; NaN stays NaN)
+        tau21 = np.where(tau[:, 0] > 0, tau[:, 1] / tau[:, 0], tau[:, 0] * 0.0)
+        tau32 = np.where(tau[:, 1] > 0, tau[:, 2] / tau[:, 1], tau[:, 1] * 0.0)
     return ak.zip(
         {
             "tau": tau,
@@ -52,10 +65,11 @@ def soft_drop(
 ) -> ak.Array:
     """Soft-drop grooming (arXiv:1402.2657; C/A declustering) of every jet:
     groomed four-momentum (px, py, pz, E), ``mass`` and ``n_constituents``."""
+    z_cut = _check("z_cut", z_cut, 0.0, 1.0, open_low=False)
+    beta = _check("beta", beta, 0.0, open_low=False)
+    radius = _check("radius", radius, 0.0, K.MAX_ALLOWABLE_R)
     (px, py, pz, e), offsets = _buffers(constituents)
-    groomed, msd, n = K.soft_drop_batch(
-        px, py, pz, e, offsets, float(z_cut), float(beta), float(radius)
-    )
+    groomed, msd, n = K.soft_drop_batch(px, py, pz, e, offsets, z_cut, beta, radius)
     return ak.zip(
         {
             "px": groomed[:, 0],

@@ -252,3 +252,24 @@ def test_missing_values_are_refused_and_nullable_columns_without_any_pass(ttbar)
         smear(particles, seed=-1)
     with pytest.raises(ConfigError, match="6 events need 6 entries"):
         smear(particles, entries=np.arange(5))
+
+
+def test_substructure_parameters_are_checked(ttbar):
+    """A radius, z_cut or beta the definitions do not allow is one line, not τ = 0 or a
+    groomed mass of nothing; a one-particle jet has τ21 = τ32 = 0."""
+    from hepml.errors import ConfigError
+
+    jets = cluster(ttbar.particles[:3], pt_min=100.0)
+    members = ak.flatten(constituent_particles(ttbar.particles[:3], jets), axis=1)
+    for kwargs, what in (({"radius": 0.0}, "radius"), ({"radius": -1}, "radius"),
+                         ({"beta": 0.0}, "beta"), ({"radius": float("nan")}, "radius")):  # fmt: skip
+        with pytest.raises(ConfigError, match=f"{what} must be"):
+            substructure(members, **kwargs)
+    for kwargs, what in (({"z_cut": -0.1}, "z_cut"), ({"z_cut": 1.0}, "z_cut"),
+                         ({"beta": -1.0}, "beta"), ({"radius": 0}, "radius")):  # fmt: skip
+        with pytest.raises(ConfigError, match=f"{what} must be"):
+            soft_drop(members, **kwargs)
+    assert len(soft_drop(members, z_cut=0.0, beta=0.0)) == len(members)
+    one = substructure(members[:, :1])
+    assert ak.all(one.tau21 == 0)
+    assert ak.all(one.tau32 == 0)
