@@ -25,8 +25,8 @@ Each particle is treated by the sub-detector that would measure it:
 * neutrinos, muons without a track (a muon leaves little in the calorimeters) and
   everything outside the calorimeters are dropped.
 
-Randomness is deterministic: event ``i`` draws from a generator seeded with
-``seed`` and ``first + i``, so results do not depend on the number of threads,
+Randomness is deterministic: event ``i`` draws from a generator seeded with a hash
+of ``seed`` and ``first + i`` (:func:`event_seed`), so results do not depend on the number of threads,
 and (with ``first`` the entry of the first event) not on how a file is cut
 into chunks either.
 
@@ -48,7 +48,7 @@ from .checks import check_offsets
 from .fourvec import eta as _eta
 from .fourvec import phi_std, pt
 
-__all__ = ["DEFAULT_PARAMS", "PARAM_NAMES", "smear_kernel"]
+__all__ = ["DEFAULT_PARAMS", "PARAM_NAMES", "event_seed", "smear_kernel"]
 
 #: Order of the entries of the ``params`` array.
 PARAM_NAMES = (
@@ -76,6 +76,19 @@ DEFAULT_PARAMS = np.array(
 @numba.njit(cache=True)
 def _cell_centre(x: float, size: float) -> float:
     return (math.floor(x / size) + 0.5) * size
+
+
+@numba.njit(cache=True)
+def event_seed(seed: int, number: int) -> int:
+    """The generator seed of event ``number`` under ``seed`` (both ≥ 0): SplitMix64's
+    mixing of ``seed * φ·2**64 + number``, reduced below 2**32 - 1. Neighbouring
+    seeds or entries give unrelated streams (``seed * 1000003 + number`` gave seed 1,
+    entry 0 the stream of seed 0, entry 1000003)."""
+    x = np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(number)
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    x = x ^ (x >> np.uint64(31))
+    return np.int64(x % np.uint64(4294967295))
 
 
 @numba.njit(cache=True, parallel=True)
@@ -125,7 +138,7 @@ def smear_kernel(
     )
     n_events = offsets.shape[0] - 1
     for ev in numba.prange(n_events):
-        np.random.seed((seed * 1000003 + numbers[ev]) % 4294967295)
+        np.random.seed(event_seed(seed, numbers[ev]))
         for i in range(offsets[ev], offsets[ev + 1]):
             a = abs(pid[i])
             if a == 12 or a == 14 or a == 16:

@@ -134,3 +134,14 @@ def test_smearing_is_deterministic_and_respects_acceptance():
         atol=1e-6,
     )
     assert np.all(np.abs(v_out.eta[ph] - v_in.eta[ph]) <= cell / 2 + 1e-9)
+
+
+def test_event_seeds_of_neighbouring_seeds_are_unrelated():
+    """Seed 1's events do not replay seed 0's shifted by some entries (the seed was
+    ``seed * 1000003 + entry``: seed 1, entry 0 was seed 0, entry 1000003)."""
+    from hepml.kernels.smear import event_seed
+
+    assert event_seed(1, 0) != event_seed(0, 1000003)
+    seeds = {event_seed(s, e) for s in range(20) for e in range(0, 3_000_000, 1000)}
+    assert len(seeds) > 0.999 * 20 * 3000  # (32-bit: a few random coincidences at most)
+    assert all(0 <= event_seed(s, e) < 2**32 - 1 for s in (0, 1, 2**62) for e in (0, 2**62))
