@@ -24,7 +24,13 @@ from hepml.io.write import check_folder
 from hepml.models.baseline import SUBSTRUCTURE_FEATURES, BDTConfig, SubstructureBDT
 from hepml.train.checkpoint import save_checkpoint
 from hepml.train.config import TrainConfig
-from hepml.train.data import absolute_paths, load_jet_rows, split_indices, training_fingerprints
+from hepml.train.data import (
+    absolute_paths,
+    load_jet_rows,
+    reconstruction_settings,
+    split_indices,
+    training_fingerprints,
+)
 from hepml.train.loop import write_history
 from hepml.train.metrics import binary_metrics
 
@@ -97,6 +103,7 @@ def fit_bdt(config: TrainConfig, log: Callable[[str], None] | None = None) -> li
         "epoch": 1,
         "history": [row],
         "data_fingerprints": training_fingerprints(config.data.files),
+        "reco": reconstruction_settings(config.data.files),
     }
     os.makedirs(config.output, exist_ok=True)
     for name in ("checkpoint.pt", "best.pt"):

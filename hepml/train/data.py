@@ -29,6 +29,7 @@ __all__ = [
     "absolute_paths",
     "graphs_of",
     "load_jet_rows",
+    "reconstruction_settings",
     "split_indices",
     "split_keys",
     "training_fingerprints",
@@ -70,6 +71,30 @@ def file_fingerprint(path: str | os.PathLike) -> str | None:
 def training_fingerprints(files: Sequence[str | os.PathLike]) -> list[str | None]:
     """:func:`file_fingerprint` of each training file, stored in the checkpoint."""
     return [file_fingerprint(f) for f in files]
+
+
+def reconstruction_settings(files: Sequence[str | os.PathLike]) -> dict:
+    """The ``hepml reconstruct`` settings (``max_particles``, ``smear``, ``radius`` …,
+    from each file's provenance) that all of ``files`` share, stored in a checkpoint
+    so that whoever builds the model's inputs elsewhere (the trigger's ML path) builds
+    them alike; a setting the files disagree on, or any file without provenance,
+    leaves it out (an empty dict when nothing is known)."""
+    from hepml.reco.pipeline import read_provenance
+
+    shared: dict | None = None
+    for f in files:
+        try:
+            meta = read_provenance(f)
+        except Exception:
+            meta = None
+        cfg = (meta or {}).get("config")
+        if not isinstance(cfg, dict):
+            return {}
+        if shared is None:
+            shared = dict(cfg)
+        else:
+            shared = {k: v for k, v in shared.items() if k in cfg and cfg[k] == v}
+    return shared or {}
 
 
 def split_keys(

@@ -43,7 +43,7 @@ from hepml.errors import ConfigError, InputError
 from hepml.io.write import check_folder
 from hepml.train.checkpoint import load_checkpoint, remove_stale_temporaries, save_checkpoint
 from hepml.train.config import BDT_MODELS, TrainConfig
-from hepml.train.data import absolute_paths, training_fingerprints
+from hepml.train.data import absolute_paths, reconstruction_settings, training_fingerprints
 from hepml.train.metrics import binary_metrics
 
 __all__ = [
@@ -309,6 +309,8 @@ class Trainer:
         self.config = config
         #: what identifies each training file moved or copied (see split_keys)
         self.fingerprints = training_fingerprints(config.data.files)
+        #: how the training rows were reconstructed (the trigger's ML path builds alike)
+        self.reco = reconstruction_settings(config.data.files)
         self.on_epoch = on_epoch or (lambda row: None)
         self.progress = progress or _no_progress
         self.log = log or (lambda msg: None)
@@ -589,6 +591,7 @@ class Trainer:
                 "monitor": self.config.early_stopping.monitor,
             },
             "data_fingerprints": self.fingerprints,
+            "reco": self.reco,
         }
 
     def load_state(self, state: dict[str, Any]) -> None:

@@ -158,6 +158,9 @@ class EmulationResult:
     mode: str  # "luminosity" or "input rate"
     scorers: dict = field(default_factory=dict)
     seconds: float = 0.0
+    #: what the user must know about the menu as a whole (a model applied to inputs
+    #: made otherwise than its training rows)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def background(self) -> list[SampleData]:
@@ -663,6 +666,32 @@ def efficiency_vs_rate(
     return rate, eff
 
 
+def _model_notes(menu: Menu, scorers: dict) -> list[str]:
+    """A jet tagger applied to fat jets made otherwise than its training jets (smeared
+    or not, another radius or algorithm) gives scores off its training distribution."""
+    from hepml.trigger.ml import MLScorer, training_reconstruction
+
+    notes = []
+    for name, sc in scorers.items():
+        if not isinstance(sc, MLScorer):
+            continue
+        reco = training_reconstruction(sc.ckpt)
+        seen = {"smear": menu.objects.smear, "radius": menu.objects.fatjet_radius,
+                "algorithm": "antikt"}  # fmt: skip
+        for key, here in seen.items():
+            if key in reco and reco[key] != here:
+                notes.append(
+                    f"{name}: its model was trained on jets with {key} = {reco[key]!r}, the "
+                    f"menu's fat jets have {key} = {here!r}: its scores (and the threshold for "
+                    f"a rate) are not those of its training; set objects.{_OBJECT_KEY[key]} "
+                    "alike, or train on such jets"
+                )
+    return notes
+
+
+_OBJECT_KEY = {"smear": "smear", "radius": "fatjet_radius", "algorithm": "(anti-kt only)"}
+
+
 def emulate(
     menu: Menu,
     samples: Sequence[Sample],
@@ -710,6 +739,7 @@ def emulate(
     results = second_pass(menu, data)
     for name, sc in scorers.items():
         results[name].backend = sc.backend
+    notes = _model_notes(menu, scorers)
     hlt = [p.name for p in menu.level("HLT")]
     return EmulationResult(
         menu=menu,
@@ -723,6 +753,7 @@ def emulate(
         mode="input rate" if menu.input_rate_hz is not None else "luminosity",
         scorers=scorers,
         seconds=time.perf_counter() - t0,
+        notes=notes,
     )
 
 

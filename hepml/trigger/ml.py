@@ -45,6 +45,20 @@ def scorer(path: str | os.PathLike, object: str = "fatjets[0]", **options) -> ML
     return cls(path, object, **options)
 
 
+def training_reconstruction(ckpt: dict) -> dict:
+    """The reconstruction settings of a model's training rows: recorded in the
+    checkpoint, or (a checkpoint from before hepml recorded them) read from the
+    training files' provenance where they still are; empty when unknown."""
+    if "reco" in ckpt:
+        return dict(ckpt["reco"] or {})
+    from hepml.train.data import reconstruction_settings
+
+    files = ((ckpt.get("config") or {}).get("data") or {}).get("files") or []
+    if not files or not all(os.path.exists(f) for f in files):
+        return {}
+    return reconstruction_settings(files)
+
+
 def _load_network(path: str) -> dict:
     from hepml.train.checkpoint import load_checkpoint
 
@@ -107,8 +121,9 @@ class MLScorer:
                 f"{self.path}: the model was trained on particle features {unknown} that a "
                 f"trigger path cannot build; it knows {list(FEATURE_NAMES)}"
             )
-        data_cfg = (ckpt.get("config") or {}).get("data") or {}
-        self.max_particles = data_cfg.get("max_particles")
+        #: the particle cap of the training rows (hepml reconstruct --max-particles): the
+        #: trigger's jets are cut alike, hardest first
+        self.max_particles = training_reconstruction(ckpt).get("max_particles")
         # "fatjets[0]", "fatjets[1]": that jet; "fatjets[:2]": the higher score of the two
         inner = object.split("[")[1].rstrip("]")
         self.indices = list(range(int(inner[1:]))) if inner.startswith(":") else [int(inner)]

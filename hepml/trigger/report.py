@@ -73,6 +73,7 @@ def report_dict(result: EmulationResult) -> dict:
                  "luminosity_cm2s": menu.luminosity, "input_rate_hz": menu.input_rate_hz},
         "seed": result.seed,
         "rate_mode": result.mode,
+        "notes": list(result.notes),
         "samples": {},
         "paths": {},
         "totals_hz": {k: {"rate": _f(v[0]), "error": _f(v[1])}
@@ -129,7 +130,7 @@ def report_dict(result: EmulationResult) -> dict:
 
 def summary_lines(result: EmulationResult) -> list[str]:
     """The notes a user must not miss: unreachable targets, comparisons, totals."""
-    lines = []
+    lines = list(result.notes)
     for name, s in result.samples.items():
         if s.skipped:
             lines.append(f"sample {name}: files skipped: {len(s.skipped)} of {len(s.files)}")

@@ -258,3 +258,50 @@ def test_event_path_in_a_menu_and_wrong_models(event_model, tagger, samples):
         MLScorer(event_model["model"], "fatjets[0]")
     with pytest.raises(ConfigError, match=r"object: 'events' is not supported"):
         _menu(event_model["model"], object="events", threshold=0.5)
+
+
+def test_ml_path_builds_inputs_as_the_training_rows_were_built(samples, tmp_path):
+    """The particle cap of the training rows (hepml reconstruct --max-particles) comes
+    with the model, so the trigger cuts its jets alike (it was looked up in a config key
+    that never exists: every constituent went in); a menu whose fat jets are made
+    otherwise than the training jets (smeared, another radius) gets a note."""
+    from hepml.io import read_events
+    from hepml.reco.pipeline import ReconstructConfig, reconstruct
+    from hepml.train import fit, load_checkpoint, load_config
+    from hepml.trigger.ml import MLScorer, training_reconstruction
+    from hepml.trigger.objects import ObjectsConfig, trigger_objects
+
+    cfg = ReconstructConfig(pt_min=150.0, pt_max=3000.0, eta_max=2.5, max_particles=10)
+    files = [str(tmp_path / "top.parquet"), str(tmp_path / "qcd.parquet")]
+    reconstruct([samples["ttbar"]], files[0], cfg)
+    reconstruct([samples["qcd"]], files[1], cfg)
+    train = load_config(overrides={
+        "data": {"files": files}, "epochs": 1, "batch_size": 16, "device": "cpu",
+        "model": {"name": "pfn", "phi_sizes": [8], "f_sizes": [8]},
+        "output": str(tmp_path / "run")})  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit(train)
+    model = tmp_path / "run" / "best.pt"
+    ckpt = load_checkpoint(model)
+    assert ckpt["reco"]["max_particles"] == 10
+    assert ckpt["reco"]["smear"] is False
+    scorer = MLScorer(model, "fatjets[0]", backend="torchscript")
+    assert scorer.max_particles == 10
+    events = read_events(samples["ttbar"], entry_stop=20)
+    objs = trigger_objects(events, ObjectsConfig(smear=False), need={"fatjets"},
+                           keep_particles=True)  # fmt: skip
+    _, _, counts = scorer.inputs(objs, 0)
+    assert counts.max() == 10
+    # a checkpoint from before the settings were stored: read from the training files
+    old = {k: v for k, v in ckpt.items() if k != "reco"}
+    assert training_reconstruction(old)["max_particles"] == 10
+    # fat jets made otherwise than the training jets: said, not silently scored
+    menu = _menu(model, threshold=0.5)
+    quiet = emulate(menu, [Sample("qcd", [str(samples["qcd"])])], max_events=20)
+    assert quiet.notes == []
+    menu.objects.smear = True
+    menu.objects.fatjet_radius = 1.0
+    loud = emulate(menu, [Sample("qcd", [str(samples["qcd"])])], max_events=20)
+    assert any("trained on jets with smear = False" in n for n in loud.notes)
+    assert any("radius = 0.8, the menu's fat jets have radius = 1.0" in n for n in loud.notes)
