@@ -159,6 +159,13 @@ def _collection(raw: _Raw, name: str, src: Source, where: str, entry0: int) -> a
             )
     n = int(offsets[-1])
     cols = {f: raw.jagged(b)[1] for f, b in src.fields.items()}
+    if src.final_status is not None and "status" in cols:  # (decay chains listed too)
+        keep = cols["status"] == src.final_status
+        event = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
+        counts = np.bincount(event[keep], minlength=len(offsets) - 1)
+        offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        cols = {k: v[keep] for k, v in cols.items()}
+        n = int(offsets[-1])
     particle_like = name in _PARTICLE_LIKE
     out = _convert(src, cols, n, particle_like)
     if particle_like:

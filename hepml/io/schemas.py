@@ -75,13 +75,17 @@ class Source:
     ``fields`` maps an output field to a branch; ``constants`` gives fields a
     fixed value (the mass of a muon when a file has none, the pid of a photon
     tower); ``counter`` is the count branch (``nJet``) checked against the
-    content when it is read.
+    content when it is read. ``final_status``: keep only the entries whose
+    ``status`` equals it (a generator record that lists every particle of the
+    decay chains, as Delphes' ``Particle`` does: its final-state particles are
+    status 1; the tops, Ws and hadrons that decayed would count twice).
     """
 
     kind: str
     fields: dict[str, str]
     counter: str | None = None
     constants: dict[str, float] = field(default_factory=dict)
+    final_status: int | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -101,6 +105,7 @@ class Source:
             {f: b for f, b in self.fields.items() if f in keep},
             self.counter,
             self.constants,
+            self.final_status,
         )
 
 
@@ -337,7 +342,10 @@ def _delphes(branches: set[str], tree: str) -> EventMapping:
             for a, b in (("pid", "PID"), ("charge", "Charge"), ("status", "Status")):
                 if b in gen:
                     f[a] = gen[b]
-            m.collections["particles"] = [Source("xyze", f, counter="Particle_size")]
+            final = 1 if "status" in f else None  # (HepMC: 1 = final state)
+            m.collections["particles"] = [
+                Source("xyze", f, counter="Particle_size", final_status=final)
+            ]
         else:
             m.missing.append("EFlowTrack.PT")
     objects = {

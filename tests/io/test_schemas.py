@@ -112,6 +112,33 @@ def test_delphes_particles_merge_tracks_photons_and_neutral_hadrons(delphes_file
     assert len(events.met.pt) == 2
 
 
+def test_delphes_generator_particles_keep_the_final_state(tmp_path):
+    """A Delphes file without EFlow gives its generator record, which lists every
+    particle of the decay chains (a top, its W, the quarks and the hadrons): only
+    status 1 is the final state; the rest counted each chain twice (a 523 GeV top
+    made a fat jet of 1047 GeV)."""
+    data = {
+        "Event": ak.zip({"Number": ak.Array([[1], [2]])}),
+        "Particle": ak.zip({
+            "PID": ak.Array([[6, 211, -211, 22], [2212, 13]]),
+            "Status": ak.Array([[62, 1, 1, 1], [4, 1]]),
+            "Charge": ak.Array([[1, 1, -1, 0], [1, -1]]),
+            "Px": ak.Array([[100.0, 50.0, 30.0, 20.0], [0.0, 5.0]]),
+            "Py": ak.Array([[0.0, 1.0, -1.0, 0.0], [0.0, 1.0]]),
+            "Pz": ak.Array([[10.0, 5.0, 3.0, 2.0], [6500.0, 1.0]]),
+            "E": ak.Array([[210.0, 51.0, 31.0, 21.0], [6500.0, 5.2]]),
+        }),
+    }  # fmt: skip
+    path = tmp_path / "delphes_gen.root"
+    with uproot.recreate(path) as f:
+        f.mktree("Delphes", data, counter_name=lambda name: f"{name}_size",
+                 field_name=lambda outer, inner: f"{outer}.{inner}")  # fmt: skip
+    events = read_events(path)
+    assert ak.to_list(events.particles.pid) == [[211, -211, 22], [13]]
+    assert ak.to_list(ak.num(events.particles)) == [3, 1]
+    np.testing.assert_allclose(ak.to_numpy(ak.sum(events.particles.px, axis=1)), [100.0, 5.0])
+
+
 def test_yaml_mapping_reads_like_the_builtin_flat_schema(tmp_path, shared_data):
     spec = tmp_path / "hzz.yaml"
     spec.write_text(
