@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+from pathlib import Path
 
 from hepml.errors import ConfigError
 
@@ -129,10 +131,7 @@ def _overrides(items: list[str]) -> dict:
 
 
 def run(args, ui) -> int:
-    from hepml.trigger import Sample, load_menu, parse_sample
-    from hepml.trigger.emulate import emulate
-    from hepml.trigger.latency import TOTAL, measure_latency
-    from hepml.trigger.report import summary_lines, summary_table, write_report
+    from hepml.trigger import load_menu, parse_sample
 
     overrides = _overrides(args.set)
     menu = load_menu(args.menu, overrides)
@@ -154,8 +153,22 @@ def run(args, ui) -> int:
     from hepml.io.write import prepare_folder
     from hepml.trigger.report import report_files
 
+    if args.latency_events < 0:
+        raise ConfigError(
+            f"--latency-events must be >= 0 (0: no timing), got {args.latency_events}"
+        )
     inputs = [f for s in samples for f in expand_paths(s.files)]
-    prepare_folder(args.out, report_files([s.name for s in samples]), inputs, "-o")  # (first)
+    with _folder_kept_on_success(args.out):
+        prepare_folder(args.out, report_files([s.name for s in samples]), inputs, "-o")  # (first)
+        return _run(args, ui, menu, samples)
+
+
+def _run(args, ui, menu, samples) -> int:
+    from hepml.trigger import Sample
+    from hepml.trigger.emulate import emulate
+    from hepml.trigger.latency import TOTAL, measure_latency
+    from hepml.trigger.report import summary_lines, summary_table, write_report
+
     res = emulate(
         menu, samples, seed=args.seed, max_events=args.max_events, progress=ui.progress,
         skip_bad_files=args.skip_bad_files,
@@ -187,16 +200,37 @@ def run(args, ui) -> int:
     return 0
 
 
+@contextlib.contextmanager
+def _folder_kept_on_success(folder):
+    """The output folder this command makes stays only if the command succeeds or wrote
+    into it: a run that fails (bad sample, menu error found on reading) leaves no empty
+    folder behind."""
+    out = Path(folder)
+    existed = out.exists()
+    try:
+        yield
+    except BaseException:
+        if not existed and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()
+        raise
+
+
 def run_compare(args, ui) -> int:
     from hepml.trigger import load_menu
-    from hepml.trigger.compare import compare_recorded, write_comparison
 
     menu = load_menu(args.menu)
     if args.max_events is not None and args.max_events < 1:
         raise ConfigError("--max-events must be at least 1")
     from hepml.io.write import prepare_folder
 
-    prepare_folder(args.out, flag="-o")  # (before the work)
+    with _folder_kept_on_success(args.out):
+        prepare_folder(args.out, flag="-o")  # (before the work)
+        return _compare(args, ui, menu)
+
+
+def _compare(args, ui, menu) -> int:
+    from hepml.trigger.compare import compare_recorded, write_comparison
+
     comps = compare_recorded(menu, args.files, max_events=args.max_events,
                              skip_bad_files=args.skip_bad_files, progress=ui.progress)  # fmt: skip
     write_comparison(comps, args.out)

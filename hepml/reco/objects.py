@@ -14,7 +14,8 @@ final-state particles (generated, optionally smeared):
   (neutrinos are never visible).
 
 Every collection has ``pt, eta, phi, mass`` (``Momentum4D`` behaviour), sorted by pT;
-leptons also carry ``charge`` and ``iso``, photons ``iso``.
+leptons also carry ``charge``, ``iso`` and ``isolated``, photons ``iso``. With
+``all_leptons`` (what the trigger uses) non-isolated leptons are listed too.
 
 Example::
 
@@ -75,6 +76,10 @@ class ObjectConfig:
     photon_eta_max: float = 2.5
     iso_radius: float = 0.3
     iso_max: float = 0.15
+    #: list every electron and muon candidate, non-isolated ones too (with ``iso`` and
+    #: ``isolated``), as a trigger's muon seeds see them; the jets still lose only the
+    #: isolated ones. False: isolated leptons only (an analysis' leptons)
+    all_leptons: bool = False
 
 
 def _collection(
@@ -117,6 +122,9 @@ def reconstruct_objects(particles: ak.Array, config: ObjectConfig | None = None)
     is_pho = pho_cand & isolated
     # jets: anti-kt of the visible particles that are not isolated leptons or photons
     rest = visible & ~is_e & ~is_mu & ~is_pho
+    if cfg.all_leptons:  # (listed, but in the jets as before)
+        is_e = lep_cand & (apid == 11)
+        is_mu = lep_cand & (apid == 13)
     rest_offsets = counts_to_offsets(np.bincount(event[rest], minlength=n_events).astype(np.int64))
     rest_p = jagged_record(
         {"px": px[rest], "py": py[rest], "pz": pz[rest], "E": e[rest]}, rest_offsets
@@ -133,10 +141,16 @@ def reconstruct_objects(particles: ak.Array, config: ObjectConfig | None = None)
     p4 = {"pt": pt, "eta": eta, "phi": phi, "mass": mass}
     out = {
         "electrons": _collection(
-            np.flatnonzero(is_e), event, n_events, {**p4, "charge": charge, "iso": iso}
+            np.flatnonzero(is_e),
+            event,
+            n_events,
+            {**p4, "charge": charge, "iso": iso, "isolated": isolated},
         ),
         "muons": _collection(
-            np.flatnonzero(is_mu), event, n_events, {**p4, "charge": charge, "iso": iso}
+            np.flatnonzero(is_mu),
+            event,
+            n_events,
+            {**p4, "charge": charge, "iso": iso, "isolated": isolated},
         ),
         "photons": _collection(np.flatnonzero(is_pho), event, n_events, {**p4, "iso": iso}),
         "jets": _collection(kept, jet_event, n_events, jet_cols),

@@ -110,7 +110,7 @@ def compare_recorded(
     with bar as adv:
         data = first_pass(menu, sample, seed=seed, max_events=max_events, progress=adv,
                           skip_bad_files=skip_bad_files, step_size=step_size)  # fmt: skip
-    second_pass(menu, {sample.name: data})
+    second_pass(menu, {sample.name: data}, seed)
     skipped = data.skip_reasons()
     out = []
     for name, bit in pairs.items():

@@ -7,9 +7,10 @@ order: an entry passes when one of its seeds passed (or it has none), its cut
 passes, its variable is above the threshold (solved on the background for a
 ``target_rate_hz``) and its prescale counter lets it through.
 
-Prescales are deterministic counters, as in real triggers: the 1st, (N+1)th,
-(2N+1)th … events that pass a path with prescale N are kept, counting in file
-order within each sample.
+Prescales are deterministic counters, as in real triggers: every Nth event that
+passes a path with prescale N is kept, counting in file order within each sample,
+from a phase drawn from the seed (:func:`prescale_phase`), so that rates are right on
+average.
 
 Example::
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import os
 import time
+import zlib
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -471,11 +473,25 @@ def _file_index(sample: Sample, path: str) -> int:
 # --------------------------------------------------------------------------- second pass
 
 
-def _prescaled(raw: np.ndarray, prescale: int) -> np.ndarray:
+def prescale_phase(seed: int, path: str, sample: str, prescale: int) -> int:
+    """Where a prescale counter starts (0 … prescale-1), drawn from the emulation's
+    ``seed``, the path and the sample: a counter that kept each sample's first passing
+    event made every prescaled rate too high (by up to one event's rate per sample,
+    100× at prescale 1000 on the demo's samples); from a random phase it is right on
+    average, and the same for the same seed."""
+    if prescale == 1:
+        return 0
+    key = [int(seed), zlib.crc32(path.encode()), zlib.crc32(sample.encode())]
+    return int(np.random.default_rng(key).integers(prescale))
+
+
+def _prescaled(raw: np.ndarray, prescale: int, phase: int = 0) -> np.ndarray:
+    """The events a counter keeps: every ``prescale``-th passing one, the first being
+    the ``prescale - phase``-th (``phase`` 0: the first)."""
     if prescale == 1:
         return raw
     k = np.cumsum(raw)
-    return raw & ((k - 1) % prescale == 0)
+    return raw & ((k - 1 + phase) % prescale == 0)
 
 
 def _solve(p: TriggerPath, background: list[SampleData]) -> Threshold:
@@ -484,8 +500,9 @@ def _solve(p: TriggerPath, background: list[SampleData]) -> Threshold:
     return solve_threshold(values, r_hz, p.target_rate_hz)
 
 
-def second_pass(menu: Menu, data: dict[str, SampleData]) -> dict[str, PathResult]:
-    """Seeds, thresholds and prescales in seed order; per path rates and efficiencies."""
+def second_pass(menu: Menu, data: dict[str, SampleData], seed: int = 0) -> dict[str, PathResult]:
+    """Seeds, thresholds and prescales (counters from :func:`prescale_phase` of ``seed``)
+    in seed order; per path rates and efficiencies."""
     background = [s for s in data.values() if s.sample.role == "background"]
     results: dict[str, PathResult] = {}
     for p in menu.ordered():
@@ -510,7 +527,8 @@ def second_pass(menu: Menu, data: dict[str, SampleData]) -> dict[str, PathResult
             if p.has_threshold:
                 with np.errstate(invalid="ignore"):
                     raw = raw & (s.value[p.name] > res.threshold)
-            s.decision[p.name] = _prescaled(raw, p.prescale)
+            phase = prescale_phase(seed, p.name, s.sample.name, p.prescale)
+            s.decision[p.name] = _prescaled(raw, p.prescale, phase)
         results[p.name] = res
     for level in ("L1", "HLT"):
         names = [p.name for p in menu.level(level)]
@@ -722,6 +740,12 @@ def emulate(
             f"{menu.source}: input_rate_hz describes one data stream; give one background "
             "sample (mark the others --signal) or use luminosity with cross-sections"
         )
+    solved = [p.name for p in menu.paths.values() if p.target_rate_hz is not None]
+    if solved and not any(s.role == "background" for s in samples):  # (before any reading)
+        raise ConfigError(
+            f"{solved[0]}: target_rate_hz needs a background sample (not --signal) to solve "
+            "its threshold on"
+        )
     _check_cross_sections(menu, samples, skip_bad_files)
     scorers = _scorers(menu)
     data = {}
@@ -736,7 +760,7 @@ def emulate(
                 menu, s, seed=seed, scorers=scorers, step_size=step_size, max_events=max_events,
                 progress=adv, skip_bad_files=skip_bad_files,
             )  # fmt: skip
-    results = second_pass(menu, data)
+    results = second_pass(menu, data, seed)
     for name, sc in scorers.items():
         results[name].backend = sc.backend
     notes = _model_notes(menu, scorers)

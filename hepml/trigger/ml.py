@@ -349,6 +349,8 @@ class EventScorer(MLScorer):
         parts = []  # per collection: (type, flat index of the event, pt, eta, phi, mass)
         for t, name in enumerate(EVENT_GRAPH_COLLECTIONS[:-1]):
             c = objects[name]
+            if "isolated" in ak.fields(c):  # (the event rows hold isolated leptons only)
+                c = c[c.isolated]
             off = offsets_of(c)
             ev = event_index(off)
             mass = flat(c, "mass") if "mass" in c.fields else np.zeros(len(ev))

@@ -8,8 +8,9 @@ particles only; then the objects are reconstructed the way an HLT farm would,
 from (optionally smeared) particles:
 
 * ``jets``, ``muons``, ``electrons``, ``photons``, ``met`` —
-  :func:`hepml.reco.objects.reconstruct_objects` (anti-kt R = 0.4; isolated
-  leptons and photons carry ``iso``);
+  :func:`hepml.reco.objects.reconstruct_objects` (anti-kt R = 0.4; every lepton
+  candidate, isolated or not, with ``iso`` and ``isolated``, as a Level-1 muon seed
+  sees them: ``all_leptons: false`` keeps the isolated ones only; isolated photons);
 * ``fatjets`` — anti-kt R = ``fatjet_radius`` above ``fatjet_pt_min``, with
   soft-drop mass ``msd`` (z_cut = 0.1, β = 0), ``tau21``, ``tau32`` and the
   constituents an ML path needs.
@@ -54,7 +55,9 @@ class ObjectsConfig:
     fatjet_radius: float = 0.8
     fatjet_pt_min: float = 200.0
     fatjet_eta_max: float = 2.4
-    objects: ObjectConfig = field(default_factory=ObjectConfig)
+    #: (every lepton listed, isolated or not: a muon seed has no isolation; cut on
+    #: ``muons.iso`` where a path wants isolated ones)
+    objects: ObjectConfig = field(default_factory=lambda: ObjectConfig(all_leptons=True))
 
     @classmethod
     def from_dict(cls, d: dict | None, where: str = "objects") -> ObjectsConfig:
@@ -68,15 +71,18 @@ class ObjectsConfig:
         unknown = sorted(set(d) - own - shared)
         if unknown:
             raise ConfigError(f"{where}: unknown key(s) {unknown}; known: {sorted(own | shared)}")
-        for k in set(d) - {"smear", "smear_config"}:
+        for k in set(d) - {"smear", "smear_config", "all_leptons"}:
             v = d[k]
             if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v < math.inf:
                 raise ConfigError(f"{where}.{k}: must be a finite non-negative number, got {v!r}")
-        if not isinstance(d.get("smear", True), bool):
-            raise ConfigError(f"{where}.smear: must be true or false")
+        for k in ("smear", "all_leptons"):
+            if not isinstance(d.get(k, True), bool):
+                raise ConfigError(f"{where}.{k}: must be true or false")
         cfg = cls(
             **{k: v for k, v in d.items() if k in own},
-            objects=ObjectConfig(**{k: v for k, v in d.items() if k in shared}),
+            objects=ObjectConfig(
+                **{"all_leptons": True, **{k: v for k, v in d.items() if k in shared}}
+            ),
         )
         if cfg.fatjet_radius <= 0 or cfg.objects.jet_radius <= 0:
             raise ConfigError(f"{where}: jet radii must be positive")
@@ -91,6 +97,24 @@ class ObjectsConfig:
 
     def reco(self) -> ObjectConfig:
         return self.objects
+
+
+def _by_pt(coll: ak.Array) -> ak.Array:
+    """A collection read from a file, sorted by decreasing pT within each event (stable):
+    ``jets.pt[0]`` is the leading jet, as the grammar says, in files that store their
+    objects in another order too. Already sorted (the usual case): returned as is."""
+    if coll.ndim < 2 or "pt" not in ak.fields(coll):
+        return coll  # (met: one record per event)
+    offsets = offsets_of(coll)
+    pt = flat(coll, "pt")
+    if len(pt) < 2:
+        return coll
+    rises = np.diff(pt) > 0
+    edges = offsets[1:-1]
+    rises[edges[(edges > 0) & (edges < len(pt))] - 1] = False  # (across events: allowed)
+    if not rises.any():
+        return coll
+    return coll[ak.argsort(coll.pt, axis=1, ascending=False, stable=True)]
 
 
 def visible(particles: ak.Array) -> ak.Array:
@@ -164,7 +188,7 @@ def trigger_objects(
         coll = events[c]
         if c == "fatjets" and "msd" not in ak.fields(coll) and "msoftdrop" in ak.fields(coll):
             coll = ak.with_field(coll, coll.msoftdrop, "msd")
-        out[c] = coll
+        out[c] = _by_pt(coll)
     todo = [c for c in need if c in OBJECT_NAMES and c not in out]
     particles = None
     if todo or keep_particles:

@@ -185,3 +185,33 @@ def test_output_folder_is_checked_before_the_work(menu_file, objects_file, tmp_p
     assert bg.read_bytes() == before
     assert main(["trigger", "compare", str(bg), "--menu", "nanoaod_2015", "-o", str(bg)]) == 2
     assert "is a file; give a folder" in capsys.readouterr().err
+
+
+def test_a_failed_run_leaves_no_empty_folder_and_fails_early(menu_file, objects_file, tmp_path,
+                                                             capsys):  # fmt: skip
+    """A run that fails after -o was made (a sample without cross-section, a target
+    rate without background) removes the folder it made; a target rate without any
+    background sample is refused before any event is read; --latency-events < 0 too."""
+    import time
+
+    from hepml.io.write import write_root
+
+    bare = tmp_path / "bare.root"  # (no runinfo: no cross-section)
+    write_root(bare, {"events": {"met_pt": [1.0, 2.0], "weight": [1.0, 1.0]}})
+    argv = ["trigger", "run", "--menu", str(menu_file), "--latency-events", "0", "--no-plots"]
+    for extra, message in (
+        (["--sample", f"bg={bare}"], "no cross-section"),
+        (["--sample", f"bg={objects_file[0]}", "--signal", "bg"], "needs a background"),
+        (["--sample", f"bg={objects_file[0]}", "--latency-events", "-1"], "--latency-events"),
+    ):
+        out = tmp_path / "report"
+        t0 = time.monotonic()
+        assert main([*argv, *extra, "-o", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert message in err, err
+        assert not out.exists()
+        assert time.monotonic() - t0 < 10
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    assert main([*argv, "--sample", f"bg={bare}", "-o", str(kept)]) == 2
+    assert kept.is_dir()  # (a folder the user made stays)

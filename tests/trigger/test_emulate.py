@@ -14,6 +14,7 @@ import yaml
 from hepml.cli.main import main
 from hepml.errors import ConfigError, InputError
 from hepml.trigger import Sample, emulate, menu_from_dict
+from hepml.trigger.emulate import prescale_phase
 from hepml.trigger.rates import PB_TO_CM2, solve_threshold
 from hepml.trigger.report import summary_lines
 
@@ -33,7 +34,10 @@ MENU = {
 }
 
 
-def _hand(events):
+def _hand(events, phase=None):
+    """The menu's decisions by hand (sample "bg", seed 0: the prescale counter's phase)."""
+    if phase is None:
+        phase = prescale_phase(0, "HLT_MET100_PS3", "bg", 3)
     jets = events["jet"]
     lead = ak.to_numpy(ak.fill_none(ak.firsts(jets.pt), 0.0))
     ht = ak.to_numpy(ak.sum(jets.pt[jets.pt > 30], axis=1))
@@ -46,7 +50,7 @@ def _hand(events):
     for i, passed in enumerate(met_raw):  # the prescale counter, one event at a time
         if passed:
             count += 1
-            met[i] = (count - 1) % 3 == 0
+            met[i] = (count - 1 + phase) % 3 == 0
     return {"L1_Jet50": l1, "HLT_HT150": hlt_ht, "HLT_Mu20": mu, "HLT_MET100_PS3": met}
 
 
@@ -73,13 +77,37 @@ def test_rates_equal_a_hand_computation(objects_file, signal_file):
     i, j = res.hlt_names.index("HLT_HT150"), res.hlt_names.index("HLT_Mu20")
     assert res.overlap_hz[i, j] == pytest.approx(r_e[both].sum())
     assert res.overlap_hz[i, i] == pytest.approx(res.paths["HLT_HT150"].rate_hz)
-    # the prescale keeps the 1st, 4th, 7th ... passing events: a third of them
+    # the prescale keeps every third passing event, from its phase: a third of them
     n_raw = int((events["met_pt"] > 100).sum())
-    assert res.samples["bg"].decision["HLT_MET100_PS3"].sum() == (n_raw + 2) // 3
+    first = (3 - prescale_phase(0, "HLT_MET100_PS3", "bg", 3)) % 3  # (0-based)
+    assert res.samples["bg"].decision["HLT_MET100_PS3"].sum() == (n_raw + 2 - first) // 3
     # signal samples: efficiencies only, no rate
     assert res.samples["sig"].rate_hz.sum() == 0
     sig = _hand(signal_file[1])["HLT_HT150"]
     assert res.paths["HLT_HT150"].efficiency["sig"][0] == pytest.approx(sig.mean())
+
+
+def test_prescaled_rates_are_right_on_average(tmp_path):
+    """A counter that kept each sample's first passing event biased every prescaled
+    rate high (PS 100 on three samples: 1.34x). From a phase drawn from the seed the
+    counter keeps each passing event for exactly one phase in PS: right on average."""
+    from hepml.trigger.emulate import _prescaled
+
+    raw = np.random.default_rng(5).random(1000) < 0.3
+    kept = np.sum([_prescaled(raw, 7, phase) for phase in range(7)], axis=0)
+    np.testing.assert_array_equal(kept, raw.astype(int))  # (each passing event once)
+    samples = []
+    for k in range(3):
+        make_objects_file(tmp_path / f"bg{k}.root", n=400, seed=40 + k)
+        samples.append(Sample(f"bg{k}", [str(tmp_path / f"bg{k}.root")]))
+    menu = menu_from_dict({"luminosity": LUMI, "paths": {
+        "HLT_Jet": "jets.pt[0] > 30", "HLT_Jet_PS10": {"cut": "jets.pt[0] > 30", "prescale": 10}}})  # fmt: skip
+    rates = [emulate(menu, samples, seed=seed).paths for seed in range(60)]
+    full = rates[0]["HLT_Jet"].rate_hz
+    mean = np.mean([r["HLT_Jet_PS10"].rate_hz for r in rates])
+    assert mean == pytest.approx(full / 10, rel=0.12)
+    again = emulate(menu, samples, seed=7).paths["HLT_Jet_PS10"].rate_hz
+    assert again == rates[7]["HLT_Jet_PS10"].rate_hz  # (the same seed, the same counters)
 
 
 def test_input_rate_mode(objects_file):
@@ -596,7 +624,8 @@ def test_efficiencies_of_pthat_bins_and_samples_given_as_globs(tmp_path):
     both = [Sample("bg", [str(hi), str(lo)]), Sample("sg", [str(hi), str(lo)], "signal")]
     sig = emulate(menu_from_dict(with_var), both)
     for p in sig.paths.values():
-        assert p.efficiency["sg"][0] == pytest.approx(p.efficiency["bg"][0], rel=1e-12)
+        if p.path.prescale == 1:  # (a prescale counts from each sample's own phase)
+            assert p.efficiency["sg"][0] == pytest.approx(p.efficiency["bg"][0], rel=1e-12)
     rate, eff = efficiency_vs_rate(sig, "HLT_MET", "sg")
     assert eff == pytest.approx(rate / sig.samples["bg"].rate_hz.sum(), rel=1e-9)
     assert eff[-1] > 0.5 > eff[0]

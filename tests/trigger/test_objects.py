@@ -58,3 +58,44 @@ def test_trigger_objects_one_event_equals_the_batch(samples):
         one = trigger_objects(events[ev : ev + 1], cfg, need=need, keep_particles=True)
         for c in [*sorted(need), "particles"]:
             assert ak.to_list(one[c][0]) == ak.to_list(batch[c][ev]), (ev, c)
+
+
+def test_trigger_leptons_include_non_isolated_ones_and_jets_stay_the_same(samples):
+    """A trigger's muon seed has no isolation: the trigger lists every lepton
+    candidate with ``iso`` and ``isolated`` (it listed isolated ones only, so
+    ``muons.iso > 0.15`` could never pass), while the jets still lose only the
+    isolated leptons; ``all_leptons: false`` gives the analysis leptons."""
+    from hepml.reco.objects import ObjectConfig, reconstruct_objects
+
+    events = read_events(samples["ttbar"])
+    need = {"jets", "muons", "electrons"}
+    trig = trigger_objects(events, ObjectsConfig(smear=False), need=need)
+    iso_only = trigger_objects(events, ObjectsConfig.from_dict({"smear": False,
+                                                                "all_leptons": False}), need=need)  # fmt: skip
+    analysis = reconstruct_objects(visible(events.particles), ObjectConfig())
+    for lep in ("muons", "electrons"):
+        mine = trig[lep]
+        assert ak.to_list(mine[mine.isolated]) == ak.to_list(analysis[lep])
+        assert ak.to_list(iso_only[lep]) == ak.to_list(analysis[lep])
+        assert ak.all(mine.isolated == (mine.iso < 0.15))
+    assert ak.sum(~trig.muons.isolated) > 0  # (muons of b decays in ttbar)
+    assert ak.to_list(trig.jets) == ak.to_list(analysis.jets)
+
+
+def test_collections_read_from_files_are_sorted_by_pt(shared_data):
+    """``[0]`` is the leading object: files that store objects in another order (the
+    HZZ ntuple's electrons) are sorted, stably, when the trigger reads them."""
+    import numpy as np
+
+    events = read_events(shared_data / "uproot-HZZ.root")
+    objs = trigger_objects(events, ObjectsConfig(), need={"electrons", "muons", "jets"})
+    raw = events.electrons.pt
+    assert ak.any(ak.any(raw[:, :-1] < raw[:, 1:], axis=1))  # (the file is not sorted)
+    for c in ("electrons", "muons", "jets"):
+        pt = objs[c].pt
+        assert not ak.any(ak.any(pt[:, :-1] < pt[:, 1:], axis=1)), c
+        np.testing.assert_array_equal(ak.to_numpy(ak.sort(ak.flatten(pt))),
+                                      ak.to_numpy(ak.sort(ak.flatten(events[c].pt))))  # fmt: skip
+    first = ak.to_numpy(ak.fill_none(ak.firsts(objs.electrons.pt), -1.0))
+    want = ak.to_numpy(ak.fill_none(ak.max(events.electrons.pt, axis=1), -1.0))
+    np.testing.assert_array_equal(first, want)
