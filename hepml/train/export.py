@@ -117,7 +117,9 @@ class DenseParticleNet(nn.Module):
         self.register_buffer("std", std.clone())
 
     def _knn(self, points: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
-        """Neighbour indices (B, N, k) and their validity, as hepml.models.knn picks them."""
+        """Neighbour indices (B, N, k) and their validity, as hepml.models.knn picks them
+        once exported (ONNX Runtime's TopK takes the lower index at a tie, as
+        hepml.models.knn does; run eagerly, torch.topk may take another)."""
         fmask = mask.unsqueeze(-1)
         n = points.size(1)
         ar = torch.arange(n, device=points.device)
@@ -155,9 +157,12 @@ class DenseParticleNet(nn.Module):
         outputs = []
         for i, block in enumerate(net.blocks):
             idx, valid = self._knn(pos if i == 0 else h, mask)
-            c = h.size(2)
-            nb = torch.gather(h.unsqueeze(1).expand(b, h.size(1), h.size(1), c), 2,
-                              idx.unsqueeze(-1).expand(-1, -1, -1, c))  # fmt: skip
+            c, n1 = h.size(2), h.size(1)
+            # neighbours' features by flat indices: (B*N*k, C), not the (B, N, N, C) an
+            # expand-and-gather makes ONNX Runtime hold in memory
+            offsets = (torch.arange(b, device=h.device) * n1).view(b, 1, 1)
+            nb = h.reshape(b * n1, c).index_select(0, (idx + offsets).reshape(-1))
+            nb = nb.view(b, n1, self.k, c)
             center = h.unsqueeze(2).expand_as(nb)
             msg = _seq(block.mlp, torch.cat([center, nb - center], dim=-1))
             msg = torch.where(valid.unsqueeze(-1), msg, torch.zeros_like(msg))
