@@ -3,6 +3,7 @@ naming the model, the option and the value, and normalises YAML lists to tuples.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,8 +13,8 @@ __all__ = ["channels", "choice", "fc_layers", "positive_int", "probability"]
 
 
 def positive_int(model: str, key: str, value: Any) -> int:
-    """``value`` as an int ≥ 1 (bools are refused)."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    """``value`` as an int ≥ 1 (numpy integers too; bools are refused)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ConfigError(f"{model}: option {key!r} must be an integer >= 1, got {value!r}")
     return int(value)
 

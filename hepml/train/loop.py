@@ -610,6 +610,11 @@ class Trainer:
         monitor = self.config.early_stopping.monitor
         if state["early_stopping"].get("monitor") != monitor:  # (changed on resume)
             self._best_from_history(monitor)
+        self._best_auc = max(
+            (r["val_auc"] for r in self.history
+             if r.get(monitor) == self.best_value and r.get("val_auc") is not None),
+            default=None,
+        )  # fmt: skip
 
     def _check_resumable(
         self, state: dict[str, Any], path: str, new_run: str = "use a new output"
@@ -702,12 +707,19 @@ class Trainer:
     def _improved(self, row: dict) -> bool:
         key = self.config.early_stopping.monitor
         value = row.get(key)
-        if value is None:
+        if value is None or np.isnan(value):  # (a NaN is no gain, and never the best)
             return False
         better = (lambda a, b: a < b) if key == "val_loss" else (lambda a, b: a > b)
         if self.best_value is None or better(value, self.best_value):
             self.best_value = float(value)
+            self._best_auc = row.get("val_auc")
             return True
+        # 1/eps_B is infinite while no validation background passes: then AUC decides
+        if key == "val_rej30" and value == self.best_value == np.inf:
+            auc, best_auc = row.get("val_auc"), getattr(self, "_best_auc", None)
+            if auc is not None and (best_auc is None or auc > best_auc):
+                self._best_auc = auc
+                return True
         return False
 
     def fit(self, resume: bool = False) -> list[dict]:

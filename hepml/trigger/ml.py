@@ -125,6 +125,13 @@ class MLScorer:
         #: trigger's jets are cut alike, hardest first
         self.max_particles = training_reconstruction(ckpt).get("max_particles")
         # "fatjets[0]", "fatjets[1]": that jet; "fatjets[:2]": the higher score of the two
+        from hepml.trigger.menu import ML_OBJECTS
+
+        if object not in ML_OBJECTS or object == "event":
+            raise ConfigError(
+                f"{self.path}: object {object!r}: a jet tagger scores one of "
+                f"{[o for o in ML_OBJECTS if o != 'event']}"
+            )
         inner = object.split("[")[1].rstrip("]")
         self.indices = list(range(int(inner[1:]))) if inner.startswith(":") else [int(inner)]
         self.index = self.indices[0]

@@ -30,6 +30,9 @@ def test_list_and_build_every_model():
 
 
 def test_overrides_and_yaml_lists():
+    import numpy as np
+
+    assert build("particlenet-lite", k=np.int64(6)).config.k == 6  # (numpy integers too)
     model = build("particlenet", k=5, conv_params=[[8, 8], [16, 16, 16]], fc_params=[[32, 0.2]])
     cfg = model.config
     assert isinstance(cfg, ParticleNetConfig)

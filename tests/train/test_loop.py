@@ -477,6 +477,22 @@ def test_resume_with_another_monitor_compares_like_with_like(small_config):
     assert again.best_value == pytest.approx(min(r["val_loss"] for r in history))
 
 
+def test_early_stopping_on_infinite_rejection_and_nan_losses(small_config):
+    """val_rej30 is infinite while no validation background passes (small sets): AUC
+    then says whether the epoch gained, instead of no epoch ever beating the first; a
+    NaN val_loss is no gain and never the best."""
+    rej = Trainer(small_config(model="pfn", early_stopping={"monitor": "val_rej30"}))
+    rows = [{"val_rej30": np.inf, "val_auc": 0.7}, {"val_rej30": np.inf, "val_auc": 0.8},
+            {"val_rej30": np.inf, "val_auc": 0.75}, {"val_rej30": 40.0, "val_auc": 0.9}]  # fmt: skip
+    rej.best_value = None
+    assert [rej._improved(r) for r in rows] == [True, True, False, False]
+    loss = Trainer(small_config(model="pfn"))
+    loss.best_value = None
+    rows = [{"val_loss": float("nan")}, {"val_loss": 0.5}, {"val_loss": 0.6}, {"val_loss": 0.4}]
+    assert [loss._improved(r) for r in rows] == [False, True, False, True]
+    assert loss.best_value == 0.4
+
+
 def test_resume_with_other_epochs_is_refused_for_laid_out_schedules(small_config, tmp_path):
     cfg = small_config(model="pfn", epochs=1, schedule={"name": "onecycle"})
     fit(cfg)

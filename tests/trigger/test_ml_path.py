@@ -4,6 +4,7 @@ as 'hepml predict' scores the same jet, thresholds for a target rate, latency.""
 from __future__ import annotations
 
 import itertools
+import re
 import warnings
 
 import awkward as ak
@@ -258,6 +259,9 @@ def test_event_path_in_a_menu_and_wrong_models(event_model, tagger, samples):
         MLScorer(event_model["model"], "fatjets[0]")
     with pytest.raises(ConfigError, match=r"object: 'events' is not supported"):
         _menu(event_model["model"], object="events", threshold=0.5)
+    for wrong in ("jets[0]", "muons[0]", "fatjets[-1]"):  # (the library's own check)
+        with pytest.raises(ConfigError, match=f"object '{re.escape(wrong)}': a jet tagger"):
+            MLScorer(tagger, wrong)
 
 
 def test_ml_path_builds_inputs_as_the_training_rows_were_built(samples, tmp_path):
