@@ -277,6 +277,20 @@ def binned_efficiency(
     return 0.5 * (bins[1:] + bins[:-1]), eff, lo, hi
 
 
+def turn_on_edges(xs, bins: int = 30) -> np.ndarray:
+    """Bin edges of a turn-on curve over the values ``xs`` (arrays): ``bins`` equal bins
+    from min(0, smallest) to the 99 % quantile, plus one bin up to the largest value when
+    it lies beyond (the plateau's last events are not dropped)."""
+    allx = np.concatenate([np.asarray(x, dtype=float) for x in xs] or [[0.0]])
+    allx = allx[np.isfinite(allx)]
+    hi = float(np.quantile(allx, 0.99)) if len(allx) else 1.0
+    lo = min(0.0, float(allx.min())) if len(allx) else 0.0
+    edges = np.linspace(lo, hi if hi > lo else lo + 1.0, int(bins) + 1)
+    if len(allx) and allx.max() >= edges[-1]:
+        edges = np.append(edges, np.nextafter(allx.max(), np.inf))
+    return edges
+
+
 @_styled
 def turn_on_curves(
     curves: dict,
@@ -291,12 +305,8 @@ def turn_on_curves(
     """
     plt, _ = _plt()
     fig, ax = plt.subplots(figsize=(9, 8))
-    allx = np.concatenate([np.asarray(c[0], dtype=float) for c in curves.values()] or [[0.0]])
-    allx = allx[np.isfinite(allx)]
     if np.isscalar(bins) or np.ndim(bins) == 0:
-        hi = np.quantile(allx, 0.99) if len(allx) else 1.0
-        lo = min(0.0, allx.min()) if len(allx) else 0.0
-        bins = np.linspace(lo, hi if hi > lo else lo + 1.0, int(bins) + 1)
+        bins = turn_on_edges([c[0] for c in curves.values()], int(bins))
     for label, c in curves.items():
         x, passed = c[0], np.asarray(c[1], dtype=bool)
         w = c[2] if len(c) > 2 else None

@@ -72,6 +72,15 @@ class RecordedComparison:
             "agreement": self.agreement,
             "turn_on_variable": self.variable,
         }
+        if self.x is not None:  # (the numbers of the turn-on plot)
+            from hepml.plotting import binned_efficiency, turn_on_edges
+
+            edges = turn_on_edges([self.x])
+            out["turn_on"] = {"edges": edges.tolist()}
+            for name, bits in (("recorded", self.recorded_bits), ("emulated", self.emulated)):
+                _, eff, lo, hi = binned_efficiency(self.x, np.asarray(bits, bool), edges)
+                out["turn_on"][name] = {"efficiency": eff.tolist(), "low": lo.tolist(),
+                                        "high": hi.tolist()}  # fmt: skip
         if self.skipped:
             out["skipped_files"] = dict(self.skipped)
         return out

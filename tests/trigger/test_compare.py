@@ -36,6 +36,19 @@ def test_recorded_bits_against_the_emulation(shared_data, tmp_path):
     files = write_comparison(list(comps.values()), tmp_path)
     assert (tmp_path / "comparison.json").exists()
     assert any(str(p).endswith("turnon_recorded_HLT_PFJet40_emulated.png") for p in files)
+    # the turn-on numbers are in the JSON too, every event in a bin (none past the last)
+    import json
+
+    saved = {d["path"]: d for d in json.loads((tmp_path / "comparison.json").read_text())}
+    on = saved["HLT_PFJet40_emulated"]["turn_on"]
+    edges = np.asarray(on["edges"])
+    assert edges[0] <= np.nanmin(c.x)
+    assert edges[-1] > np.nanmax(c.x)
+    k = int(np.argmax(np.asarray([e if e is not None else -1 for e in on["recorded"]["efficiency"]])
+                      > 0))  # fmt: skip
+    inside = (c.x >= edges[k]) & (c.x < edges[k + 1])
+    assert on["recorded"]["efficiency"][k] == pytest.approx(c.recorded_bits[inside].mean())
+    assert on["recorded"]["low"][k] <= on["recorded"]["efficiency"][k] <= on["recorded"]["high"][k]
 
 
 def test_compare_needs_recorded_bits_and_fixed_thresholds(shared_data):
