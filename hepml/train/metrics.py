@@ -97,33 +97,43 @@ def rejection_at(y, score, eff_s: float, weight=None) -> float:
 
 
 def rejection_error(y, score, eff_s: float, weight=None) -> float:
-    r"""Standard error of :func:`rejection_at`, from both samples' binomial errors
-    (effective numbers of entries :math:`N_B`, :math:`N_S` for weights):
+    r"""Standard error of :func:`rejection_at`, from both samples' binomial errors with
+    weights (for equal weights :math:`\varepsilon(1-\varepsilon)/N`):
 
     .. math::
-        \sigma^2(\varepsilon_B) = \frac{\varepsilon_B(1-\varepsilon_B)}{N_B}
-          + \Big(\frac{d\varepsilon_B}{d\varepsilon_S}\Big)^2
-            \frac{\varepsilon_S(1-\varepsilon_S)}{N_S}, \qquad
+        \sigma^2(\varepsilon) = \frac{\sum_{\rm pass} w^2 (1-\varepsilon)^2
+          + \sum_{\rm fail} w^2 \varepsilon^2}{(\sum w)^2}, \qquad
+        \sigma^2(\varepsilon_B) \mathrel{+}= \Big(\frac{d\varepsilon_B}{d\varepsilon_S}
+          \Big)^2 \sigma^2(\varepsilon_S), \qquad
         \sigma(1/\varepsilon_B) = \sigma(\varepsilon_B)/\varepsilon_B^2 .
 
-    The second term is the working point's own uncertainty: the threshold that gives
-    ``eff_s`` on the signal at hand moves by its statistical error, and ε_B with it
-    (slope of the ROC curve over ±1σ of ε_S). It dominates when the signal sample is
-    small and the background large. ``inf`` when no background survives.
+    Weighted samples (pT-hat-biased QCD) need the per-event form: the background that
+    passes a tight cut is mostly the low-weight part, whose spread ``N_eff`` of the
+    whole sample overstates. The second term is the working point's own uncertainty:
+    the threshold that gives ``eff_s`` on the signal at hand moves by its statistical
+    error, and ε_B with it (slope of the ROC curve over ±1σ of ε_S). It dominates when
+    the signal sample is small and the background large. ``inf`` when no background
+    survives. A linear error: when it is comparable to the rejection itself, the
+    rejection is poorly known whatever the number says.
     """
     y, score, w = _prepare(y, score, weight)
     rej = rejection_at(y, score, eff_s, w)
     if not np.isfinite(rej):
         return float(np.inf)
+    eps_b, eps_s, thresholds = roc_curve(y, score, w)
+    i = min(int(np.searchsorted(eps_s, eff_s, side="left")), len(thresholds) - 1)
+    passed = score >= thresholds[i]  # (the working point's threshold)
 
-    def n_eff(x):
-        return x.sum() ** 2 / np.sum(x**2)
+    def variance(sel: np.ndarray, eps: float) -> float:
+        ws, ok = w[sel], passed[sel]
+        total = ws.sum()
+        return float((np.sum(ws[ok] ** 2) * (1 - eps) ** 2 + np.sum(ws[~ok] ** 2) * eps**2)
+                     / total**2)  # fmt: skip
 
     eps = 1.0 / rej
-    var = eps * (1 - eps) / n_eff(w[y != 1])
-    d = float(np.sqrt(eff_s * (1 - eff_s) / n_eff(w[y == 1])))
+    var = variance(y != 1, eps)
+    d = float(np.sqrt(variance(y == 1, eff_s)))
     if d > 0:
-        eps_b, eps_s, _ = roc_curve(y, score, w)
         lo, hi = max(eff_s - d, 0.0), min(eff_s + d, 1.0)
         slope = (_eps_b_at(eps_b, eps_s, hi) - _eps_b_at(eps_b, eps_s, lo)) / (hi - lo)
         var += slope**2 * d**2

@@ -107,3 +107,32 @@ def test_rejection_error_is_inf_without_background_left():
     from hepml.train.metrics import rejection_error
 
     assert rejection_error([1, 1, 0], [0.9, 0.8, 0.1], 0.5) == np.inf
+
+
+def test_weighted_rejection_error_matches_the_spread_of_toys():
+    """With pT-hat-biased weights the background that passes a tight cut is the low-weight
+    part: the error is the per-event binomial one (the whole sample's N_eff made it 1.6x
+    too large), as the spread of pseudo-experiments says."""
+    from hepml.train.metrics import rejection_at, rejection_error
+
+    rng = np.random.default_rng(1)
+
+    def sample():
+        pthat = 300 * (1 + rng.exponential(1.0, 4000))
+        w = np.r_[np.ones(20000), (300 / pthat) ** 4]
+        s = np.r_[rng.normal(4.0, 1.0, 20000), rng.normal(0, 1, 4000) + 3.0 * np.log(pthat / 300)]
+        y = np.r_[np.ones(20000, int), np.zeros(4000, int)]
+        return y, s, w
+
+    toys = []
+    for _ in range(300):
+        y, s, w = sample()
+        toys.append(rejection_at(y, s, 0.3, w))
+    y, s, w = sample()
+    err = rejection_error(y, s, 0.3, w)
+    assert err == pytest.approx(np.std(toys), rel=0.25)
+    # equal weights: the textbook binomial error (and the weights' scale does not matter)
+    y, s, _ = sample()
+    assert rejection_error(y, s, 0.3) == pytest.approx(
+        rejection_error(y, s, 0.3, np.full(len(y), 3.0))
+    )
