@@ -56,11 +56,19 @@ def _fields(mapping: EventMapping) -> dict[str, list[str]]:
 
 
 def _compression(f: uproot.ReadOnlyDirectory, tree) -> str:
-    """The compression of the tree's first branch (TTree) or the file setting."""
+    """The compression of the tree's first branch (TTree), of most of an RNTuple's
+    columns, or else the file setting."""
     code = f.file.fCompress
     comp = None
     if isinstance(tree, uproot.TTree) and len(tree.branches):
         comp = tree.branches[0].compression
+    elif not isinstance(tree, uproot.TTree):
+        try:  # (RNTuple: each column's pages carry their own setting)
+            settings = [c.compression_settings for c in tree.page_link_list[0]]
+        except Exception:
+            settings = []
+        if settings:
+            comp = uproot.compression.Compression.from_code(max(set(settings), key=settings.count))
     if comp is None:
         comp = uproot.compression.Compression.from_code(code)
     if comp is None and 0 < code < 100:  # old files: algorithm 0 means ROOT's default, zlib

@@ -124,4 +124,5 @@ def test_inspect_describes_every_real_file(shared_data, name):
     assert d.entries == (2421 if "HZZ" in name else (10 if name == RNTUPLE else 200))
     assert "jets" in d.collections
     assert d.collections["jets"][:4] == ["pt", "eta", "phi", "mass"]
-    assert d.compression.startswith("ZSTD" if "zstd" in name else "ZLIB")
+    # (the RNTuple file's pages are zstd though the file's own setting says zlib)
+    assert d.compression.startswith("ZSTD" if "zstd" in name or name == RNTUPLE else "ZLIB")
