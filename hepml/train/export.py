@@ -32,6 +32,7 @@ Example::
 
 from __future__ import annotations
 
+import json
 import os
 
 import torch
@@ -293,14 +294,41 @@ def export_checkpoint(ckpt: dict, path: str | os.PathLike, opset: int = 17) -> s
                 opset_version=opset,
                 dynamo=False,
             )  # fmt: skip
+            import onnx
+
+            model = onnx.load(tmp)
+            for key, value in export_metadata(ckpt).items():
+                entry = model.metadata_props.add()
+                entry.key, entry.value = key, value
+            onnx.save(model, tmp)
         else:
             scripted = torch.jit.script(_wrapped(ckpt, dense=False))
-            torch.jit.save(scripted, tmp)
+            meta = json.dumps(export_metadata(ckpt), indent=1)
+            torch.jit.save(scripted, tmp, _extra_files={"hepml.json": meta})
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
     return path
+
+
+def export_metadata(ckpt: dict) -> dict[str, str]:
+    """What a deployer needs beside the graph, stored in the exported file (ONNX
+    ``metadata_props``; TorchScript extra file ``hepml.json``, read with
+    ``torch.jit.load(path, _extra_files={"hepml.json": ""})``): the input features in
+    their order, the kNN coordinates, the class order, the model and hepml's version.
+    The standardisation is inside the graph."""
+    from hepml import __version__
+
+    return {
+        "hepml_version": __version__,
+        "model_name": str(ckpt["model_name"]),
+        "features": json.dumps(list(ckpt["features"])),
+        "pos": json.dumps(["deta", "dphi"]),
+        "scores": "probability of each label, column i for label i (1: signal, 0: background)",
+        "inputs": "x: per particle the features in this order, as hepml reconstruct writes "
+        "them (the standardisation is inside); pos: (deta, dphi); mask: real particles",
+    }
 
 
 def _is_checkpoint(path: str) -> bool:

@@ -89,6 +89,20 @@ def test_onnx_and_torchscript_match_the_model(checkpoints, name, tmp_path):
     np.testing.assert_array_equal(ts, ref)
     np.testing.assert_allclose(onnx(x, pos, batch, len(sizes)), ref, atol=1e-5, rtol=0)
     np.testing.assert_array_equal(ref[3], ref[1])  # every empty jet scores alike
+    # what a deployer needs is in the files: the features in order, the model, hepml
+    import json
+
+    import onnx as onnx_lib
+
+    props = {p.key: p.value for p in onnx_lib.load(str(onnx_path)).metadata_props}
+    extra = {"hepml.json": ""}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.jit.load(ts_path, _extra_files=extra)
+    for meta in (props, json.loads(extra["hepml.json"])):
+        assert json.loads(meta["features"]) == list(ckpt["features"])
+        assert meta["model_name"] == ckpt["model_name"]
+        assert json.loads(meta["pos"]) == ["deta", "dphi"]
 
 
 def test_dense_form_ignores_padding(checkpoints):
