@@ -1517,8 +1517,9 @@ def _jets_batch_loop(
                 pjet[i] = -1
 
 
-@numba.njit(cache=True, error_model="numpy")
 def _jets_batch(px, py, pz, e, offsets, R, p, strategy, mode, ptmin, njets, dcut):
+    """Python around the kernels (a cached njit function that calls a ``parallel=True``
+    one may segfault when loaded from Numba's cache: numba issue 8578)."""
     check_offsets(offsets, px.shape[0], (py.shape[0], pz.shape[0], e.shape[0]))
     nev = offsets.shape[0] - 1
     ntot = px.shape[0]
@@ -1531,10 +1532,16 @@ def _jets_batch(px, py, pz, e, offsets, R, p, strategy, mode, ptmin, njets, dcut
         px, py, pz, e, offsets, R, p, strategy, mode, ptmin, njets, dcut,
         tmp, count, status, particle_jet,
     )  # fmt: skip
-    jet_offsets = np.empty(nev + 1, np.int64)
-    jet_offsets[0] = 0
-    for ev in range(nev):
-        jet_offsets[ev + 1] = jet_offsets[ev] + count[ev]
+    jet_offsets = np.zeros(nev + 1, np.int64)
+    np.cumsum(count, out=jet_offsets[1:])
+    jpx, jpy, jpz, je = _gather_jets(tmp, offsets, jet_offsets, count)
+    return jpx, jpy, jpz, je, jet_offsets, particle_jet, status
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _gather_jets(tmp, offsets, jet_offsets, count):
+    """Each event's jets, from its rows of ``tmp``, into flat jet arrays."""
+    nev = offsets.shape[0] - 1
     njt = jet_offsets[nev]
     jpx = np.empty(njt)
     jpy = np.empty(njt)
@@ -1548,10 +1555,9 @@ def _jets_batch(px, py, pz, e, offsets, R, p, strategy, mode, ptmin, njets, dcut
             jpy[dst + k] = tmp[src + k, 1]
             jpz[dst + k] = tmp[src + k, 2]
             je[dst + k] = tmp[src + k, 3]
-    return jpx, jpy, jpz, je, jet_offsets, particle_jet, status
+    return jpx, jpy, jpz, je
 
 
-@numba.njit(cache=True, error_model="numpy")
 def cluster_batch(
     px: np.ndarray,
     py: np.ndarray,
@@ -1587,7 +1593,6 @@ def cluster_batch(
     )  # fmt: skip
 
 
-@numba.njit(cache=True, error_model="numpy")
 def exclusive_batch(
     px: np.ndarray,
     py: np.ndarray,
@@ -1635,7 +1640,6 @@ def _history_batch_loop(px, py, pz, e, offsets, R, p, strategy, hist, hd, jets, 
                 d[r, 1] = 0.0
 
 
-@numba.njit(cache=True, error_model="numpy")
 def cluster_history_batch(
     px: np.ndarray,
     py: np.ndarray,

@@ -456,7 +456,6 @@ def soft_drop_details_batch(
     return groomed, msd, n_groomed, zg, rg, keep
 
 
-@numba.njit(cache=True)
 def soft_drop_batch(
     px: np.ndarray,
     py: np.ndarray,
@@ -473,14 +472,16 @@ def soft_drop_batch(
     Defaults are the CMS AK8 ones (:math:`z_{\\text{cut}} = 0.1, \\beta = 0,
     R_0 = 0.8`). Identical to the ``fastjet`` package's
     ``exclusive_jets_softdrop_grooming`` (see the module docstring). Parallel over
-    jets (it runs :func:`soft_drop_details_batch`).
+    jets (it runs :func:`soft_drop_details_batch`). A Python function: a cached njit
+    function that calls a ``parallel=True`` one may segfault when it is loaded from
+    Numba's cache (numba issue 8578), so no kernel here does.
 
     Example::
 
         groomed, msd, n_sd = soft_drop_batch(px, py, pz, e, offsets, 0.1, 0.0, 0.8)
     """
     groomed, msd, n_groomed, _, _, _ = soft_drop_details_batch(
-        px, py, pz, e, offsets, z_cut, beta, R0
+        px, py, pz, e, offsets, float(z_cut), float(beta), float(R0)
     )
     return groomed, msd, n_groomed
 
@@ -516,13 +517,17 @@ def jet_p4_batch(
     return out
 
 
-@numba.njit(cache=True, parallel=True)
 def jet_mass_batch(
     px: np.ndarray, py: np.ndarray, pz: np.ndarray, e: np.ndarray, offsets: np.ndarray
 ) -> np.ndarray:
     """Jet mass :math:`m = \\mathrm{sign}(m^2)\\sqrt{|m^2|}`, :math:`m^2 = (\\sum E)^2 -
-    |\\sum \\vec p|^2` (FastJet's ``m()``), float64 ``(n_jets,)``; 0 for an empty jet."""
-    p4 = jet_p4_batch(px, py, pz, e, offsets)
+    |\\sum \\vec p|^2` (FastJet's ``m()``), float64 ``(n_jets,)``; 0 for an empty jet.
+    (Python around two kernels: see :func:`soft_drop_batch`.)"""
+    return _masses(jet_p4_batch(px, py, pz, e, offsets))
+
+
+@numba.njit(cache=True, parallel=True)
+def _masses(p4: np.ndarray) -> np.ndarray:
     n_jets = p4.shape[0]
     out = np.empty(n_jets)
     for j in numba.prange(n_jets):

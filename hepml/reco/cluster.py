@@ -12,6 +12,7 @@ Example::
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 
 import awkward as ak
@@ -93,12 +94,23 @@ def cluster(
         ``n_constituents`` and ``constituents`` (indices of the event's
         particles in each jet, ascending), jets sorted by decreasing pT.
     """
-    if radius <= 0:
-        raise InputError(f"jet radius must be positive, got {radius}")
+    if not 0 < radius <= 1000:  # (NaN too; FastJet's largest R is 1000)
+        raise InputError(f"jet radius must be in (0, 1000], got {radius}")
     if not (np.isfinite(pt_min) and pt_min >= 0):
         raise InputError(f"pt_min must be a finite number >= 0 (GeV), got {pt_min}")
     if n_jets is not None and dcut is not None:
         raise InputError("give n_jets or dcut for exclusive jets, not both")
+    if n_jets is not None and (
+        isinstance(n_jets, bool) or not isinstance(n_jets, numbers.Integral) or n_jets < 1
+    ):
+        raise InputError(f"n_jets must be a whole number >= 1, got {n_jets!r}")
+    if dcut is not None and not (np.isfinite(dcut) and dcut >= 0):
+        raise InputError(f"dcut must be a finite number >= 0, got {dcut!r}")
+    if (n_jets is not None or dcut is not None) and pt_min > 0:
+        raise InputError(
+            "pt_min applies to inclusive jets; exclusive jets (n_jets, dcut) take none: "
+            "select the jets afterwards (jets[jets.pt > X])"
+        )
     if on_nonfinite not in ("raise", "drop"):
         raise InputError(f"on_nonfinite must be 'raise' or 'drop', got {on_nonfinite!r}")
     p = _exponent(algorithm)
@@ -124,7 +136,8 @@ def cluster(
     else:
         out = K.exclusive_batch(
             px, py, pz, e, offsets, float(radius), p,
-            int(n_jets or 0), float(dcut if dcut is not None else -1.0), -1,
+            int(n_jets) if n_jets is not None else 0,
+            float(dcut) if dcut is not None else -1.0, -1,
         )  # fmt: skip
     jpx, jpy, jpz, je, jet_offsets, particle_jet, _status = out
     return _jets_array(jpx, jpy, jpz, je, jet_offsets, particle_jet, offsets)

@@ -72,3 +72,46 @@ def test_knn_kernel_refuses_k_below_one():
     for k in (0, -2):
         with pytest.raises(ValueError, match="k must be at least 1"):
             knn.knn_edges(F[:5], F[:5], off, k)
+
+
+def test_no_jitted_function_calls_a_parallel_kernel():
+    """A cached njit function that calls a ``parallel=True`` one can segfault when it is
+    loaded from Numba's cache in a later session (numba issue 8578: ``cluster()`` then
+    ``cluster(n_jets=2)`` in two sessions crashed the third); functions that combine
+    parallel kernels are plain Python. Checked on the source of every kernel module."""
+    import ast
+    from pathlib import Path
+
+    import hepml.kernels as kernels_pkg
+
+    def jit_kind(node):
+        for d in node.decorator_list:
+            call = d if isinstance(d, ast.Call) else None
+            name = ast.unparse(call.func if call else d)
+            if name.endswith("njit") or name.endswith("jit"):
+                parallel = call is not None and any(
+                    k.arg == "parallel" and getattr(k.value, "value", False) for k in call.keywords
+                )
+                return "parallel" if parallel else "jit"
+        return None
+
+    funcs = {}
+    for path in Path(kernels_pkg.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef):
+                funcs[node.name] = (jit_kind(node), node, path.name)
+    parallel = {n for n, (kind, _, _) in funcs.items() if kind == "parallel"}
+    assert {"_jets_batch_loop", "soft_drop_details_batch", "smear_kernel"} <= parallel
+    bad = []
+    for name, (kind, node, file) in funcs.items():
+        if kind is None:
+            continue
+        for call in ast.walk(node):
+            if (
+                isinstance(call, ast.Call)
+                and isinstance(call.func, ast.Name)
+                and call.func.id in parallel
+                and call.func.id != name
+            ):
+                bad.append(f"{file}: {name} calls {call.func.id}")
+    assert not bad, bad

@@ -105,6 +105,17 @@ def test_pt_min_is_checked_and_a_threshold_above_every_jet_gives_none(ttbar):
     jets = cluster(particles, pt_min=1e9)
     assert ak.sum(ak.num(jets)) == 0
     assert len(jets) == 5
+    # exclusive jets: n_jets a whole number >= 1 (0 gave every particle as a jet), a
+    # finite dcut, no pt_min (it was ignored); radii FastJet accepts
+    for kwargs, message in (({"n_jets": 0}, "n_jets must be"), ({"n_jets": -1}, "n_jets must"),
+                            ({"n_jets": 2.7}, "n_jets must"), ({"n_jets": True}, "n_jets must"),
+                            ({"dcut": float("nan")}, "dcut must"), ({"dcut": -1.0}, "dcut must"),
+                            ({"n_jets": 2, "pt_min": 20.0}, "pt_min applies to inclusive"),
+                            ({"radius": float("nan")}, "jet radius must"),
+                            ({"radius": 5000.0}, "jet radius must")):  # fmt: skip
+        with pytest.raises(InputError, match=message):
+            cluster(particles, **kwargs)
+    assert ak.to_list(ak.num(cluster(particles, n_jets=np.int64(2)))) == [2] * 5
 
 
 def test_features_knn_and_substructure_shapes(ttbar):
