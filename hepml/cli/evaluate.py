@@ -161,8 +161,16 @@ def _same_rows_note(results: list, ckpts: list[dict], args) -> str | None:
 
 def _baseline_index(baseline: str, models: list[str]) -> int:
     """Position of ``baseline`` among ``models`` (same path, or same file)."""
+    from hepml.train.checkpoint import checkpoint_file
+
+    def resolved(path: str) -> str:
+        try:  # (a run folder means its best.pt)
+            return os.path.realpath(checkpoint_file(path))
+        except Exception:
+            return os.path.realpath(path)
+
     for i, m in enumerate(models):
-        if m == baseline or os.path.realpath(m) == os.path.realpath(baseline):
+        if m == baseline or resolved(m) == resolved(baseline):
             return i
     raise InputError(f"--baseline {baseline} is not one of the models {models}")
 

@@ -98,6 +98,24 @@ def checkpoint_file(path: str | os.PathLike) -> str:
     return path
 
 
+def _exported_kind(path: str) -> str | None:
+    """ "TorchScript" or "ONNX" for a file ``hepml export`` writes, else None."""
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as z:
+                if any(n.endswith("/code/__torch__.py") or "/code/" in n for n in z.namelist()):
+                    return "TorchScript"
+            return None
+        with open(path, "rb") as f:
+            head = f.read(64)
+    except OSError:
+        return None
+    # (an ONNX ModelProto begins with field 1, ir_version, then producer_name "pytorch")
+    if head[:1] == b"\x08" and b"pytorch" in head:
+        return "ONNX"
+    return None
+
+
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
     """Read a hepml checkpoint (``weights_only=True``); a clear error for anything else.
 
@@ -105,6 +123,12 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     path = checkpoint_file(path)
     if not os.path.exists(path):
         raise InputError(f"{path}: no such model file")
+    exported = _exported_kind(path)
+    if exported:
+        raise InputError(
+            f"{path}: a model exported by hepml export ({exported}), not a checkpoint; give "
+            "the run folder or its best.pt"
+        )
     try:
         with warnings.catch_warnings():
             # files pickled elsewhere (protocol != 2) warn before they are refused

@@ -135,3 +135,19 @@ def test_a_rerun_into_the_same_folder_leaves_no_earlier_plots(bdts, tmp_path, ca
     assert exit_.value.code == 2
     assert "invalid choice: 'bogus'" in capsys.readouterr().err
     assert not (tmp_path / "never").exists()
+
+
+def test_baseline_may_name_a_model_by_its_checkpoint(tmp_path, monkeypatch):
+    """--baseline bdt/best.pt is the model given as bdt (a run folder means its best.pt)."""
+    from hepml.cli.evaluate import _baseline_index
+    from hepml.errors import InputError
+
+    for run in ("pn", "bdt"):
+        (tmp_path / run).mkdir()
+        (tmp_path / run / "best.pt").write_bytes(b"")
+    monkeypatch.chdir(tmp_path)
+    assert _baseline_index("bdt/best.pt", ["pn", "bdt"]) == 1
+    assert _baseline_index("bdt", ["pn/best.pt", "bdt/best.pt"]) == 1
+    assert _baseline_index(str(tmp_path / "pn"), ["pn", "bdt"]) == 0
+    with pytest.raises(InputError, match="is not one of the models"):
+        _baseline_index("other", ["pn", "bdt"])

@@ -140,6 +140,19 @@ def test_export_errors(checkpoints, tmp_path):
     bdt = {"kind": "bdt", "model_name": "substructure-bdt"}
     with pytest.raises(ConfigError, match="not a network"):
         export_checkpoint(bdt, tmp_path / "m.onnx")
+    # an exported model given where a checkpoint is needed: said so, no torch essay
+    from hepml.train.checkpoint import load_checkpoint
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ts = export_checkpoint(checkpoints["pfn"], tmp_path / "pfn_ts.pt")
+        onnx_file = export_checkpoint(checkpoints["pfn"], tmp_path / "pfn.onnx")
+    for path, kind in ((ts, "TorchScript"), (onnx_file, "ONNX")):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # (no warning printed before the error either)
+            with pytest.raises(InputError, match=f"exported by hepml export \\({kind}\\), not a"):
+                load_checkpoint(path)
+    assert load_checkpoint(tmp_path / "best.pt")["model_name"] == "pfn"
 
 
 @pytest.mark.parametrize("name", ["particlenet-lite", "pfn"])
