@@ -62,14 +62,7 @@ def mht_kernel(
     eta_max: float,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Magnitude and azimuth of :math:`-\\sum \\vec p_T` of the passing objects."""
-    check_offsets(
-        offsets,
-        pt.shape[0],
-        (
-            eta.shape[0],
-            phi.shape[0],
-        ),
-    )
+    check_offsets(offsets, pt.shape[0], (eta.shape[0], phi.shape[0]))
     n = offsets.shape[0] - 1
     mag = np.zeros(n)
     ang = np.zeros(n)
@@ -142,15 +135,7 @@ def pair_mass_kernel(
     fill: float,
 ) -> np.ndarray:
     """Invariant mass of the two highest-:math:`p_T` objects, ``fill`` with fewer than two."""
-    check_offsets(
-        offsets,
-        pt.shape[0],
-        (
-            eta.shape[0],
-            phi.shape[0],
-            mass.shape[0],
-        ),
-    )
+    check_offsets(offsets, pt.shape[0], (eta.shape[0], phi.shape[0], mass.shape[0]))
     n = offsets.shape[0] - 1
     out = np.full(n, fill)
     for ev in numba.prange(n):
@@ -176,15 +161,7 @@ def max_pair_mass_kernel(
     fill: float,
 ) -> np.ndarray:
     """Largest invariant mass over all pairs of passing objects (dijet :math:`m_{jj}`)."""
-    check_offsets(
-        offsets,
-        pt.shape[0],
-        (
-            eta.shape[0],
-            phi.shape[0],
-            mass.shape[0],
-        ),
-    )
+    check_offsets(offsets, pt.shape[0], (eta.shape[0], phi.shape[0], mass.shape[0]))
     n = offsets.shape[0] - 1
     out = np.full(n, fill)
     for ev in numba.prange(n):
