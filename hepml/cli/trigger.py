@@ -252,10 +252,6 @@ def _compare(args, ui, menu) -> int:
         ui.print(f"files skipped: {len(skipped)} of {len(expand_paths(args.files))}")
         for reason in skipped.values():
             ui.print(f"  {reason}")
-    plots = (
-        " and turn-on plots in " + f"{args.out}/plots"
-        if any(c.x is not None for c in comps)
-        else ""
-    )
+    plots = f" and turn-on plots in {args.out}/plots" if any(c.x is not None for c in comps) else ""
     ui.print(f"wrote {args.out}/comparison.json{plots}")
     return 0

@@ -447,10 +447,11 @@ def _stored_sum_weights(
     branch; when that cannot be read (a damaged file), the runinfo's sum for a file
     that holds every generated event, else ``read`` scaled by entries (with a note)."""
     try:
-        tree = open_root(r.path)[r.tree or "events"]
-        if "weight" not in tree.keys():
-            return float(tree.num_entries)
-        return float(np.sum(tree["weight"].array(library="np"), dtype=np.float64))
+        with open_root(r.path) as f:
+            tree = f[r.tree or "events"]
+            if "weight" not in tree.keys():
+                return float(tree.num_entries)
+            return float(np.sum(tree["weight"].array(library="np"), dtype=np.float64))
     except Exception:  # (the file broke part-way: its weights cannot all be read)
         if r.tree_entries == runinfo_events:
             return runinfo_sum
