@@ -563,6 +563,7 @@ class Trainer:
             self.scheduler = None
         self.loss_fn = nn.CrossEntropyLoss(weight=self.class_weights)
         self.best_value: float | None = None
+        self._best_auc: float | None = None  # (the tie-break of infinite val_rej30)
         self.bad_epochs = 0
 
     # ---- checkpoints ------------------------------------------------------------------
@@ -716,7 +717,7 @@ class Trainer:
             return True
         # 1/eps_B is infinite while no validation background passes: then AUC decides
         if key == "val_rej30" and value == self.best_value == np.inf:
-            auc, best_auc = row.get("val_auc"), getattr(self, "_best_auc", None)
+            auc, best_auc = row.get("val_auc"), self._best_auc
             if auc is not None and (best_auc is None or auc > best_auc):
                 self._best_auc = auc
                 return True

@@ -26,7 +26,7 @@ Example::
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 
 import awkward as ak
 import numpy as np
@@ -80,9 +80,8 @@ class ObjectsConfig:
                 raise ConfigError(f"{where}.{k}: must be true or false")
         cfg = cls(
             **{k: v for k, v in d.items() if k in own},
-            objects=ObjectConfig(
-                **{"all_leptons": True, **{k: v for k, v in d.items() if k in shared}}
-            ),
+            # (the trigger's own defaults, all_leptons among them, then the menu's keys)
+            objects=replace(cls().objects, **{k: v for k, v in d.items() if k in shared}),
         )
         if cfg.fatjet_radius <= 0 or cfg.objects.jet_radius <= 0:
             raise ConfigError(f"{where}: jet radii must be positive")
