@@ -38,11 +38,10 @@ class FileDescription:
 def _fields(mapping: EventMapping) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for name, sources in mapping.collections.items():
-        core = (
-            ["px", "py", "pz", "E", "pid", "charge"]
-            if name in ("particles", "partons")
-            else list(KINDS["ptetaphim"])
-        )
+        core = {  # (partons carry no charge column: read_events gives them none)
+            "particles": ["px", "py", "pz", "E", "pid", "charge"],
+            "partons": ["px", "py", "pz", "E", "pid"],
+        }.get(name, list(KINDS["ptetaphim"]))
         extra = [f for s in sources for f in (*s.fields, *s.constants) if f not in core]
         extra = [f for f in dict.fromkeys(extra) if f not in KINDS[sources[0].kind]]
         out[name] = core + extra

@@ -125,13 +125,14 @@ class ReadSummary:
 
 
 def expand_paths(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> list[str]:
-    """Expand globs (sorted) and check that every named file exists."""
+    """Expand globs (sorted) and check that every named file exists. A name that is a
+    file is that file, even when it holds ``[``, ``*`` or ``?`` (``run[1].root``)."""
     if isinstance(paths, str | os.PathLike):
         paths = [paths]
     out: list[str] = []
     for p in paths:
         s = os.fspath(p)
-        if glob.has_magic(s):
+        if glob.has_magic(s) and not os.path.exists(s):
             hits = sorted(glob.glob(s))
             if not hits:
                 raise InputError(f"{s}: no file matches this pattern; check the path")
@@ -409,7 +410,13 @@ class EventStream:
         """An array of no events with the fields a read of these files gives (from the
         first file that can be planned), for entry ranges that read nothing."""
         errors = []
+        skipped = {r.path: r for r in self.summary.files if r.status == "skipped"}
+        if not self._user_mapping:  # (no event was read: no file's mapping binds the rest)
+            self._mapping = None
         for path in self.paths:
+            if path in skipped:  # (already found bad while reading: not the one to ask)
+                errors.append(f"{path}: {skipped[path].reason}")
+                continue
             try:
                 tree, mapping, where = self.plan(FileReport(path))
                 raw = self._raw(tree, mapping.branches(), where, 0, 0)
@@ -418,6 +425,8 @@ class EventStream:
                 if not self.skip_bad_files:
                     raise
                 errors.append(skip_reason(err))
+                if not self._user_mapping:  # (the next file is judged on its own)
+                    self._mapping = None
         raise InputError("no readable input file: " + "; ".join(errors))
 
     @property
@@ -502,9 +511,13 @@ class EventStream:
             ok = (
                 coll in mapping.collections
                 or (coll == "ids" and {"run", "event"} <= mapping.scalars.keys())
-                or (  # (hepml files of objects only, as hepml.io.write writes them back)
+                or (  # (hepml files of objects, MET or trigger bits only, as written back)
                     coll == "particles"
-                    and any(c in mapping.collections for c in OBJECT_COLLECTIONS)
+                    and (
+                        any(c in mapping.collections for c in OBJECT_COLLECTIONS)
+                        or mapping.met is not None
+                        or bool(mapping.triggers)
+                    )
                 )
             )
             if not ok:
@@ -523,8 +536,8 @@ class EventStream:
             if "particles" in absent:  # (what reconstruction, labels and the trigger need)
                 hint = (
                     "; particle-level inputs are needed here: PF candidates (NanoAOD "
-                    "PFCands_*), Delphes EFlow/Particle, a flat tree with particle_* "
-                    "branches, or events from hepml generate"
+                    "PFCands_*), Delphes EFlow/Particle, hepml's particle_px/py/pz/E/pid "
+                    "branches (hepml generate), or any tree with a YAML mapping (--schema)"
                 )
             raise InputError(
                 f"{where}: schema {mapping.schema!r} found no branches for collection(s) {absent} "

@@ -63,6 +63,10 @@ KINDS: dict[str, tuple[str, ...]] = {
     "xy": ("px", "py"),
 }
 
+#: the kinds a collection of four-momenta may be given in, and MET's
+FOUR_KINDS = ("xyze", "ptetaphim", "ptetaphie")
+MET_KINDS = ("ptphi", "xy")
+
 MUON_MASS = 0.1056583755
 ELECTRON_MASS = 0.00051099895
 PION_MASS = 0.13957039
@@ -468,11 +472,14 @@ _HEPML_PREFIXES = (*tuple(f"{c[:-1]}_" for c in (*OBJECT_COLLECTIONS, "triggers"
 
 def _hepml_objects_only(b: set[str]) -> bool:
     """Objects as :func:`hepml.io.write` writes them (``njet``, ``jet_pt/eta/phi/mass``,
-    ``met_pt``, ``trigger_*``, run/lumi/event/weight) and nothing else."""
+    ``met_pt``, ``trigger_*``, run/lumi/event/weight) and nothing else; a skim of only
+    MET or trigger bits too."""
     objs = [c[:-1] for c in OBJECT_COLLECTIONS if f"n{c[:-1]}" in b]
     kin = ("pt", "eta", "phi", "mass")
+    met = {"met_pt", "met_phi"} <= b
+    trig = any(x.startswith("trigger_") for x in b)
     return (
-        bool(objs)
+        bool(objs or met or trig)
         and all({f"{o}_{k}" for k in kin} <= b for o in objs)
         and all(
             x in ("run", "lumi", "event", "weight")
@@ -527,12 +534,12 @@ def load_mapping(path: str | Path) -> EventMapping:
     if extra:
         raise ConfigError(f"{path}: unknown key(s) {sorted(extra)}; allowed: {sorted(known)}")
 
-    def source(where: str, spec: object) -> Source:
+    def source(where: str, spec: object, kinds: tuple[str, ...]) -> Source:
         if not isinstance(spec, dict) or "fields" not in spec or "kind" not in spec:
             raise ConfigError(f"{path}: {where} needs 'kind' and 'fields'")
         kind = spec["kind"]
-        if kind not in KINDS:
-            raise ConfigError(f"{path}: {where}.kind is {kind!r}; use one of {sorted(KINDS)}")
+        if kind not in kinds:  # (a collection has four-momenta; MET is transverse)
+            raise ConfigError(f"{path}: {where}.kind is {kind!r}; use one of {list(kinds)}")
         fields = {str(k): str(v) for k, v in dict(spec["fields"]).items()}
         consts = {str(k): float(v) for k, v in dict(spec.get("constants", {})).items()}
         miss = [f for f in KINDS[kind] if f not in fields and f not in consts]
@@ -546,9 +553,9 @@ def load_mapping(path: str | Path) -> EventMapping:
                 f"{path}: collections.{name} is not one of {['particles', 'partons', *OBJECT_COLLECTIONS]}"
             )
         specs = spec if isinstance(spec, list) else [spec]
-        m.collections[name] = [source(f"collections.{name}", s) for s in specs]
+        m.collections[name] = [source(f"collections.{name}", s, FOUR_KINDS) for s in specs]
     if doc.get("met") is not None:
-        m.met = source("met", doc["met"])
+        m.met = source("met", doc["met"], MET_KINDS)
     for k in ("weight", "run", "lumi", "event"):
         if doc.get(k) is not None:
             m.scalars[k] = str(doc[k])

@@ -41,6 +41,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise InputError(f"{path}: output folder {parent} does not exist; create it first")
+    if path.is_dir():  # (checked first: the work would be done, then the rename refused)
+        raise InputError(f"{path}: is a folder; give a file name for the output")
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=parent)
     except OSError as err:  # (read-only or full disk, /proc, no permission)
@@ -181,7 +183,7 @@ def write(path: str | os.PathLike, array: ak.Array, *, tree: str = "events") -> 
     written: the new file numbers its entries anew; join back on ``run``/``event``."""
     suffix = Path(path).suffix.lower()
     if suffix == ".root":
-        if isinstance(array, ak.Array) and any(f in array.fields for f in _ROOT_PREFIX):
+        if isinstance(array, ak.Array) and any(f in array.fields for f in (*_ROOT_PREFIX, "met")):
             array = {_ROOT_PREFIX.get(f, f): ak.without_parameters(array[f])
                      for f in array.fields if f != "entry"}  # fmt: skip
         return write_root(path, {tree: array})

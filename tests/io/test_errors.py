@@ -28,6 +28,20 @@ def test_path_that_does_not_exist(tmp_path):
         read_events(str(tmp_path / "*.root"))
 
 
+def test_file_name_with_glob_characters_is_that_file(tmp_path):
+    from hepml.io.reader import expand_paths
+
+    named, lookalike = tmp_path / "run[1].root", tmp_path / "run1.root"
+    named.write_bytes(b"x")
+    # alone: the file is found (it was "no file matches this pattern")
+    assert expand_paths(str(named)) == [str(named)]
+    # with a file the pattern matches: still the named file (run1.root was read instead)
+    lookalike.write_bytes(b"y")
+    assert expand_paths([named]) == [str(named)]
+    # a pattern that is no file is still a pattern
+    assert expand_paths(str(tmp_path / "run*.root")) == [str(lookalike), str(named)]
+
+
 def test_file_that_is_not_root(tmp_path):
     bad = tmp_path / "notes.root"
     bad.write_text("these are not the bytes you are looking for\n" * 10)

@@ -163,6 +163,22 @@ def test_schema_of_a_partly_read_skipped_file_is_named(tmp_path):
     assert "(2 events read before the break were kept)" in str(stream.summary)
 
 
+def test_nothing_read_after_a_damaged_file_gives_the_good_files_fields(shared_data, tmp_path):
+    """An entry range inside a skipped (damaged) file reads no event: the empty result
+    has the good file's fields (it was "no readable input file", blaming the good one)."""
+    data = bytearray((shared_data / HZZ).read_bytes())
+    data[len(data) // 3 : len(data) // 3 + 5000] = bytes(5000)  # damaged baskets
+    bad = tmp_path / "damaged.root"
+    bad.write_bytes(bytes(data))
+    good = _write(tmp_path / "good.root", _flat_jets())
+    stream = open_events([bad, good], skip_bad_files=True, entry_start=50, entry_stop=150)
+    assert sum(len(c) for c in stream) == 0
+    assert [f.status for f in stream.summary.files] == ["skipped", "ok"]
+    ev = read_events([bad, good], skip_bad_files=True, entry_start=50, entry_stop=150)
+    assert len(ev) == 0
+    assert "jets" in ev.fields
+
+
 # ------------------------------------------------------------------ 6: iterate twice
 
 
@@ -202,6 +218,30 @@ def test_inspect_takes_a_yaml_mapping(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "reading tree 'second'" in out
     assert "expected but not found: EventWeight" in out
+
+
+def test_inspect_lists_the_fields_reading_gives(tmp_path):
+    """particles and partons as read_events builds them (inspect listed a parton charge)."""
+    from hepml.io import write_root
+
+    counts = np.array([2, 1, 3])
+    n = int(counts.sum())
+
+    def coll(**extra):
+        four = {k: ak.unflatten(np.arange(n, dtype=float) + 1, counts) for k in ("px", "py", "pz")}
+        four["E"] = ak.unflatten(np.full(n, 10.0), counts)
+        return ak.zip(four | {k: ak.unflatten(v, counts) for k, v in extra.items()})
+
+    path = write_root(tmp_path / "h.root", {"events": {
+        "particle": coll(pid=np.full(n, 211, np.int32), charge=np.ones(n, np.int8)),
+        "parton": coll(pid=np.full(n, 6, np.int32), status=np.full(n, 22, np.int32),
+                       mother=np.full(n, -1, np.int32)),
+        "weight": np.ones(3),
+    }})  # fmt: skip
+    listed = inspect_file(path).collections
+    ev = read_events(path)
+    for name in ("particles", "partons"):
+        assert sorted(listed[name]) == sorted(ev[name].fields), name
 
 
 def test_inspect_yaml_on_real_file(shared_data, tmp_path):

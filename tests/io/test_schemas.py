@@ -173,6 +173,15 @@ triggers: {IsoMu24: triggerIsoMu24}
             r"lacks \['py', 'pz', 'E'\]",
         ),
         ("tree: t\ncollections: {jets: {kind: cartesian, fields: {}}}", "kind is 'cartesian'"),
+        # a collection's transverse-only kind, MET's four-momentum kind (bare KeyErrors)
+        (
+            "tree: t\ncollections: {jets: {kind: ptphi, fields: {pt: a, phi: b}}}",
+            r"collections.jets.kind is 'ptphi'; use one of \['xyze', 'ptetaphim', 'ptetaphie'\]",
+        ),
+        (
+            "tree: t\nmet: {kind: xyze, fields: {px: a, py: b, pz: c, E: d}}",
+            r"met.kind is 'xyze'; use one of \['ptphi', 'xy'\]",
+        ),
         (
             "tree: t\ncollections: {cars: {kind: xyze, fields: {}}}",
             "collections.cars is not one of",

@@ -58,6 +58,16 @@ def test_unknown_output_type_and_missing_folder(tmp_path):
         write(tmp_path / "a.csv", arr)
     with pytest.raises(InputError, match="does not exist"):
         write(tmp_path / "no" / "a.parquet", arr)
+    # a folder of that name: one line naming it (was a raw IsADirectoryError naming the
+    # hidden temporary file); the folder and its content are untouched
+    for name in ("out.root", "out.parquet"):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "keep.txt").write_text("mine")
+        with pytest.raises(InputError, match=rf"{name}: is a folder; give a file name"):
+            write(folder, arr)
+        assert [p.name for p in folder.iterdir()] == ["keep.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.parquet", "out.root"]
 
 
 @pytest.mark.parametrize("source", ["generated", "nanoaod"])
@@ -82,6 +92,21 @@ def test_events_written_to_root_read_back_equal(source, samples, shared_data, tm
         for field in x.fields or [None]:
             a, b = (x, y) if field is None else (x[field], y[field])
             assert ak.to_list(a) == ak.to_list(b), (name, field)
+
+
+@pytest.mark.parametrize("keep", [["triggers"], ["met"], ["met", "triggers"]])
+def test_a_skim_without_particles_reads_back(keep, shared_data, tmp_path):
+    """Trigger bits or MET with weight and ids (a skim for hepml trigger compare) read
+    back equal, by auto-detection too (they were refused: no particles, unknown schema)."""
+    from tests.conftest import NANOAOD
+
+    before = read_events(shared_data / NANOAOD, entry_stop=20)
+    skim = before[[*keep, "weight", "run", "lumi", "event", "entry"]]
+    out = write(tmp_path / "skim.root", skim)
+    for schema in ("auto", "hepml"):
+        after = read_events(out, schema=schema)
+        for name in (*keep, "weight", "run", "event"):
+            assert ak.to_list(after[name]) == ak.to_list(before[name]), (schema, name)
 
 
 def test_a_flat_ntuple_with_lowercase_objects_stays_flat(tmp_path):
