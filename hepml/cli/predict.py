@@ -12,7 +12,9 @@ by 'hepml reconstruct', .parquet or .root) with a trained model and write one ro
 per input row: file_index, entry, run, event, jet_index (join keys back to the
 input), label and weight when known, input (the position of its file among IN),
 and score (the signal probability). Output .parquet or .root (tree 'scores'),
-written atomically.
+written atomically; with --ray, a folder with one OUT/<name>.scores.parquet per
+input (inputs of the same name in different folders: <folder>-<name>), each written
+as soon as its rows are scored.
 """
 
 EPILOG = """examples:
@@ -69,6 +71,11 @@ def run(args, ui) -> int:
         raise ConfigError(f"--batch-size must be at least 1, got {args.batch_size}")
     if args.ray and args.num_actors < 1:
         raise ConfigError(f"--num-actors must be at least 1, got {args.num_actors}")
+    if args.ray and str(args.output).lower().endswith((".root", ".parquet", ".pq")):
+        raise ConfigError(
+            f"-o {args.output} with --ray: give a folder (one <name>.scores.parquet per input "
+            "is written in it)"
+        )
     if args.ray and args.device != "auto":
         gpus = args.num_gpus_per_actor > 0
         if args.device.startswith("cuda") != gpus:

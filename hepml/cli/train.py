@@ -152,6 +152,13 @@ def run(args, ui) -> int:
             "--resume is for runs in one process; a Ray run continues when rerun with "
             "the same --run-name and --storage-path (an interrupted run resumes itself)"
         )
+    gpu_asked = str(cfg.device).startswith("cuda")
+    if args.ray and cfg.device not in ("auto", None) and gpu_asked != bool(args.use_gpu):
+        raise ConfigError(
+            f"device {cfg.device!r} with --ray: the workers train on "
+            f"{'GPUs' if args.use_gpu else 'CPUs'} as --use-gpu says; give --use-gpu for "
+            "GPUs, or leave the device out"
+        )
     what = (
         ""
         if cfg.model_name in BDT_MODELS

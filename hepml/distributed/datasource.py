@@ -312,8 +312,11 @@ def read_root(
     extras : also read non-kinematic fields of objects (``btag``, ``iso`` ...).
     include_paths : add a ``path`` column naming each event's file (with ``entry``,
         a unique key).
-    skip_bad_files : leave unreadable files out (each reported through ``log``)
-        instead of raising.
+    skip_bad_files : leave out files that cannot be opened or planned (not ROOT, no
+        such tree, a schema that does not fit; each reported through ``log``) instead
+        of raising. Damage inside a file's baskets shows only when a read task reads
+        them (the dataset is lazy): it stops the dataset with an error naming the file
+        and entries, as ``hepml.io.open_events`` would without ``skip_bad_files``.
     address : the Ray cluster (``None``: the running one, else a new local Ray on
         127.0.0.1), as for :func:`hepml.distributed.fit`.
     read_args : passed to ``ray.data.read_datasource`` (``num_cpus``, ``concurrency``,
@@ -336,6 +339,6 @@ def read_root(
         paths, schema, tree=tree, step_size=step_size, collections=collections, extras=extras,
         include_paths=include_paths, skip_bad_files=skip_bad_files, log=log,
     )  # fmt: skip
-    ray = connect(address)
+    ray = connect(address, purpose="reading ROOT files with Ray Data")
     read_args.setdefault("override_num_blocks", len(source.ranges))
     return ray.data.read_datasource(source, **read_args)

@@ -179,29 +179,41 @@ def predict(
     # actors may run in another working folder: paths that exist here are made absolute
     paths = [os.path.abspath(p) if os.path.exists(p) else os.fspath(p) for p in inputs]
     model = os.path.abspath(model) if os.path.exists(model) else model
-    stems = [os.path.splitext(os.path.basename(p))[0] for p in paths]
-    if len(set(stems)) != len(stems):
-        raise ConfigError(f"inputs {paths} share file names; outputs are named after them")
-    os.makedirs(output_dir, exist_ok=True)
+    stems = output_stems(paths)
     summary = PredictSummary()
     t0 = time.perf_counter()
     units = _units(paths, rows_per_unit, summary)
-    ray = connect(address)
+    ray = connect(address, purpose="distributed inference")
+    os.makedirs(output_dir, exist_ok=True)
     if num_gpus_per_actor and ray.cluster_resources().get("GPU", 0) < num_gpus_per_actor:
         raise ConfigError("--num-gpus-per-actor asks for GPUs the Ray cluster does not have")
     device = "cuda" if num_gpus_per_actor else "cpu"
     Actor = ray.remote(num_cpus=1, num_gpus=num_gpus_per_actor, max_restarts=-1)(_Scorer)
     asked = time.time()
     actors = [Actor.remote(os.fspath(model), device, batch_size) for _ in range(num_actors)]
+    # each file is written (and its scores freed) as soon as its last unit is back:
+    # a later file's error leaves the finished ones written
+    left = Counter(f for f, *_ in units)
+    results: dict[int, dict] = {}
+    written: dict[int, str] = {}
+
+    def unit_done(u: int, res: dict) -> None:
+        i = units[u][0]
+        results[u] = res
+        left[i] -= 1
+        if left[i]:
+            return
+        mine = [results.pop(v) for v in range(len(units)) if units[v][0] == i and v in results]
+        cols = {k: np.concatenate([r[k] for r in mine]) for k in mine[0]}
+        cols["input"] = np.full(len(cols["score"]), i, dtype=np.int64)  # (as hepml predict)
+        out = os.path.join(os.fspath(output_dir), f"{stems[i]}.scores.parquet")
+        write_parquet(out, cols)
+        written[i] = out
+        summary.outputs = [written[j] for j in sorted(written)]
+        summary.scores_out += len(cols.get("score", ()))
+
     try:
-        results, loaded = _run_units(ray, actors, units, summary, progress, _delay, unit_timeout)
-        for i in range(len(paths)):
-            mine = [results[u] for u in range(len(units)) if units[u][0] == i]
-            cols = {k: np.concatenate([r[k] for r in mine]) for k in mine[0]} if mine else {}
-            out = os.path.join(os.fspath(output_dir), f"{stems[i]}.scores.parquet")
-            write_parquet(out, cols)
-            summary.outputs.append(out)
-            summary.scores_out += len(cols.get("score", ()))
+        loaded = _run_units(ray, actors, units, summary, progress, _delay, unit_timeout, unit_done)
         if loaded:
             summary.startup_seconds = max(loaded.values()) - asked
             summary.scoring_seconds = time.time() - min(loaded.values())
@@ -215,10 +227,10 @@ def predict(
 
 
 def _run_units(
-    ray, actors, units, summary, progress, delay, unit_timeout=None
-) -> tuple[dict, dict]:
-    """Run every unit once on the actors; returns the results by unit and each actor's
-    model load time.
+    ray, actors, units, summary, progress, delay, unit_timeout=None, done_unit=None
+) -> dict:
+    """Run every unit once on the actors, handing each result to ``done_unit(unit,
+    result)``; returns each actor's model load time.
 
     An actor gets work once it has answered ``ready`` (its model loaded). One that dies
     under a unit is probed (``pid``) until its restart answers, and only then given
@@ -235,7 +247,6 @@ def _run_units(
     # object ref -> (unit id, or None for a ping, actor number); actor tasks run in the
     # order sent, so each actor's `ready` answers once its model is loaded
     in_flight: dict = {a.ready.remote(): (None, i) for i, a in enumerate(actors)}
-    results: dict[int, dict] = {}
     pending = list(range(len(units)))
     loaded: dict[int, float] = {}  # actor number -> when it had loaded its model
     idle: list[int] = []
@@ -317,11 +328,32 @@ def _run_units(
                 loaded.setdefault(actor, answer)
             continue
         res, loaded_at = answer
-        results[u] = res
         loaded.setdefault(actor, loaded_at)
+        if done_unit is not None:
+            done_unit(u, res)
         if progress is not None:
             progress(len(res["score"]))
-    return results, loaded
+    return loaded
+
+
+def output_stems(paths: Sequence[str]) -> list[str]:
+    """The name of each input's output, ``<stem>.scores.parquet``: the file's stem, or,
+    for inputs of the same name in different folders (``run1/jets.parquet``,
+    ``run2/jets.parquet``), the stem with as many of its folders as tell them apart
+    (``run1-jets``, ``run2-jets``)."""
+    parts = [os.path.normpath(os.path.abspath(p)).split(os.sep) for p in paths]
+    for p in parts:
+        p[-1] = os.path.splitext(p[-1])[0]
+    names = [p[-1] for p in parts]
+    depth = 1
+    while len(set(names)) != len(names) and depth < max(len(p) for p in parts):
+        depth += 1
+        clash = {n for n in names if names.count(n) > 1}
+        names = ["-".join(x for x in p[-depth:] if x) if n in clash else n
+                 for n, p in zip(names, parts, strict=True)]  # fmt: skip
+    if len(set(names)) != len(names):
+        raise ConfigError(f"inputs {list(paths)} name the same file twice; give each once")
+    return names
 
 
 def _unit_name(unit: tuple) -> str:

@@ -33,6 +33,7 @@ import contextlib
 import json
 import os
 import shutil
+import socket
 import tempfile
 import uuid
 from collections.abc import Callable
@@ -49,7 +50,6 @@ __all__ = ["connect", "fit"]
 def _probe(address: str, timeout: float = 5.0) -> None:
     """A TCP connection to ``host:port`` (or ``ray://host:port``) before Ray tries for
     minutes; ``auto`` and ``local`` are left to Ray."""
-    import socket
 
     target = address.removeprefix("ray://")
     if address in ("auto", "local") or ":" not in target:
@@ -107,23 +107,43 @@ def _loopback_kept(ray):
         constants.ENABLE_RAY_CLUSTER = before
 
 
+def _host_key(host: str) -> str:
+    """A host compared by address: loopback names alike, names resolved when they can be."""
+    host = host.strip("[]")
+    try:
+        ip = socket.gethostbyname(host)
+    except OSError:
+        return host.lower()
+    return "loopback" if ip.startswith("127.") or host == "::1" else ip
+
+
 def _same_cluster(ray, address: str | None) -> None:
-    """This process already holds a Ray connection: a ``host:port`` address of another
-    cluster (another port) would silently run on the one it holds."""
-    if address is None or address in ("auto", "local") or address.startswith("ray://"):
+    """This process already holds a Ray connection: the address of another cluster
+    (another host or port; every head listens on 6379 by default) would silently run on
+    the one it holds. A ``ray://`` address is compared by host (its port is the client
+    server's, not the cluster's)."""
+    if address is None or address in ("auto", "local"):
         return
     try:
         current = ray.get_runtime_context().gcs_address
     except Exception:  # (an older or client-mode Ray: nothing to compare)
         return
-    if current and current.rpartition(":")[2] != address.rpartition(":")[2]:
+    if not current:
+        return
+    client = address.startswith("ray://")
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    cur_host, _, cur_port = current.rpartition(":")
+    same = _host_key(host) == _host_key(cur_host) and (client or port == cur_port)
+    if not same:
         raise ConfigError(
             f"this process is already connected to the Ray cluster at {current}, not "
             f"{address!r}; call ray.shutdown() first to join another one"
         )
 
 
-def connect(address: str | None = None, **init_kwargs: Any):
+def connect(
+    address: str | None = None, *, purpose: str = "distributed training", **init_kwargs: Any
+):
     """Connect to (or start, ``address=None``) a Ray cluster; a clear error when the
     address does not answer. Returns the ``ray`` module.
 
@@ -131,7 +151,7 @@ def connect(address: str | None = None, **init_kwargs: Any):
     start`` left on this machine; ``host:port`` (the GCS address, also what
     ``ray.cluster_utils.Cluster.address`` gives) and ``ray://host:10001`` join that one.
     A loopback ``host:port`` is used as given (see :func:`_loopback_kept`)."""
-    ray = require("ray", extra="ray", purpose="distributed training")
+    ray = require("ray", extra="ray", purpose=purpose)
     if ray.is_initialized():
         _same_cluster(ray, address)
         return ray
@@ -156,6 +176,18 @@ def connect(address: str | None = None, **init_kwargs: Any):
 
 
 def _check_storage(path: str) -> str:
+    """A local storage folder made absolute and checked writable; a URI (``s3://``,
+    ``gs://``, ``file://`` ...) is Ray's to reach, given on unchanged (it became a
+    local folder named ``s3:``)."""
+    scheme, sep, rest = path.partition("://")
+    if sep:
+        if (
+            not scheme
+            or not (scheme[0].isalpha() and all(c.isalnum() or c in "+-." for c in scheme))
+            or not rest
+        ):
+            raise ConfigError(f"storage path {path!r}: not a URI (scheme://...) or a folder")
+        return path
     path = os.path.abspath(path)
     try:
         os.makedirs(path, exist_ok=True)
@@ -212,11 +244,15 @@ def _worker_loop(loop_config: dict) -> None:
     if checkpoint is not None:  # a restart after a worker failure, or a rerun of the run
         with checkpoint.as_directory() as d:
             state = load_checkpoint(os.path.join(d, "checkpoint.pt"))
-            trainer._check_resumable(
-                state,
-                f"Ray run {loop_config.get('run_name', '')!r}",
-                "give another --run-name (or --storage-path) for a new run",
-            )
+            run = f"Ray run {loop_config.get('run_name', '')!r}"
+            new_run = "use another output folder (-o) for a new run"
+            trainer._check_resumable(state, run, new_run)
+            before = state.get("world_size", world)
+            if before != world:  # (the schedule's length and the shards depend on it)
+                raise ConfigError(
+                    f"{run}: was trained on {before} worker(s), not {world}; rerun with "
+                    f"--num-workers {before} to continue it, or {new_run}"
+                )
             trainer.load_state(state)
             best_path = os.path.join(d, "best.pt")
             if os.path.exists(best_path):
@@ -232,6 +268,7 @@ def _worker_loop(loop_config: dict) -> None:
         if rank == 0:
             with tempfile.TemporaryDirectory() as tmp:
                 state = trainer.state()
+                state["world_size"] = world  # (a rerun on another number is refused)
                 save_checkpoint(state, os.path.join(tmp, "checkpoint.pt"))
                 if row.get("best") or best_bytes is None:
                     with open(os.path.join(tmp, "checkpoint.pt"), "rb") as f:
@@ -315,7 +352,10 @@ def _user_error(err: BaseException) -> HepmlError | None:
         if e is None or id(e) in seen:
             continue
         seen.add(id(e))
-        if isinstance(e, HepmlError):
+        cause = getattr(e, "cause", None)  # (Ray's RayTaskError(InputError) is itself a
+        if isinstance(cause, HepmlError):  # HepmlError whose text is the remote traceback)
+            return cause
+        if isinstance(e, HepmlError) and not isinstance(cause, BaseException):
             return e
         # (Ray Train: WorkerGroupError.worker_failures by rank; RayTaskError.cause)
         todo += list((getattr(e, "worker_failures", None) or {}).values())
@@ -350,6 +390,7 @@ def fit(
     in ``config.output``. Rerunning with the same ``name`` and ``storage_path`` after
     an interruption continues from the last checkpoint."""
     log = log or (lambda msg: None)
+    require("ray", extra="ray", purpose="distributed training")  # (before any folder is made)
     if config.model_name in BDT_MODELS:
         raise ConfigError(f"{config.model_name} trains in one process; drop --ray")
     if num_workers < 1:

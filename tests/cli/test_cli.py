@@ -109,6 +109,15 @@ def test_user_error_is_one_line_without_traceback(tmp_path):
             ["predict", "m.pt", "a.parquet", "-o", "out", "--ray", "--device", "cuda"],
             "--device cuda with --ray: the actors score on CPUs",
         ),
+        # (the workers trained on CPU without a word; -o x.parquet made a folder x.parquet)
+        (
+            ["train", "--data", "a.parquet", "--model", "pfn", "--ray", "--device", "cuda"],
+            "device 'cuda' with --ray: the workers train on CPUs as --use-gpu says",
+        ),
+        (
+            ["predict", "m.pt", "a.parquet", "-o", "s.parquet", "--ray"],
+            "-o s.parquet with --ray: give a folder",
+        ),
     ],
 )
 def test_bad_arguments_exit_nonzero_with_one_line(argv, message, capsys, tmp_path, monkeypatch):

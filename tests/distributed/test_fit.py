@@ -114,6 +114,15 @@ def test_another_cluster_while_connected_and_ipv6_addresses(local_ray):
     with pytest.raises(ConfigError, match=r"already connected to the Ray cluster at .*, not "
                                           r"'10\.0\.0\.1:1'; call ray\.shutdown\(\) first"):  # fmt: skip
         connect("10.0.0.1:1")
+    # another host on the same port (every head's default 6379), or a client address of
+    # another host: refused too (both ran on the cluster held); this one's address is kept
+    current = local_ray.get_runtime_context().gcs_address
+    port = current.rpartition(":")[2]
+    for other in (f"10.0.0.1:{port}", "ray://10.0.0.1:10001"):
+        with pytest.raises(ConfigError, match="already connected to the Ray cluster"):
+            connect(other)
+    assert connect(current) is local_ray
+    assert connect(f"localhost:{port}") is local_ray
     with socket.socket(socket.AF_INET6) as s:
         try:
             s.bind(("::1", 0))
@@ -293,8 +302,31 @@ def test_predict_with_more_actors_than_cpus_and_a_file_that_is_not_rows(
     with open(bad, "r+b") as f:
         f.seek(col.data_page_offset + 8)
         f.write(b"\xff" * 48)  # (its page header)
-    with pytest.raises(InputError, match=r"bad\.parquet entries 20-40: cannot be read \(OSError"):
+    with pytest.raises(
+        InputError, match=r"bad\.parquet entries 20-40: cannot be read \(OSError"
+    ) as err:
         predict(tmp_path / "model", [bad], tmp_path / "out4", num_actors=1, rows_per_unit=20)
+    assert "ray::" not in str(err.value)  # (Ray's traceback)
+    assert "\n" not in str(err.value)
+    # inputs of one name in two folders (run*/jets.parquet) are told apart, each file is
+    # written once scored: a later file's error leaves the finished ones
+    import shutil
+
+    named = []
+    for i, name in enumerate(("top", "qcd")):
+        (tmp_path / f"run{i}").mkdir()
+        named.append(shutil.copy(jet_rows[name], tmp_path / f"run{i}" / "jets.parquet"))
+    with pytest.raises(InputError, match=r"bad\.parquet entries 20-40"):
+        predict(
+            tmp_path / "model", [*named, bad], tmp_path / "out5", num_actors=1, rows_per_unit=20
+        )
+    import awkward as ak
+
+    for i, name in enumerate(("top", "qcd")):
+        out = ak.from_parquet(tmp_path / "out5" / f"run{i}-jets.scores.parquet")
+        assert len(out) == len(ak.from_parquet(jet_rows[name], columns=["entry"]))
+        assert set(ak.to_list(out.input)) == {i}  # (the file's position, as hepml predict)
+    assert not (tmp_path / "out5" / "bad.scores.parquet").exists()
     # a checkpoint the driver reads but the actors cannot build: said at once (it was
     # probed for minutes, then blamed on the cluster's size)
     import time
@@ -309,6 +341,27 @@ def test_predict_with_more_actors_than_cpus_and_a_file_that_is_not_rows(
     with pytest.raises(HepmlError, match="failed to load the model"):
         predict(tmp_path / "broken.pt", [jet_rows["top"]], tmp_path / "out3", num_actors=1)
     assert time.monotonic() - t0 < 120
+
+
+def test_output_names_and_remote_storage(tmp_path, monkeypatch):
+    """Outputs of same-named inputs are told apart by their folders; a storage URI is
+    given to Ray as it is (s3://b/runs became a local folder 's3:')."""
+    from hepml.distributed.predict import output_stems
+    from hepml.distributed.train import _check_storage
+
+    assert output_stems(["a/top.parquet", "b/qcd.root"]) == ["top", "qcd"]
+    assert output_stems(["x/run1/jets.parquet", "x/run2/jets.parquet", "y/top.parquet"]) == [
+        "run1-jets", "run2-jets", "top"]  # fmt: skip
+    assert output_stems(["p/a/j.parquet", "q/a/j.parquet"]) == ["p-a-j", "q-a-j"]
+    with pytest.raises(ConfigError, match="name the same file twice"):
+        output_stems(["a/j.parquet", "a/j.parquet"])
+    monkeypatch.chdir(tmp_path)
+    for uri in ("s3://bucket/runs", "gs://b/r", "file:///tmp/r"):
+        assert _check_storage(uri) == uri
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(ConfigError, match="not a URI"):
+        _check_storage("://nothing")
+    assert _check_storage("local") == str(tmp_path / "local")
 
 
 def test_default_run_names_and_foreign_checkpoints(tmp_path):
@@ -374,3 +427,8 @@ def test_best_checkpoint_is_the_best_epoch_and_reruns_must_match(local_ray, jet_
     other = _cfg(jet_rows, tmp_path / "run2", **{**wild, "seed": 11})
     with pytest.raises(ConfigError, match=r"cannot resume, the config.s .seed. differs"):
         fit(other, num_workers=1, storage_path=storage, max_failures=0, name="r")
+    # another number of workers: refused (the schedule, sized for the new number, was
+    # stepped past its end, or its learning rate climbed again)
+    with pytest.raises(ConfigError, match=r"was trained on 1 worker\(s\), not 2; rerun with "
+                                          r"--num-workers 1 to continue it"):  # fmt: skip
+        fit(cfg, num_workers=2, storage_path=storage, max_failures=0, name="r")
