@@ -6,7 +6,12 @@ events alone, with Numba's kernels on one thread, and the report gives the
 median (p50) and the 99th percentile (p99). The batched
 figure is the time of one chunk divided by its events (offline emulation). The
 reconstruction of the objects (clustering, substructure) is timed as its own
-stage, and the menu total is that plus every path.
+stage. Each path is timed on every event (its cost were it to run); the menu total
+of an event is the objects plus the seeds plus the HLT paths that run on it, i.e.
+whose seed's cut passed (as in an HLT, a path whose seeds all failed costs
+nothing; seeds' prescales and thresholds are not applied, so the total stays an
+upper bound for paths seeded by a prescaled or thresholded seed). In batches the
+total is the objects plus every path.
 
 Example::
 
@@ -43,18 +48,24 @@ class Latency:
     batched_ms: float
     over_budget: bool = False
     backend: str = ""
+    #: the share of the events timed one by one on which the path runs (a seed's cut
+    #: passed; 1 for the seeds, the objects and the total)
+    ran_fraction: float = 1.0
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def _path_time(p: TriggerPath, objs, scorers: dict) -> None:
+def _path_time(p: TriggerPath, objs, scorers: dict) -> np.ndarray:
+    """Run the path (its cut, then its variable or ML score where the cut passed);
+    returns the cut's decisions."""
     c = p.cut(objs) if p.cut is not None else np.ones(len(objs), bool)
     if p.is_ml:
         scorers[p.name].score(objs, c)
     elif p.variable is not None:
         p.variable.values(objs)
     # the turn-on variable is an offline quantity: not part of the trigger's latency
+    return np.asarray(c, bool)
 
 
 def measure_latency(
@@ -92,9 +103,10 @@ def measure_latency(
     # thread pool for one event costs more than the event (Numba's parallel kernels)
     n1 = min(events, len(evs))
     single = {name: np.zeros(n1) for name in batched}
+    ran = {p.name: np.ones(n1, bool) for p in paths}  # whether the path runs on the event
     with _one_thread():
-        _time_one_by_one(menu, evs, n1, warmup, need, ml, paths, scorers, single)
-    single[TOTAL] = np.sum([v for v in single.values()], axis=0)
+        _time_one_by_one(menu, evs, n1, warmup, need, ml, paths, scorers, single, ran)
+    single[TOTAL] = single[OBJECTS] + np.sum([single[p.name] * ran[p.name] for p in paths], axis=0)
     batched[TOTAL] = sum(batched.values())
     out = {}
     for name, t in single.items():
@@ -107,6 +119,7 @@ def measure_latency(
             batched_ms=batched[name] * 1e3,
             over_budget=budget_ms is not None and p99 > budget_ms,
             backend=scorers[name].backend if name in scorers else "",
+            ran_fraction=float(ran[name].mean()) if name in ran and n1 else 1.0,
         )
     return out
 
@@ -124,8 +137,10 @@ def _one_thread():
         numba.set_num_threads(before)
 
 
-def _time_one_by_one(menu, evs, n1, warmup, need, ml, paths, scorers, single) -> None:
-    """Fill ``single[name][i]`` with each stage's seconds on event ``i`` alone."""
+def _time_one_by_one(menu, evs, n1, warmup, need, ml, paths, scorers, single, ran) -> None:
+    """Fill ``single[name][i]`` with each stage's seconds on event ``i`` alone, and
+    ``ran[name][i]`` with whether the path runs on it (a seed's cut passed; ``paths``
+    come after their seeds)."""
     for i in range(-warmup, n1):
         ev = evs[max(i, 0) : max(i, 0) + 1]
         t0 = time.perf_counter()
@@ -133,8 +148,12 @@ def _time_one_by_one(menu, evs, n1, warmup, need, ml, paths, scorers, single) ->
         t1 = time.perf_counter()
         if i >= 0:
             single[OBJECTS][i] = t1 - t0
+        passed: dict[str, bool] = {}
         for p in paths:
             t0 = time.perf_counter()
-            _path_time(p, o, scorers)
+            c = _path_time(p, o, scorers)
             if i >= 0:
                 single[p.name][i] = time.perf_counter() - t0
+                runs = not p.seeds or any(passed.get(s, True) for s in p.seeds)
+                ran[p.name][i] = runs
+                passed[p.name] = runs and bool(c.all())

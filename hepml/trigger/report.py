@@ -110,7 +110,10 @@ def report_dict(result: EmulationResult) -> dict:
                            for k, v in res.efficiency.items()},
         }  # fmt: skip
         if p.is_ml:
-            d["model"] = os.path.basename(p.model)
+            # its run folder and file (best.pt alone named no run; the whole path would
+            # make the report differ from one working folder to another)
+            m = os.fspath(p.model)
+            d["model"] = os.path.join(os.path.basename(os.path.dirname(m)), os.path.basename(m))
             d["object"] = p.object
             scorer = result.scorers.get(p.name)
             if scorer is not None:  # (the faster one here: scores agree to ~1e-7)

@@ -33,10 +33,10 @@ def tagger(jet_rows, tmp_path_factory):
     return out / "best.pt"
 
 
-def _menu(model, **ml):
+def _menu(model, seed_cut="jets.pt[0] > 180", **ml):
     return menu_from_dict({
         "luminosity": 2e34, "objects": {"smear": False},
-        "seeds": {"L1_Jet180": "jets.pt[0] > 180"},
+        "seeds": {"L1_Jet180": seed_cut},
         "paths": {
             "HLT_AK8_PNet": {"seed": "L1_Jet180", "cut": "fatjets.pt[0] > 200",
                              "model": str(model), **ml},
@@ -93,6 +93,14 @@ def test_ml_target_rate_and_same_rate_comparison(tagger, samples):
     assert {OBJECTS, TOTAL, "HLT_AK8_PNet", "L1_Jet180"} <= set(lat)
     assert lat["HLT_AK8_PNet"].p99_ms >= lat["HLT_AK8_PNet"].p50_ms > 0
     assert lat[TOTAL].over_budget
+    # the menu total counts a path only on the events its seed let through (it summed
+    # every path on every event); each path's share is reported
+    fired = res.samples["top"].cut["L1_Jet180"][:5]
+    assert lat["HLT_AK8_PNet"].ran_fraction == pytest.approx(fired.mean())
+    assert lat["L1_Jet180"].ran_fraction == lat[TOTAL].ran_fraction == 1.0
+    never = _menu(tagger, seed_cut="jets.pt[0] > 1e9", threshold=0.5)
+    lat = measure_latency(never, sig, events=5, batch_events=20, scorers=res.scorers)
+    assert lat["HLT_AK8_PNet"].ran_fraction == lat["HLT_AK8_SD30"].ran_fraction == 0.0
     # events one by one run Numba's kernels on one thread; the setting is given back
     assert numba.get_num_threads() == threads
     with _one_thread():
