@@ -27,6 +27,13 @@ def test_demo_runs_end_to_end(tmp_path, capsys):
         assert needle in text
     summary = json.loads((out / "summary.json").read_text())
     assert set(summary["models"]) == {"particlenet-lite", "pfn", "substructure-bdt"}
+    # the trigger's own tagger: jets of 300-1000 GeV, partly merged tops counted as tops,
+    # more top jets than the benchmark rule finds in the same events
+    tm = summary["trigger_model"]
+    assert tm["top_match"] == "partial"
+    assert tm["path"].endswith("particlenet-lite-trigger/best.pt")
+    assert summary["jets"]["trigger_top"] > summary["jets"]["top"]
+    assert "the trigger's ParticleNet-Lite:" in text
     for m in summary["models"].values():
         assert 0.0 <= m["auc"] <= 1.0
     # a few hundred jets and one epoch: only the BDT is sure to have learned much

@@ -86,12 +86,18 @@ def run(args, ui) -> int:
         ui.print(f"Ray inference: {ray['scores_out']} of {ray['rows_in']} jets scored on "
                  f"{ray['actors']} actors, {ray['rejected']} rejected; largest difference to "
                  f"the local scores {ray['max_abs_diff_vs_local']:.1e}")  # fmt: skip
+    tm = s.trigger_model
+    if tm:
+        auc = f"{tm['val_auc']:.4f}" if tm.get("val_auc") is not None else "n/a"
+        ui.print(f"the trigger's ParticleNet-Lite: {s.jets.get('trigger_top', 0)} top jets (two or "
+                 f"three of the top's quarks inside) and {s.jets.get('trigger_qcd', 0)} QCD jets of "
+                 f"{tm['jets']}; validation AUC {auc} (epoch {tm['epoch']})")  # fmt: skip
     ui.table(summary_table(s.trigger_result), 150)
     for line in s.trigger["notes"]:
         ui.print(line)
     lat = s.trigger["latency_ms"]
-    ui.print(f"menu latency per event at batch size 1 (objects and every path): "
-             f"{lat['p50']:.1f} ms p50, {lat['p99']:.1f} ms p99")  # fmt: skip
+    ui.print(f"menu latency per event at batch size 1 (objects, seeds and the paths they let "
+             f"through): {lat['p50']:.1f} ms p50, {lat['p99']:.1f} ms p99")  # fmt: skip
     steps = ", ".join(f"{k} {v:.0f} s" for k, v in s.seconds.items())
     ui.print(f"time: {steps}")
     ui.print(f"outputs in {s.output}: evaluation/ (roc.png, rejection.png, scores_*.png, "

@@ -6,6 +6,7 @@ import argparse
 
 from hepml.errors import ConfigError, HepmlError
 from hepml.io.reader import expand_paths
+from hepml.reco.labels import TOP_MATCHES
 from hepml.reco.pipeline import LABELS, ReconstructConfig, check_output, reconstruct
 from hepml.reco.smear import SmearConfig
 
@@ -43,6 +44,12 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument(
         "--label", choices=LABELS, default="auto", help="truth labels (default: from the sample)"
     )
+    p.add_argument(
+        "--top-match", choices=TOP_MATCHES,
+        help="which jets of a top sample are top jets: full (default; the top and its three "
+        "quarks within the radius, the top-tagging benchmark's rule) or partial (two of "
+        "the three quarks: also the partly merged tops of a trigger's lower pT)",
+    )  # fmt: skip
     p.add_argument("--smear", action="store_true", help="apply the parametric detector smearing")
     p.add_argument("--smear-config", default=None, help="YAML file of smearing parameters")
     p.add_argument("--seed", type=int, default=0, help="seed of the smearing (default 0)")
@@ -69,7 +76,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 JET_DEFAULTS = {k: getattr(ReconstructConfig(), k)
-                for k in ("algorithm", "radius", "pt_min", "pt_max", "eta_max", "max_particles")}  # fmt: skip
+                for k in ("algorithm", "radius", "pt_min", "pt_max", "eta_max", "max_particles",
+                          "top_match")}  # fmt: skip
 
 
 def run(args, ui) -> int:

@@ -39,7 +39,7 @@ from hepml.kernels.cluster import first_nonfinite
 from hepml.reco._buffers import flat, offsets_of
 from hepml.reco.cluster import ALGORITHMS, cluster
 from hepml.reco.features import FEATURE_NAMES, jet_particle_features
-from hepml.reco.labels import hadronic_tops, select_jets, top_matched
+from hepml.reco.labels import TOP_MATCHES, hadronic_tops, select_jets, top_matched
 from hepml.reco.smear import SmearConfig, smear
 from hepml.reco.substructure import soft_drop, substructure
 
@@ -70,6 +70,7 @@ class ReconstructConfig:
     pt_max: float = 650.0
     eta_max: float = 2.0
     label: str = "auto"  # top: keep top-matched jets (label 1); qcd: label 0; none: -1
+    top_match: str = "full"  # full: top + its 3 quarks in the jet; partial: 2 of the 3 quarks
     smear: bool = False
     smear_config: SmearConfig | None = None
     seed: int = 0
@@ -94,6 +95,8 @@ class ReconstructConfig:
             raise ConfigError(f"--eta-max must be positive, got {self.eta_max}")
         if self.label not in LABELS:
             raise ConfigError(f"--label must be one of {LABELS}, got {self.label!r}")
+        if self.top_match not in TOP_MATCHES:
+            raise ConfigError(f"--top-match must be one of {TOP_MATCHES}, got {self.top_match!r}")
         if self.max_particles is not None and self.max_particles < 1:
             raise ConfigError(f"--max-particles must be at least 1, got {self.max_particles}")
         if not 0 <= self.seed < 2**32:
@@ -298,7 +301,7 @@ def reconstruct_events(
     keep = select_jets(jets, cfg.pt_min, cfg.pt_max, cfg.eta_max)
     selected = ak.to_numpy(ak.any(keep, axis=1))
     if label_mode == "top":
-        matched = top_matched(jets, hadronic_tops(events.partons), radius=0.8)
+        matched = top_matched(jets, hadronic_tops(events.partons), 0.8, cfg.top_match)
         label = ak.values_astype(matched, np.int32)
         keep_final = keep & matched
     else:

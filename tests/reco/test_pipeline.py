@@ -102,6 +102,7 @@ def test_smearing_changes_jets_reproducibly(samples, tmp_path):
         ({"pt_min": 600, "pt_max": 500}, r"--pt-max \(500\) must exceed --pt-min \(600\)"),
         ({"algorithm": "siscone"}, "unknown --algorithm 'siscone'"),
         ({"label": "higgs"}, "--label must be one of"),
+        ({"top_match": "most"}, "--top-match must be one of"),
     ],
 )
 def test_bad_configs(kwargs, message, tmp_path, samples):
@@ -134,6 +135,27 @@ def test_cli_reconstruct(samples, tmp_path, capsys):
     assert "jets out:" in text
     rows = ak.from_parquet(out)
     assert ak.max(ak.num(rows.part)) <= 20
+
+
+def test_cli_top_match_partial_keeps_partly_merged_tops(samples, tmp_path, top_rows, capsys):
+    """--top-match partial: every fully matched jet, and more (the partly merged tops);
+    recorded in the output's provenance; refused with --level events."""
+    from hepml.reco.pipeline import read_provenance
+
+    out = tmp_path / "partial.parquet"
+    argv = ["--quiet", "reconstruct", str(samples["ttbar"]), "-o", str(out), "--pt-min", "150",
+            "--pt-max", "3000", "--eta-max", "2.5", "--label", "top"]  # fmt: skip
+    assert main([*argv, "--top-match", "partial"]) == 0
+    part = ak.from_parquet(out)
+    key = lambda r: set(zip(ak.to_list(r.entry), ak.to_list(r.jet_index), strict=True))  # noqa: E731
+    assert key(top_rows[0]) < key(part)  # (top_rows: the same jets, --top-match full)
+    assert ak.all(part.label == 1)
+    assert read_provenance(out)["config"]["top_match"] == "partial"
+    capsys.readouterr()
+    bad = ["reconstruct", str(samples["ttbar"]), "-o", str(tmp_path / "e.parquet"),
+           "--level", "events", "--top-match", "partial"]  # fmt: skip
+    assert main(bad) == 2
+    assert "--top-match: options of the jet rows" in capsys.readouterr().err
 
 
 def test_smear_config_from_yaml(tmp_path, samples, capsys):

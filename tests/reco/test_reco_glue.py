@@ -162,6 +162,34 @@ def test_top_labels_select_top_like_jets(ttbar):
     assert np.median(np.abs(ratio - 1)) < 0.02
 
 
+def test_partial_top_match_counts_two_of_three_quarks(ttbar):
+    """match="partial": a jet holding two of a top's three quarks (checked against a
+    plain loop over jets and tops); every fully matched jet is one of them."""
+    jets = cluster(ttbar.particles, pt_min=200.0)
+    tops = hadronic_tops(ttbar.partons)
+    full = top_matched(jets, tops)
+    partial = top_matched(jets, tops, match="partial")
+
+    def dr(eta1, phi1, eta2, phi2):
+        dphi = (phi1 - phi2 + np.pi) % (2 * np.pi) - np.pi
+        return np.hypot(eta1 - eta2, dphi)
+
+    quarks = {q: (ak.to_list(tops[q].eta), ak.to_list(tops[q].phi)) for q in ("q1", "q2", "q3")}
+    jet_eta, jet_phi = ak.to_list(jets.eta), ak.to_list(jets.phi)
+    for e, got in enumerate(ak.to_list(partial)):
+        for j, flag in enumerate(got):
+            want = False
+            for t in range(len(quarks["q1"][0][e])):
+                inside = sum(dr(jet_eta[e][j], jet_phi[e][j], eta[e][t], phi[e][t]) < 0.8
+                             for eta, phi in quarks.values())  # fmt: skip
+                want |= inside >= 2
+            assert flag == want, (e, j)
+    assert ak.all(~full | partial)  # (full implies partial)
+    assert ak.sum(partial) > 1.5 * ak.sum(full)  # partly merged tops are most of them
+    with pytest.raises(ValueError, match="top match 'most'"):
+        top_matched(jets, tops, match="most")
+
+
 def test_smear_is_deterministic_and_drops_invisible(ttbar):
     particles = ttbar.particles[:10]
     a, b = smear(particles, seed=3), smear(particles, seed=3)
