@@ -50,7 +50,6 @@ __all__ = ["connect", "fit"]
 def _probe(address: str, timeout: float = 5.0) -> None:
     """A TCP connection to ``host:port`` (or ``ray://host:port``) before Ray tries for
     minutes; ``auto`` and ``local`` are left to Ray."""
-
     target = address.removeprefix("ray://")
     if address in ("auto", "local") or ":" not in target:
         return
