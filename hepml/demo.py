@@ -4,8 +4,8 @@
 
 1. **generate** (Pythia 8) boosted top pairs and QCD dijets (pT-hat > 400 GeV) for
    tagging; for the trigger, QCD with a pT-hat bias (rates across thresholds from
-   one sample) and Z' → tt̄ (1 TeV) as the signal, and QCD of pT-hat > 300 GeV for
-   the trigger's tagger;
+   one sample) and Z' → tt̄ (1 TeV) as the signal, and top pairs and QCD of
+   pT-hat > 300 GeV for the trigger's tagger;
 2. **reconstruct**: smear, cluster anti-kt R = 0.8, label (top-matched or QCD),
    substructure and ParticleNet's particle features (jets 400–1000 GeV);
 3. **train** ParticleNet-Lite and PFN briefly, and the substructure BDT — one shared
@@ -17,7 +17,8 @@
    rates, latency, plots. The trigger's tagger is trained for what the path must
    find: jets of 300–1000 GeV (the path scores fat jets above 300 GeV) whose top
    label counts partly merged tops too (two of the top's three quarks in the jet,
-   ``--top-match partial``), against QCD jets of the same range (pT-hat > 300 GeV).
+   ``--top-match partial``), against QCD jets of the same range; both samples are
+   generated with pT-hat > 300 GeV, so that top and QCD jets fill the range alike.
    A 1 TeV Z' gives tops of 300–500 GeV, of which only a quarter make a fully merged
    jet: a tagger trained on those alone (the benchmark's rule, used for step 4's
    figures) ignores the rest.
@@ -127,10 +128,14 @@ def run_demo(
                                       pthat_bias=4.0)),
         ("zprime", GenerateConfig(process="zprime_ttbar", mass=cfg.zprime_mass,
                                   events=cfg.signal_events, seed=cfg.seed + 3, jobs=cfg.jobs)),
-        # the trigger tagger's QCD: jets down to 300 GeV, as the path sees them (the
-        # tagging sample's pT-hat > 400 has few, and those few are its softest jets)
+        # the trigger tagger's samples: jets down to 300 GeV, as the path sees them (the
+        # tagging samples' pT-hat > 400 have few, and those few are their softest jets),
+        # top and QCD with the same pT-hat cut so that neither is harder than the other
         ("qcd_trigger", GenerateConfig(process="qcd", events=cfg.events, seed=cfg.seed + 4,
                                        jobs=cfg.jobs, pthat_min=TRIGGER_PT_MIN)),
+        ("ttbar_trigger", GenerateConfig(process="ttbar", events=cfg.events,
+                                         seed=cfg.seed + 5, jobs=cfg.jobs,
+                                         pthat_min=TRIGGER_PT_MIN)),
     ]  # fmt: skip
     for _, gen in plan:  # (all of it before the previous demo's folder is emptied)
         gen.validate()
@@ -167,7 +172,7 @@ def run_demo(
     plan_rows = [  # (sample, label, rows, lowest jet pT, top match, summary key)
         ("ttbar", "top", rows, 400.0, "full", "top"),
         ("qcd", "qcd", rows, 400.0, "full", "qcd"),
-        ("ttbar", "top", trigger_rows, TRIGGER_PT_MIN, "partial", "trigger_top"),
+        ("ttbar_trigger", "top", trigger_rows, TRIGGER_PT_MIN, "partial", "trigger_top"),
         ("qcd_trigger", "qcd", trigger_rows, TRIGGER_PT_MIN, "full", "trigger_qcd"),
     ]
     for name, label, where, lo, match, key in plan_rows:
@@ -185,7 +190,7 @@ def run_demo(
         ckpts[model] = _train(model, cfg, rows, runs / model, info)
     trigger_model = _train(TRIGGER_MODEL, cfg, trigger_rows, runs / TRIGGER_RUN, info,
                            what="the trigger's tagger")  # fmt: skip
-    summary.trigger_model = _trigger_model_summary(trigger_model)
+    summary.trigger_model = _trigger_model_summary(trigger_model, trigger_rows["top"])
     lap("train")
     # 4. evaluation
     results = _evaluate(ckpts, cfg, out / "evaluation", rows, summary)
@@ -240,16 +245,20 @@ def _fresh_folder(out: Path) -> None:
     (out / MARKER).write_text("written by hepml demo: a rerun replaces this folder's outputs\n")
 
 
-def _trigger_model_summary(path: Path) -> dict:
+def _trigger_model_summary(path: Path, top_rows: Path) -> dict:
     """The trigger tagger's best validation epoch (it has no test figures: its jets and
-    labels differ from the tagging comparison's)."""
+    labels differ from the tagging comparison's), and its jets' range and top rule as
+    their file's provenance records them."""
+    from hepml.reco.pipeline import read_provenance
     from hepml.train import load_checkpoint
 
     ckpt = load_checkpoint(path)
     best = next((r for r in ckpt["history"] if r.get("epoch") == ckpt.get("epoch")), {})
-    return {"jets": f"{TRIGGER_PT_MIN:.0f}-1000 GeV", "top_match": "partial",
-            "epoch": ckpt.get("epoch"), "val_auc": best.get("val_auc"),
-            "val_rej30": best.get("val_rej30"), "path": str(path)}  # fmt: skip
+    rc = (read_provenance(top_rows) or {}).get("config", {})
+    return {"jets": f"{rc.get('pt_min', 0):.0f}-{rc.get('pt_max', 0):.0f} GeV",
+            "top_match": rc.get("top_match"), "epoch": ckpt.get("epoch"),
+            "val_auc": best.get("val_auc"), "val_rej30": best.get("val_rej30"),
+            "path": str(path)}  # fmt: skip
 
 
 def _train(model: str, cfg: DemoConfig, rows: dict, run: Path, info, what: str = "") -> Path:

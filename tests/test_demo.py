@@ -29,8 +29,16 @@ def test_demo_runs_end_to_end(tmp_path, capsys):
     assert set(summary["models"]) == {"particlenet-lite", "pfn", "substructure-bdt"}
     # the trigger's own tagger: jets of 300-1000 GeV, partly merged tops counted as tops,
     # more top jets than the benchmark rule finds in the same events
+    from hepml.reco.pipeline import read_provenance
+
     tm = summary["trigger_model"]
     assert tm["top_match"] == "partial"
+    assert tm["jets"] == "300-1000 GeV"
+    made = read_provenance(out / "jets" / "top_jets_trigger.parquet")
+    assert made["config"]["top_match"] == "partial"
+    assert made["config"]["pt_min"] == 300
+    assert made["inputs"][0].endswith("ttbar_trigger.root")  # (pT-hat > 300, as its QCD)
+    assert read_provenance(out / "jets" / "top_jets.parquet")["config"]["top_match"] == "full"
     assert tm["path"].endswith("particlenet-lite-trigger/best.pt")
     assert summary["jets"]["trigger_top"] > summary["jets"]["top"]
     assert "the trigger's ParticleNet-Lite:" in text

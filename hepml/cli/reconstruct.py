@@ -47,8 +47,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument(
         "--top-match", choices=TOP_MATCHES,
         help="which jets of a top sample are top jets: full (default; the top and its three "
-        "quarks within the radius, the top-tagging benchmark's rule) or partial (two of "
-        "the three quarks: also the partly merged tops of a trigger's lower pT)",
+        "quarks within ΔR < 0.8 of the jet axis, the top-tagging benchmark's rule, whatever "
+        "--radius) or partial (two of the three quarks: also the partly merged tops of a "
+        "trigger's lower pT); only with --label top or auto",
     )  # fmt: skip
     p.add_argument("--smear", action="store_true", help="apply the parametric detector smearing")
     p.add_argument("--smear-config", default=None, help="YAML file of smearing parameters")

@@ -166,7 +166,7 @@ def predict(
     it counts as a lost attempt (:data:`MAX_LOST_ATTEMPTS`). None (default): no deadline;
     give a few times the time one unit takes (``rows_per_unit`` rows)."""
     from hepml.distributed.train import connect
-    from hepml.io.write import write_parquet
+    from hepml.io.write import check_folder, prepare_folder, write_parquet
     from hepml.train.checkpoint import load_checkpoint
 
     load_checkpoint(model)  # a clear error before any actor starts
@@ -180,11 +180,12 @@ def predict(
     paths = [os.path.abspath(p) if os.path.exists(p) else os.fspath(p) for p in inputs]
     model = os.path.abspath(model) if os.path.exists(model) else model
     stems = output_stems(paths)
+    check_folder(output_dir, "-o")  # (made once the cluster answers)
     summary = PredictSummary()
     t0 = time.perf_counter()
     units = _units(paths, rows_per_unit, summary)
     ray = connect(address, purpose="distributed inference")
-    os.makedirs(output_dir, exist_ok=True)
+    prepare_folder(output_dir, [f"{s}.scores.parquet" for s in stems], paths, flag="-o")
     if num_gpus_per_actor and ray.cluster_resources().get("GPU", 0) < num_gpus_per_actor:
         raise ConfigError("--num-gpus-per-actor asks for GPUs the Ray cluster does not have")
     device = "cuda" if num_gpus_per_actor else "cpu"
@@ -340,10 +341,28 @@ def output_stems(paths: Sequence[str]) -> list[str]:
     """The name of each input's output, ``<stem>.scores.parquet``: the file's stem, or,
     for inputs of the same name in different folders (``run1/jets.parquet``,
     ``run2/jets.parquet``), the stem with as many of its folders as tell them apart
-    (``run1-jets``, ``run2-jets``)."""
-    parts = [os.path.normpath(os.path.abspath(p)).split(os.sep) for p in paths]
-    for p in parts:
-        p[-1] = os.path.splitext(p[-1])[0]
+    (``run1-jets``, ``run2-jets``); inputs that differ by their extension alone keep it
+    (``jets.root``, ``jets.parquet``)."""
+    full = [os.path.normpath(os.path.abspath(p)) for p in paths]
+    twice = sorted({p for p in full if full.count(p) > 1})
+    if twice:
+        raise ConfigError(f"inputs name {twice[0]} twice; give each file once")
+    for keep_ext in (False, True):
+        names = _distinct_names([p.split(os.sep) for p in full], keep_ext)
+        if len(set(names)) == len(names):
+            return names
+    clash = sorted({n for n in names if names.count(n) > 1})
+    raise ConfigError(
+        f"inputs {[p for p, n in zip(paths, names, strict=True) if n in clash]} would write "
+        f"the same output ({clash[0]}.scores.parquet); rename one of them"
+    )
+
+
+def _distinct_names(parts: list[list[str]], keep_ext: bool) -> list[str]:
+    """Each file's name (stem, or the whole name), with as many of its folders as it
+    takes to tell it from the others ("-"-joined)."""
+    if not keep_ext:
+        parts = [[*p[:-1], os.path.splitext(p[-1])[0]] for p in parts]
     names = [p[-1] for p in parts]
     depth = 1
     while len(set(names)) != len(names) and depth < max(len(p) for p in parts):
@@ -351,8 +370,6 @@ def output_stems(paths: Sequence[str]) -> list[str]:
         clash = {n for n in names if names.count(n) > 1}
         names = ["-".join(x for x in p[-depth:] if x) if n in clash else n
                  for n, p in zip(names, parts, strict=True)]  # fmt: skip
-    if len(set(names)) != len(names):
-        raise ConfigError(f"inputs {list(paths)} name the same file twice; give each once")
     return names
 
 

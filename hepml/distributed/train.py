@@ -106,14 +106,31 @@ def _loopback_kept(ray):
         constants.ENABLE_RAY_CLUSTER = before
 
 
-def _host_key(host: str) -> str:
-    """A host compared by address: loopback names alike, names resolved when they can be."""
+def _own_addresses() -> set[str]:
+    """This machine's addresses as far as it knows them without the network: its host
+    name's, and the one its default route leaves by."""
+    own = set()
+    with contextlib.suppress(OSError):
+        own |= {i[4][0] for i in socket.getaddrinfo(socket.gethostname(), None)}
+    with contextlib.suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.connect(("10.254.254.254", 1))  # (UDP: nothing is sent)
+        own.add(s.getsockname()[0])
+    return own
+
+
+def _host_key(host: str, own: set[str] | None = None) -> frozenset[str]:
+    """A host as the addresses it resolves to; loopback and this machine's own addresses
+    (a head bound to the node's IP and reached as 127.0.0.1) all read "this machine"."""
+    import ipaddress
+
     host = host.strip("[]")
     try:
-        ip = socket.gethostbyname(host)
+        addrs = {i[4][0].split("%")[0] for i in socket.getaddrinfo(host, None)}
     except OSError:
-        return host.lower()
-    return "loopback" if ip.startswith("127.") or host == "::1" else ip
+        return frozenset({host.lower()})
+    own = _own_addresses() if own is None else own
+    local = any(ipaddress.ip_address(a).is_loopback or a in own for a in addrs)
+    return frozenset({"this machine"}) if local else frozenset(addrs)
 
 
 def _same_cluster(ray, address: str | None) -> None:
@@ -132,7 +149,9 @@ def _same_cluster(ray, address: str | None) -> None:
     client = address.startswith("ray://")
     host, _, port = address.removeprefix("ray://").rpartition(":")
     cur_host, _, cur_port = current.rpartition(":")
-    same = _host_key(host) == _host_key(cur_host) and (client or port == cur_port)
+    own = _own_addresses()
+    same_host = bool(_host_key(host, own) & _host_key(cur_host, own))
+    same = same_host and (client or port == cur_port)
     if not same:
         raise ConfigError(
             f"this process is already connected to the Ray cluster at {current}, not "
@@ -244,7 +263,10 @@ def _worker_loop(loop_config: dict) -> None:
         with checkpoint.as_directory() as d:
             state = load_checkpoint(os.path.join(d, "checkpoint.pt"))
             run = f"Ray run {loop_config.get('run_name', '')!r}"
-            new_run = "use another output folder (-o) for a new run"
+            new_run = (
+                "use another output folder (-o) for a new run, or another "
+                "--run-name / --storage-path if you gave them"
+            )
             trainer._check_resumable(state, run, new_run)
             before = state.get("world_size", world)
             if before != world:  # (the schedule's length and the shards depend on it)

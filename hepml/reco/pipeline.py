@@ -97,6 +97,12 @@ class ReconstructConfig:
             raise ConfigError(f"--label must be one of {LABELS}, got {self.label!r}")
         if self.top_match not in TOP_MATCHES:
             raise ConfigError(f"--top-match must be one of {TOP_MATCHES}, got {self.top_match!r}")
+        if self.top_match != "full" and self.label in ("qcd", "none"):
+            raise ConfigError(
+                f"--top-match {self.top_match} with --label {self.label}: the match decides "
+                "which jets of a top sample are top jets; give --label top (or auto), or "
+                "leave --top-match out"
+            )
         if self.max_particles is not None and self.max_particles < 1:
             raise ConfigError(f"--max-particles must be at least 1, got {self.max_particles}")
         if not 0 <= self.seed < 2**32:

@@ -48,8 +48,8 @@ class Latency:
     batched_ms: float
     over_budget: bool = False
     backend: str = ""
-    #: the share of the events timed one by one on which the path runs (a seed's cut
-    #: passed; 1 for the seeds, the objects and the total)
+    #: the share of the events timed one by one on which the path runs (an HLT path:
+    #: a seed's cut passed; 1 for the Level-1 seeds, the objects and the total)
     ran_fraction: float = 1.0
 
     def to_dict(self) -> dict:
@@ -139,8 +139,8 @@ def _one_thread():
 
 def _time_one_by_one(menu, evs, n1, warmup, need, ml, paths, scorers, single, ran) -> None:
     """Fill ``single[name][i]`` with each stage's seconds on event ``i`` alone, and
-    ``ran[name][i]`` with whether the path runs on it (a seed's cut passed; ``paths``
-    come after their seeds)."""
+    ``ran[name][i]`` with whether the path runs on it (an HLT path: a seed's cut
+    passed; ``paths`` come after their seeds)."""
     for i in range(-warmup, n1):
         ev = evs[max(i, 0) : max(i, 0) + 1]
         t0 = time.perf_counter()
@@ -154,6 +154,7 @@ def _time_one_by_one(menu, evs, n1, warmup, need, ml, paths, scorers, single, ra
             c = _path_time(p, o, scorers)
             if i >= 0:
                 single[p.name][i] = time.perf_counter() - t0
-                runs = not p.seeds or any(passed.get(s, True) for s in p.seeds)
+                # (Level-1 seeds all run, in hardware, whatever seeds them)
+                runs = p.level == "L1" or not p.seeds or any(passed.get(s, True) for s in p.seeds)
                 ran[p.name][i] = runs
                 passed[p.name] = runs and bool(c.all())

@@ -123,6 +123,15 @@ def test_another_cluster_while_connected_and_ipv6_addresses(local_ray):
             connect(other)
     assert connect(current) is local_ray
     assert connect(f"localhost:{port}") is local_ray
+    # this machine by its own address, a head on 127.0.0.1 (or the reverse): the same
+    # one; IPv6 loopback too
+    from hepml.distributed.train import _host_key, _own_addresses
+
+    for mine in _own_addresses():
+        assert connect(f"[{mine}]:{port}" if ":" in mine else f"{mine}:{port}") is local_ray
+    assert _host_key("::1") == _host_key("127.0.0.1") == _host_key("localhost")
+    assert _host_key("10.0.0.1", own=set()) == frozenset({"10.0.0.1"})
+    assert _host_key("10.0.0.1", own={"10.0.0.1"}) == _host_key("127.0.0.1")
     with socket.socket(socket.AF_INET6) as s:
         try:
             s.bind(("::1", 0))
@@ -288,6 +297,13 @@ def test_predict_with_more_actors_than_cpus_and_a_file_that_is_not_rows(
                       rows_per_unit=20)  # fmt: skip
     assert summary.balanced
     assert summary.scores_out == summary.rows_in > 0
+    # an output folder that is a file: said before the cluster is asked (here: before
+    # the other cluster's address is refused)
+    (tmp_path / "taken").write_text("mine")
+    with pytest.raises(ConfigError, match=r"-o .*taken: is a file; give a folder"):
+        predict(tmp_path / "model", [jet_rows["top"]], tmp_path / "taken",
+                address="10.0.0.1:1")  # fmt: skip
+    assert (tmp_path / "taken").read_text() == "mine"
     other = tmp_path / "notjets.parquet"
     pq.write_table(pa.table({"entry": [0, 1], "x": [1.0, 2.0]}), other)
     with pytest.raises(InputError, match=r"notjets\.parquet: not a file of jet \(or event\) rows"):
@@ -353,8 +369,11 @@ def test_output_names_and_remote_storage(tmp_path, monkeypatch):
     assert output_stems(["x/run1/jets.parquet", "x/run2/jets.parquet", "y/top.parquet"]) == [
         "run1-jets", "run2-jets", "top"]  # fmt: skip
     assert output_stems(["p/a/j.parquet", "q/a/j.parquet"]) == ["p-a-j", "q-a-j"]
-    with pytest.raises(ConfigError, match="name the same file twice"):
-        output_stems(["a/j.parquet", "a/j.parquet"])
+    with pytest.raises(ConfigError, match=r"inputs name .*j\.parquet twice"):
+        output_stems(["a/j.parquet", "a/./j.parquet"])
+    # the same name with two extensions is two files (it was refused as one twice)
+    assert output_stems(["d/jets.parquet", "d/jets.root"]) == ["jets.parquet", "jets.root"]
+    assert output_stems(["a/jets.parquet", "b/jets.root"]) == ["a-jets", "b-jets"]
     monkeypatch.chdir(tmp_path)
     for uri in ("s3://bucket/runs", "gs://b/r", "file:///tmp/r"):
         assert _check_storage(uri) == uri

@@ -103,6 +103,8 @@ def test_smearing_changes_jets_reproducibly(samples, tmp_path):
         ({"algorithm": "siscone"}, "unknown --algorithm 'siscone'"),
         ({"label": "higgs"}, "--label must be one of"),
         ({"top_match": "most"}, "--top-match must be one of"),
+        ({"top_match": "partial", "label": "qcd"}, "--top-match partial with --label qcd"),
+        ({"top_match": "partial", "label": "none"}, "give --label top"),
     ],
 )
 def test_bad_configs(kwargs, message, tmp_path, samples):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import time
 import warnings
 
 import awkward as ak
@@ -71,7 +72,7 @@ def test_ml_path_scores_equal_hepml_predict(tagger, samples, jet_rows):
     np.testing.assert_allclose(got[same], want[same], atol=1e-5)
 
 
-def test_ml_target_rate_and_same_rate_comparison(tagger, samples):
+def test_ml_target_rate_and_same_rate_comparison(tagger, samples, monkeypatch):
     from hepml.trigger.latency import OBJECTS, TOTAL, _one_thread, measure_latency
 
     menu = _menu(tagger, target_rate_hz=50.0, compare_with=["HLT_AK8_SD30"])
@@ -101,6 +102,21 @@ def test_ml_target_rate_and_same_rate_comparison(tagger, samples):
     never = _menu(tagger, seed_cut="jets.pt[0] > 1e9", threshold=0.5)
     lat = measure_latency(never, sig, events=5, batch_events=20, scorers=res.scorers)
     assert lat["HLT_AK8_PNet"].ran_fraction == lat["HLT_AK8_SD30"].ran_fraction == 0.0
+    # ... and costs the total nothing: HLT paths made to take 30 ms, the total stays below
+    import hepml.trigger.latency as latency_module
+
+    real = latency_module._path_time
+
+    def slow_hlt(p, objs, scorers):
+        if p.level == "HLT":
+            time.sleep(0.03)
+        return real(p, objs, scorers)
+
+    monkeypatch.setattr(latency_module, "_path_time", slow_hlt)
+    lat = measure_latency(never, sig, events=3, batch_events=5, scorers=res.scorers, warmup=0)
+    assert lat["HLT_AK8_SD30"].p50_ms >= 30.0
+    assert lat[TOTAL].p99_ms < 30.0
+    monkeypatch.undo()
     # events one by one run Numba's kernels on one thread; the setting is given back
     assert numba.get_num_threads() == threads
     with _one_thread():
