@@ -59,7 +59,7 @@ TRIGGER_SCALE = 2
 
 @dataclass
 class DemoConfig:
-    """Sizes of the demo; the defaults take about 5 minutes on 2 CPU cores."""
+    """Sizes of the demo; the defaults take 5 to 10 minutes on 2 CPU cores."""
 
     events: int = 4000  # per tagging sample (ttbar, QCD)
     trigger_events: int = 6000  # pT-hat-biased QCD for rates

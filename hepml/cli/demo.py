@@ -7,7 +7,7 @@ import math
 
 __all__ = ["add_parser", "run"]
 
-HELP = """Run hepml end to end on built-in defaults, with no data at hand (about 5
+HELP = """Run hepml end to end on built-in defaults, with no data at hand (5 to 10
 minutes on 2 CPU cores): generate boosted top-pair and QCD events with Pythia 8,
 smear and reconstruct them, train ParticleNet-Lite, PFN and the substructure BDT
 briefly, evaluate them on the same test jets, and run the demo trigger menu
